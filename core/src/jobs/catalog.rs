@@ -57,8 +57,8 @@ fn build<J: Job>(payload: &str) -> Result<NewJob, CatalogError> {
     job.to_new_job()
 }
 
-/// Every job, in the order of DESIGN.md §2.
-pub fn catalog() -> [CatalogEntry; 10] {
+/// Every job, in the order of DESIGN.md §2, then `system.ping`.
+pub fn catalog() -> [CatalogEntry; 11] {
     [
         CatalogEntry::of::<GenerateReportPdf>(),
         CatalogEntry::of::<GenerateReportXlsx>(),
@@ -70,6 +70,7 @@ pub fn catalog() -> [CatalogEntry; 10] {
         CatalogEntry::of::<CleanupTmp>(),
         CatalogEntry::of::<RefreshDashboard>(),
         CatalogEntry::of::<SendDailyReminders>(),
+        CatalogEntry::of::<Ping>(),
     ]
 }
 

@@ -18,6 +18,7 @@
 //! | `maintenance.cleanup_tmp` | maintenance | 3 | 10 min | none |
 //! | `maintenance.refresh_dashboard` | maintenance | 2 | 2 min | none |
 //! | `maintenance.daily_reminders` | maintenance | 3 | 30 min | the local date |
+//! | `system.ping` | default | 1 | 10 s | none |
 
 mod catalog;
 mod payloads;

@@ -231,3 +231,17 @@ impl Job for SendDailyReminders {
         }
     }
 }
+
+/// A round trip through the broker and a worker (`system.ping`), for
+/// operators checking that workers answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ping {}
+
+impl Job for Ping {
+    const NAME: &'static str = "system.ping";
+    const QUEUE: &'static str = queues::DEFAULT;
+    fn policy() -> JobPolicy {
+        JobPolicy::new(1, 1, 1, 10)
+    }
+}

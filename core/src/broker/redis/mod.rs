@@ -607,7 +607,7 @@ impl Broker for RedisBroker {
                     .map(|(id, h)| info_from_hash(id, &q, &h)),
             );
         }
-        all.sort_by(|a, b| b.finished_at_ms.cmp(&a.finished_at_ms));
+        all.sort_by_key(|j| std::cmp::Reverse(j.finished_at_ms));
         all.truncate(limit);
         Ok(all)
     }
@@ -771,7 +771,7 @@ impl Broker for RedisBroker {
                 .await
                 .map_err(map_err)?;
         }
-        live.sort_by(|a, b| a.started_at_ms.cmp(&b.started_at_ms));
+        live.sort_by_key(|w| w.started_at_ms);
         Ok(live)
     }
 }

@@ -55,10 +55,10 @@ impl Wake {
 
 impl Drop for Wake {
     fn drop(&mut self) {
-        if let Ok(mut task) = self.task.try_lock() {
-            if let Some((_, h)) = task.take() {
-                h.abort();
-            }
+        if let Ok(mut task) = self.task.try_lock()
+            && let Some((_, h)) = task.take()
+        {
+            h.abort();
         }
     }
 }

@@ -1,0 +1,124 @@
+//! The command line, in Celery's shape: `worker -Q reports,sms -c 4`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Runs Paquetería jobs, or inspects and manages the queues.
+#[derive(Debug, Parser)]
+#[command(name = "worker", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; with none, run a worker.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the worker itself.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options of a running worker.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Queues to consume, comma-separated, in priority order.
+    #[arg(
+        short = 'Q',
+        long,
+        value_delimiter = ',',
+        default_value = "reports,sms,files,maintenance,default"
+    )]
+    pub queues: Vec<String>,
+    /// Jobs running at once, one pool across all the queues.
+    #[arg(short = 'c', long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// How long running jobs may finish after SIGTERM before they are handed back.
+    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+    /// Where `/metrics` and `/health` listen.
+    #[arg(long, default_value = "127.0.0.1:9101", env = "WORKER_METRICS_ADDR")]
+    pub metrics_addr: SocketAddr,
+}
+
+/// Operator commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Queues (queued, scheduled, running, dead, oldest wait) and live workers.
+    Inspect {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enqueues a catalog job: `worker enqueue sms.send '{"notification_id":1,…}'`.
+    Enqueue {
+        /// The job's name (see `worker jobs`).
+        job: String,
+        /// Its payload, JSON.
+        payload: String,
+        /// Run it this long from now (`30s`, `2h`).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        delay: Option<Duration>,
+    },
+    /// Lists the job catalog: names, queues and policies.
+    Jobs,
+    /// One job by id: state, attempts, timings, error, result.
+    Job {
+        /// The job id printed by `enqueue`.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancels a waiting job, or asks a running one to stop.
+    Cancel {
+        /// The job id.
+        id: String,
+    },
+    /// The dead set.
+    Dead {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: DeadAction,
+    },
+    /// Deletes every queued and scheduled job of a queue.
+    Purge {
+        /// The queue.
+        queue: String,
+        /// Confirms the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// What to do with the dead set.
+#[derive(Debug, Subcommand)]
+pub enum DeadAction {
+    /// Lists dead jobs, newest first.
+    List {
+        /// Only this queue.
+        #[arg(long)]
+        queue: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs dead jobs again with fresh attempts.
+    Retry {
+        /// The job id.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every dead job (of `--queue` when given).
+        #[arg(long)]
+        all: bool,
+        /// With `--all`: only this queue.
+        #[arg(long, requires = "all")]
+        queue: Option<String>,
+    },
+    /// Deletes a dead job.
+    Discard {
+        /// The job id.
+        id: String,
+    },
+}

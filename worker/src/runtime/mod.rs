@@ -1,0 +1,352 @@
+//! The worker runtime: apalis-core's worker over our broker.
+//!
+//! apalis drives the loop (poll the backend when the concurrency limit has a
+//! free slot, call the service, graceful stop); our parts are:
+//! - [`backend::BrokerBackend`]: leases jobs for free slots, sleeps on the
+//!   broker's wake-up when idle, retries broker errors itself;
+//! - [`dispatch::Dispatch`]: runs a handler under its time limit in its own
+//!   task and settles the attempt (ack, retry, dead, cancelled, released);
+//! - three background loops: heartbeats (extend leases, notice lost and
+//!   cancelled ones), housekeeping (promote due jobs, reclaim leases of dead
+//!   workers, retention), and the worker's own liveness record.
+//!
+//! Shutdown (SIGTERM or Ctrl-C): stop leasing, let running jobs finish
+//! within the grace period, hand the rest back to their queue at once.
+
+mod backend;
+mod dispatch;
+mod outage;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apalis_core::worker::builder::WorkerBuilder;
+use apalis_core::worker::context::WorkerContext;
+use paqueteria_core::broker::{Beat, JobId, LeaseRef, SharedBroker, WorkerInfo};
+use tokio::task::AbortHandle;
+use tower::limit::ConcurrencyLimitLayer;
+
+pub use backend::BrokerBackend;
+pub use dispatch::Dispatch;
+pub use outage::Outage;
+
+use crate::jobs::Handlers;
+use crate::metrics::Metrics;
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Queues, in priority order.
+    pub queues: Vec<String>,
+    /// Attempts running at once, across all queues.
+    pub concurrency: usize,
+    /// How long running jobs may finish after a stop signal.
+    pub grace: Duration,
+    /// The broker's lease length: heartbeats go out every third of it.
+    pub lease: Duration,
+    /// How often housekeeping runs.
+    pub maintain_every: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            queues: paqueteria_core::jobs::queues::ALL
+                .iter()
+                .map(|q| (*q).to_owned())
+                .collect(),
+            concurrency: 4,
+            grace: Duration::from_secs(25),
+            lease: Duration::from_secs(10),
+            maintain_every: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Why a running attempt was interrupted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interrupt {
+    None = 0,
+    Lost = 1,
+    Cancel = 2,
+    HandBack = 3,
+}
+
+/// One attempt in flight.
+pub(crate) struct Running {
+    lease: LeaseRef,
+    abort: AbortHandle,
+    interrupt: AtomicU8,
+}
+
+impl Running {
+    fn new(lease: LeaseRef, abort: AbortHandle) -> Self {
+        Self {
+            lease,
+            abort,
+            interrupt: AtomicU8::new(Interrupt::None as u8),
+        }
+    }
+
+    fn interrupt(&self) -> Interrupt {
+        match self.interrupt.load(Ordering::Acquire) {
+            1 => Interrupt::Lost,
+            2 => Interrupt::Cancel,
+            3 => Interrupt::HandBack,
+            _ => Interrupt::None,
+        }
+    }
+
+    fn stop(&self, why: Interrupt) {
+        self.interrupt.store(why as u8, Ordering::Release);
+        self.abort.abort();
+    }
+
+    fn abort(&self) {
+        self.abort.abort();
+    }
+}
+
+/// Attempts in flight, by job id.
+#[derive(Default)]
+pub(crate) struct RunningSet(Mutex<HashMap<JobId, Arc<Running>>>);
+
+impl RunningSet {
+    fn insert(&self, id: JobId, r: Arc<Running>) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(id, r);
+        }
+    }
+    fn remove(&self, id: &JobId) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(id);
+        }
+    }
+    fn snapshot(&self) -> Vec<Arc<Running>> {
+        self.0
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// State shared by the backend, the dispatcher and the loops.
+pub(crate) struct Shared {
+    broker: SharedBroker,
+    handlers: Handlers,
+    metrics: Metrics,
+    queues: Vec<String>,
+    concurrency: usize,
+    worker_id: String,
+    in_flight: AtomicUsize,
+    running: RunningSet,
+    outage: Outage,
+}
+
+/// A worker process's job runtime.
+pub struct Runtime {
+    shared: Arc<Shared>,
+    config: RuntimeConfig,
+    info: WorkerInfo,
+}
+
+impl Runtime {
+    /// Builds a runtime; nothing runs until [`Self::run_until_stopped`].
+    pub fn build(
+        config: RuntimeConfig,
+        broker: SharedBroker,
+        handlers: Handlers,
+        metrics: Metrics,
+    ) -> Self {
+        let worker_id = format!(
+            "{}-{}-{}",
+            gethostname::gethostname().to_string_lossy(),
+            std::process::id(),
+            &uuid::Uuid::now_v7().simple().to_string()[20..]
+        );
+        let now = broker.clock().now_ms();
+        let info = WorkerInfo {
+            id: worker_id.clone(),
+            hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+            pid: std::process::id(),
+            queues: config.queues.clone(),
+            concurrency: config.concurrency,
+            started_at_ms: now,
+            last_seen_ms: now,
+        };
+        let shared = Arc::new(Shared {
+            outage: Outage::new(metrics.clone()),
+            broker,
+            handlers,
+            metrics,
+            queues: config.queues.clone(),
+            concurrency: config.concurrency.max(1),
+            worker_id,
+            in_flight: AtomicUsize::new(0),
+            running: RunningSet::default(),
+        });
+        Self {
+            shared,
+            config,
+            info,
+        }
+    }
+
+    /// This process incarnation's id (new at every start).
+    pub fn worker_id(&self) -> &str {
+        &self.shared.worker_id
+    }
+
+    /// Runs jobs until `shutdown` completes, then stops gracefully.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let shared = self.shared.clone();
+        let cfg = self.config.clone();
+        shared.metrics.up.set(1);
+        tracing::info!(
+            worker_id = %shared.worker_id,
+            queues = ?cfg.queues,
+            concurrency = cfg.concurrency,
+            engine = shared.broker.engine(),
+            "worker started"
+        );
+
+        let ctx = WorkerContext::new(&shared.worker_id);
+        let worker = WorkerBuilder::new(&ctx)
+            .backend(BrokerBackend::new(shared.clone()))
+            .layer(ConcurrencyLimitLayer::new(shared.concurrency))
+            .build(Dispatch {
+                shared: shared.clone(),
+            });
+        let mut run = tokio::spawn(worker.run());
+
+        let loops = [
+            tokio::spawn(heartbeat_loop(shared.clone(), cfg.lease / 3)),
+            tokio::spawn(maintain_loop(shared.clone(), cfg.maintain_every)),
+            tokio::spawn(liveness_loop(
+                shared.clone(),
+                self.info.clone(),
+                cfg.lease / 3,
+            )),
+        ];
+
+        tokio::select! {
+            () = shutdown => {}
+            res = &mut run => {
+                // apalis ended on its own: only a bug gets here, since the
+                // backend never reports errors.
+                for l in &loops { l.abort(); }
+                shared.metrics.up.set(0);
+                return match res {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(anyhow::anyhow!("worker stopped: {e}")),
+                    Err(e) => Err(anyhow::anyhow!("worker task failed: {e}")),
+                };
+            }
+        }
+
+        let running = shared.in_flight.load(Ordering::Acquire);
+        tracing::info!(
+            running,
+            grace_s = cfg.grace.as_secs_f64(),
+            "stopping: no new jobs; waiting for running ones"
+        );
+        if let Err(e) = ctx.stop() {
+            tracing::debug!(error = %e, "worker context was not running");
+        }
+        if tokio::time::timeout(cfg.grace, &mut run).await.is_err() {
+            let left = shared.running.snapshot();
+            tracing::warn!(
+                jobs = left.len(),
+                "grace period over: handing unfinished jobs back to their queue"
+            );
+            for r in &left {
+                r.stop(Interrupt::HandBack);
+            }
+            if tokio::time::timeout(Duration::from_secs(5), &mut run)
+                .await
+                .is_err()
+            {
+                run.abort();
+            }
+        }
+        for l in &loops {
+            l.abort();
+        }
+        if let Err(e) = shared.broker.unregister_worker(&shared.worker_id).await {
+            tracing::debug!(error = %e, "could not unregister the worker");
+        }
+        shared.metrics.up.set(0);
+        tracing::info!("worker stopped");
+        Ok(())
+    }
+}
+
+async fn heartbeat_loop(shared: Arc<Shared>, every: Duration) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let running = shared.running.snapshot();
+        if running.is_empty() {
+            continue;
+        }
+        let leases: Vec<LeaseRef> = running.iter().map(|r| r.lease.clone()).collect();
+        match shared.broker.heartbeat(&leases).await {
+            Ok(beats) => {
+                shared.outage.ok();
+                for (r, beat) in running.iter().zip(beats) {
+                    match beat {
+                        Beat::Extended => {}
+                        Beat::Lost => r.stop(Interrupt::Lost),
+                        Beat::CancelRequested => r.stop(Interrupt::Cancel),
+                    }
+                }
+            }
+            Err(e) => shared.outage.failed("heartbeat", &e),
+        }
+    }
+}
+
+async fn maintain_loop(shared: Arc<Shared>, every: Duration) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match shared.broker.maintain(&shared.queues).await {
+            Ok(m) => {
+                shared.outage.ok();
+                if m.requeued + m.lost_to_dead > 0 {
+                    tracing::warn!(
+                        requeued = m.requeued,
+                        dead = m.lost_to_dead,
+                        "took back jobs of a worker that stopped beating"
+                    );
+                }
+                if m.swept > 0 {
+                    tracing::debug!(
+                        swept = m.swept,
+                        "deleted finished jobs past their retention"
+                    );
+                }
+            }
+            Err(e) => shared.outage.failed("maintain", &e),
+        }
+    }
+}
+
+async fn liveness_loop(shared: Arc<Shared>, mut info: WorkerInfo, every: Duration) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+    loop {
+        tick.tick().await;
+        info.last_seen_ms = shared.broker.clock().now_ms();
+        if let Err(e) = shared.broker.register_worker(&info).await {
+            shared.outage.failed("register worker", &e);
+        }
+    }
+}
