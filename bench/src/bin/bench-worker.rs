@@ -1,1 +1,35 @@
-fn main() {}
+//! `bench-worker --queues Q --concurrency N`: the real worker runtime with
+//! the bench jobs, until SIGTERM. See `bench/README.md`.
+
+use clap::Parser;
+use paqueteria_bench::{BenchEnv, handlers};
+use paqueteria_worker::runtime::{Runtime, RuntimeConfig};
+
+#[derive(Parser)]
+struct Args {
+    /// Queues, comma-separated (defaults to BENCH_QUEUE).
+    #[arg(long, value_delimiter = ',')]
+    queues: Vec<String>,
+    /// Jobs at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    paqueteria_worker::telemetry::init();
+    let args = Args::parse();
+    let env = BenchEnv::from_env()?;
+    let queues = if args.queues.is_empty() { vec![env.queue.clone()] } else { args.queues };
+    let runtime = Runtime::build(
+        RuntimeConfig {
+            queues,
+            concurrency: args.concurrency,
+            ..RuntimeConfig::default()
+        },
+        env.broker()?,
+        handlers(&env)?,
+        paqueteria_worker::metrics::Metrics::new(),
+    );
+    runtime.run_until_stopped(paqueteria_worker::shutdown_signal()).await
+}

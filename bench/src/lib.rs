@@ -1,0 +1,152 @@
+//! The benchmark jobs and the settings shared by `bench-worker` and
+//! `bench-enqueue` (the contract is in `bench/README.md`).
+//!
+//! Both binaries use the real broker (the Redis engine), the real worker
+//! runtime and the real enqueue API; only the job bodies are bench-specific.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use paqueteria_core::broker::redis::RedisBroker;
+use paqueteria_core::broker::{BrokerConfig, NewJob};
+use paqueteria_core::clock::unix_seconds_f64;
+use paqueteria_worker::jobs::{Handlers, JobError, JobResult};
+use serde::{Deserialize, Serialize};
+
+/// The environment of both binaries.
+#[derive(Clone, Debug)]
+pub struct BenchEnv {
+    /// `BENCH_REDIS_URL`.
+    pub redis_url: String,
+    /// `BENCH_PREFIX`: result keys, and the broker's key prefix.
+    pub prefix: String,
+    /// `BENCH_QUEUE`.
+    pub queue: String,
+}
+
+impl BenchEnv {
+    /// Reads the environment; a missing variable is named.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).with_context(|| format!("{name} must be set"));
+        Ok(Self {
+            redis_url: var("BENCH_REDIS_URL")?,
+            prefix: var("BENCH_PREFIX")?,
+            queue: std::env::var("BENCH_QUEUE").unwrap_or_else(|_| "default".to_owned()),
+        })
+    }
+
+    /// The broker the bench uses: the Redis engine under this prefix.
+    pub fn broker(&self) -> anyhow::Result<Arc<RedisBroker>> {
+        Ok(Arc::new(RedisBroker::connect(
+            &self.redis_url,
+            &format!("{}:broker", self.prefix),
+            BrokerConfig::default(),
+        )?))
+    }
+}
+
+/// The payload of every bench job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchJob {
+    /// Sequence number (−1 for the harness's readiness probe).
+    pub seq: i64,
+    /// Unix time in seconds taken just before the send.
+    pub t_enq: f64,
+    /// Milliseconds of sleep or CPU.
+    #[serde(default)]
+    pub ms: u64,
+}
+
+/// The three job kinds.
+pub const KINDS: [&str; 3] = ["noop", "sleep_ms", "cpu_ms"];
+
+/// The job's name in the broker for a kind.
+pub fn job_name(kind: &str) -> String {
+    format!("bench.{kind}")
+}
+
+/// A job ready to enqueue.
+pub fn new_job(env: &BenchEnv, kind: &str, seq: i64, ms: u64) -> NewJob {
+    let payload = BenchJob {
+        seq,
+        t_enq: unix_seconds_f64(),
+        ms,
+    };
+    NewJob::new(
+        job_name(kind),
+        env.queue.clone(),
+        serde_json::to_string(&payload).unwrap_or_default(),
+    )
+}
+
+/// Handlers of the three kinds; each records its side effect in Redis
+/// (`HSETNX wait`, `HINCRBY runs`) before it returns, so before the ack.
+pub fn handlers(env: &BenchEnv) -> anyhow::Result<Handlers> {
+    let client = redis::Client::open(env.redis_url.as_str())?;
+    let conn = redis::aio::ConnectionManager::new_lazy_with_config(
+        client,
+        redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(5))),
+    )?;
+    let wait_key = format!("{}:wait", env.prefix);
+    let runs_key = format!("{}:runs", env.prefix);
+    let mut h = Handlers::new();
+    for kind in KINDS {
+        let conn = conn.clone();
+        let (wait_key, runs_key) = (wait_key.clone(), runs_key.clone());
+        h.register_raw(&job_name(kind), move |_ctx, payload| {
+            let mut conn = conn.clone();
+            let (wait_key, runs_key) = (wait_key.clone(), runs_key.clone());
+            async move {
+                let job: BenchJob = serde_json::from_str(&payload)
+                    .map_err(|e| JobError::abort(format!("bad bench payload: {e}")))?;
+                let t_start = unix_seconds_f64();
+                match kind {
+                    "sleep_ms" => tokio::time::sleep(Duration::from_millis(job.ms)).await,
+                    "cpu_ms" => {
+                        let ms = job.ms;
+                        tokio::task::spawn_blocking(move || burn_cpu(ms))
+                            .await
+                            .map_err(JobError::retry)?;
+                    }
+                    _ => {}
+                }
+                record(&mut conn, &wait_key, &runs_key, job.seq, t_start - job.t_enq).await
+            }
+        });
+    }
+    Ok(h)
+}
+
+async fn record(
+    conn: &mut redis::aio::ConnectionManager,
+    wait_key: &str,
+    runs_key: &str,
+    seq: i64,
+    wait_s: f64,
+) -> JobResult {
+    redis::pipe()
+        .hset_nx(wait_key, seq, wait_s)
+        .ignore()
+        .hincr(runs_key, seq, 1)
+        .ignore()
+        .query_async::<()>(conn)
+        .await
+        .map_err(JobError::retry)?;
+    Ok(None)
+}
+
+/// Burns `ms` milliseconds of this thread's CPU time.
+fn burn_cpu(ms: u64) {
+    let target = Duration::from_millis(ms);
+    let start = cpu_time::ThreadTime::now();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while start.elapsed() < target {
+        for _ in 0..1000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        std::hint::black_box(x);
+    }
+}
