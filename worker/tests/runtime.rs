@@ -1,0 +1,512 @@
+//! The worker runtime against a real broker: retries, dead set, time limits,
+//! panics, concurrency, cancellation, graceful shutdown and metrics. Each
+//! test runs a real `Runtime` in-process on its own Redis key prefix.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use paqueteria_core::broker::redis::RedisBroker;
+use paqueteria_core::broker::{BrokerConfig, JobId, JobInfo, JobState, NewJob, SharedBroker};
+use paqueteria_core::jobs::{Job, JobPolicy, Ping, RetryPolicy};
+use paqueteria_worker::jobs::{Handlers, JobError};
+use paqueteria_worker::metrics::Metrics;
+use paqueteria_worker::runtime::{Runtime, RuntimeConfig};
+use tokio::sync::oneshot;
+
+const Q: &str = "default";
+
+fn broker_with(lease: Duration) -> SharedBroker {
+    let url =
+        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    let prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
+    let config = BrokerConfig {
+        lease,
+        ..BrokerConfig::default()
+    };
+    Arc::new(RedisBroker::connect(&url, &prefix, config).unwrap())
+}
+
+fn broker() -> SharedBroker {
+    broker_with(Duration::from_secs(10))
+}
+
+struct TestWorker {
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestWorker {
+    fn spawn(
+        broker: &SharedBroker,
+        handlers: Handlers,
+        tweak: impl FnOnce(&mut RuntimeConfig),
+    ) -> Self {
+        Self::spawn_with_metrics(broker, handlers, Metrics::new(), tweak)
+    }
+
+    fn spawn_with_metrics(
+        broker: &SharedBroker,
+        handlers: Handlers,
+        metrics: Metrics,
+        tweak: impl FnOnce(&mut RuntimeConfig),
+    ) -> Self {
+        let mut cfg = RuntimeConfig {
+            queues: vec![Q.to_owned()],
+            concurrency: 4,
+            grace: Duration::from_secs(5),
+            lease: Duration::from_secs(10),
+            maintain_every: Duration::from_millis(20),
+        };
+        tweak(&mut cfg);
+        let runtime = Runtime::build(cfg, broker.clone(), handlers, metrics);
+        let (tx, rx) = oneshot::channel::<()>();
+        let done = tokio::spawn(runtime.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            stop: Some(tx),
+            done,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(30), self.done)
+            .await
+            .expect("worker stops within 30 s")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Polls `check` until it yields a value, for at most `limit`.
+async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn finished(b: &SharedBroker, id: &JobId) -> JobInfo {
+    let b = b.clone();
+    eventually(Duration::from_secs(20), "the job to finish", || {
+        let b = b.clone();
+        let id = id.clone();
+        async move {
+            b.job(&id).await.unwrap().filter(|j| {
+                matches!(
+                    j.state,
+                    JobState::Succeeded | JobState::Dead | JobState::Cancelled
+                )
+            })
+        }
+    })
+    .await
+}
+
+fn fast_policy(max_attempts: u32, timeout_ms: u64) -> JobPolicy {
+    JobPolicy {
+        retry: RetryPolicy {
+            max_attempts,
+            backoff_base_ms: 10,
+            backoff_max_ms: 40,
+        },
+        timeout_ms,
+    }
+}
+
+fn counting(
+    handlers: &mut Handlers,
+    name: &str,
+    calls: Arc<AtomicUsize>,
+    result: Result<(), JobError>,
+) {
+    handlers.register_raw(name, move |_ctx, _payload| {
+        let calls = calls.clone();
+        let result = result.clone();
+        async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            result.map(|()| None)
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_runs_and_its_result_is_kept() {
+    let b = broker();
+    let w = TestWorker::spawn(&b, Handlers::builtin(), |_| {});
+    let id = b.enqueue(Ping {}.to_new_job().unwrap()).await.unwrap().id;
+    let info = finished(&b, &id).await;
+    assert_eq!(info.state, JobState::Succeeded);
+    assert!(info.result.unwrap_or_default().contains("pong"));
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_is_retried_then_dead_after_max_attempts() {
+    let b = broker();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut h = Handlers::new();
+    counting(
+        &mut h,
+        "flaky",
+        calls.clone(),
+        Err(JobError::retry("gateway 503")),
+    );
+    let w = TestWorker::spawn(&b, h, |_| {});
+    let id = b
+        .enqueue(NewJob::new("flaky", Q, "{}").with_policy(fast_policy(3, 5000)))
+        .await
+        .unwrap()
+        .id;
+    let info = finished(&b, &id).await;
+    assert_eq!((info.state, info.attempts), (JobState::Dead, 3));
+    assert_eq!(info.last_error.as_deref(), Some("gateway 503"));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "max_attempts is the number of runs"
+    );
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_job_goes_straight_to_the_dead_set() {
+    let b = broker();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut h = Handlers::new();
+    counting(
+        &mut h,
+        "rejected",
+        calls.clone(),
+        Err(JobError::abort("400: bad recipient")),
+    );
+    let w = TestWorker::spawn(&b, h, |_| {});
+    let id = b
+        .enqueue(NewJob::new("rejected", Q, "{}").with_policy(fast_policy(5, 5000)))
+        .await
+        .unwrap()
+        .id;
+    let info = finished(&b, &id).await;
+    assert_eq!((info.state, info.attempts), (JobState::Dead, 1));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_that_does_not_decode_is_dead_and_the_worker_keeps_running() {
+    let b = broker();
+    let w = TestWorker::spawn(&b, Handlers::builtin(), |_| {});
+    let poison = b
+        .enqueue(NewJob::new(Ping::NAME, Q, "this is not json").with_policy(fast_policy(5, 5000)))
+        .await
+        .unwrap()
+        .id;
+    let unknown = b
+        .enqueue(NewJob::new("no.such.job", Q, "{}"))
+        .await
+        .unwrap()
+        .id;
+    let ping = b.enqueue(Ping {}.to_new_job().unwrap()).await.unwrap().id;
+    let p = finished(&b, &poison).await;
+    assert_eq!(
+        (p.state, p.attempts),
+        (JobState::Dead, 1),
+        "bad payloads are not retried"
+    );
+    assert!(p.last_error.unwrap_or_default().contains("does not decode"));
+    let u = finished(&b, &unknown).await;
+    assert!(u.last_error.unwrap_or_default().contains("no handler"));
+    assert_eq!(
+        finished(&b, &ping).await.state,
+        JobState::Succeeded,
+        "the worker kept running"
+    );
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_over_its_time_limit_is_stopped_and_counts_as_failed() {
+    let b = broker();
+    let mut h = Handlers::new();
+    h.register_raw("slow", |_ctx, _p| async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok(None)
+    });
+    let w = TestWorker::spawn(&b, h, |_| {});
+    let id = b
+        .enqueue(NewJob::new("slow", Q, "{}").with_policy(fast_policy(2, 100)))
+        .await
+        .unwrap()
+        .id;
+    let info = finished(&b, &id).await;
+    assert_eq!((info.state, info.attempts), (JobState::Dead, 2));
+    assert!(info.last_error.unwrap_or_default().contains("time limit"));
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_fails_its_attempt_not_the_worker() {
+    let b = broker();
+    let mut h = Handlers::builtin();
+    h.register_raw("panics", |_ctx, _p| async { panic!("boom in handler") });
+    let w = TestWorker::spawn(&b, h, |_| {});
+    let id = b
+        .enqueue(NewJob::new("panics", Q, "{}").with_policy(fast_policy(2, 5000)))
+        .await
+        .unwrap()
+        .id;
+    let info = finished(&b, &id).await;
+    assert_eq!((info.state, info.attempts), (JobState::Dead, 2));
+    assert!(
+        info.last_error
+            .unwrap_or_default()
+            .contains("boom in handler")
+    );
+    let ping = b.enqueue(Ping {}.to_new_job().unwrap()).await.unwrap().id;
+    assert_eq!(finished(&b, &ping).await.state, JobState::Succeeded);
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_jobs_are_leased_than_the_concurrency() {
+    let b = broker();
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let mut h = Handlers::new();
+    {
+        let (now, peak) = (now.clone(), peak.clone());
+        h.register_raw("work", move |_ctx, _p| {
+            let (now, peak) = (now.clone(), peak.clone());
+            async move {
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(None)
+            }
+        });
+    }
+    let jobs: Vec<NewJob> = (0..60)
+        .map(|i| NewJob::new("work", Q, format!("{i}")))
+        .collect();
+    b.enqueue_many(jobs).await.unwrap();
+    let w = TestWorker::spawn(&b, h, |c| c.concurrency = 3);
+    let q = vec![Q.to_owned()];
+    let max_leased = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    eventually(Duration::from_secs(30), "the queue to drain", || {
+        let b = b.clone();
+        let q = q.clone();
+        let max = max_leased.clone();
+        async move {
+            let s = b.stats(&q).await.unwrap().remove(0);
+            max.fetch_max(s.running, Ordering::SeqCst);
+            (s.queued == 0 && s.running == 0).then_some(())
+        }
+    })
+    .await;
+    let max_leased = max_leased.load(Ordering::SeqCst);
+    assert!(
+        max_leased <= 3,
+        "the broker saw {max_leased} leased jobs at concurrency 3"
+    );
+    assert_eq!(peak.load(Ordering::SeqCst), 3, "the pool was used in full");
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_starts_a_new_job_without_waiting_for_a_poll() {
+    let b = broker();
+    let w = TestWorker::spawn(&b, Handlers::builtin(), |_| {});
+    // Let the worker go idle on its wake-up.
+    let first = b.enqueue(Ping {}.to_new_job().unwrap()).await.unwrap().id;
+    finished(&b, &first).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    let id = b.enqueue(Ping {}.to_new_job().unwrap()).await.unwrap().id;
+    finished(&b, &id).await;
+    let info = b.job(&id).await.unwrap().unwrap();
+    let wait_ms = info.started_at_ms.unwrap() - info.enqueued_at_ms;
+    assert!(
+        wait_ms < 500,
+        "an idle worker took {wait_ms} ms to start a job ({:?} end to end)",
+        t.elapsed()
+    );
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_running_jobs_finish_within_the_grace() {
+    let b = broker();
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut h = Handlers::new();
+    {
+        let started = started.clone();
+        h.register_raw("short", move |_ctx, _p| {
+            let started = started.clone();
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok(None)
+            }
+        });
+    }
+    let w = TestWorker::spawn(&b, h, |c| c.grace = Duration::from_secs(10));
+    let id = b.enqueue(NewJob::new("short", Q, "{}")).await.unwrap().id;
+    eventually(Duration::from_secs(10), "the job to start", || {
+        let s = started.clone();
+        async move { (s.load(Ordering::SeqCst) == 1).then_some(()) }
+    })
+    .await;
+    w.stop().await;
+    assert_eq!(
+        b.job(&id).await.unwrap().unwrap().state,
+        JobState::Succeeded
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_hands_back_jobs_still_running_after_the_grace() {
+    let b = broker();
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut h = Handlers::new();
+    {
+        let started = started.clone();
+        h.register_raw("long", move |_ctx, _p| {
+            let started = started.clone();
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok(None)
+            }
+        });
+    }
+    let w = TestWorker::spawn(&b, h, |c| c.grace = Duration::from_millis(200));
+    let id = b.enqueue(NewJob::new("long", Q, "{}")).await.unwrap().id;
+    eventually(Duration::from_secs(10), "the job to start", || {
+        let s = started.clone();
+        async move { (s.load(Ordering::SeqCst) == 1).then_some(()) }
+    })
+    .await;
+    w.stop().await;
+    let info = b.job(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (info.state, info.attempts),
+        (JobState::Queued, 0),
+        "handed back, attempt not counted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_running_job_stops_it() {
+    let b = broker_with(Duration::from_secs(1));
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut h = Handlers::new();
+    {
+        let started = started.clone();
+        h.register_raw("long", move |_ctx, _p| {
+            let started = started.clone();
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok(None)
+            }
+        });
+    }
+    let w = TestWorker::spawn(&b, h, |c| c.lease = Duration::from_secs(1));
+    let id = b.enqueue(NewJob::new("long", Q, "{}")).await.unwrap().id;
+    eventually(Duration::from_secs(10), "the job to start", || {
+        let s = started.clone();
+        async move { (s.load(Ordering::SeqCst) == 1).then_some(()) }
+    })
+    .await;
+    b.cancel(&id).await.unwrap();
+    assert_eq!(finished(&b, &id).await.state, JobState::Cancelled);
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_jobs_by_queue_job_and_outcome() {
+    let b = broker();
+    let metrics = Metrics::new();
+    let mut h = Handlers::builtin();
+    h.register_raw("rejected", |_c, _p| async { Err(JobError::abort("no")) });
+    let w = TestWorker::spawn_with_metrics(&b, h, metrics.clone(), |_| {});
+    let ok = b.enqueue(Ping {}.to_new_job().unwrap()).await.unwrap().id;
+    let bad = b
+        .enqueue(NewJob::new("rejected", Q, "{}"))
+        .await
+        .unwrap()
+        .id;
+    let stray = b
+        .enqueue(NewJob::new("made.up.by.a.producer", Q, "{}"))
+        .await
+        .unwrap()
+        .id;
+    finished(&b, &ok).await;
+    finished(&b, &bad).await;
+    finished(&b, &stray).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = paqueteria_worker::http::MetricsServer::build(
+        listener,
+        b.clone(),
+        metrics,
+        vec![Q.to_owned()],
+    );
+    let addr = server.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    let body = http_get(addr, "/metrics").await;
+    for want in [
+        r#"paqueteria_jobs_finished_total{job="system.ping",outcome="succeeded",queue="default"} 1"#,
+        r#"paqueteria_jobs_finished_total{job="rejected",outcome="dead",queue="default"} 1"#,
+        r#"paqueteria_jobs_finished_total{job="unknown",outcome="dead",queue="default"} 1"#,
+        r#"paqueteria_jobs_started_total{job="system.ping",queue="default"} 1"#,
+        r#"paqueteria_queue_depth{queue="default",state="dead"} 2"#,
+        "paqueteria_job_wait_seconds_bucket",
+        "paqueteria_job_duration_seconds_bucket",
+        "paqueteria_worker_up 1",
+    ] {
+        assert!(body.contains(want), "/metrics lacks {want}\n{body}");
+    }
+    let health = http_get(addr, "/health").await;
+    assert!(health.contains(r#""broker":"ok""#), "{health}");
+    let _ = tx.send(());
+    serving.await.unwrap().unwrap();
+    w.stop().await;
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    assert!(
+        buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200"),
+        "{buf}"
+    );
+    buf
+}
