@@ -86,7 +86,8 @@ pub fn handlers(env: &BenchEnv) -> anyhow::Result<Handlers> {
     let client = redis::Client::open(env.redis_url.as_str())?;
     let conn = redis::aio::ConnectionManager::new_lazy_with_config(
         client,
-        redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(5))),
+        redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(Duration::from_secs(5))),
     )?;
     let wait_key = format!("{}:wait", env.prefix);
     let runs_key = format!("{}:runs", env.prefix);
@@ -111,7 +112,14 @@ pub fn handlers(env: &BenchEnv) -> anyhow::Result<Handlers> {
                     }
                     _ => {}
                 }
-                record(&mut conn, &wait_key, &runs_key, job.seq, t_start - job.t_enq).await
+                record(
+                    &mut conn,
+                    &wait_key,
+                    &runs_key,
+                    job.seq,
+                    t_start - job.t_enq,
+                )
+                .await
             }
         });
     }

@@ -45,7 +45,16 @@ async fn main() -> anyhow::Result<()> {
         let end = args.seq_start + i64::try_from(args.count)?;
         while seq < end {
             let n = usize::try_from((end - seq).min(i64::try_from(batch)?))?;
-            let jobs = (0..n).map(|i| new_job(&env, &args.kind, seq + i64::try_from(i).unwrap_or(0), args.ms)).collect();
+            let jobs = (0..n)
+                .map(|i| {
+                    new_job(
+                        &env,
+                        &args.kind,
+                        seq + i64::try_from(i).unwrap_or(0),
+                        args.ms,
+                    )
+                })
+                .collect();
             broker.enqueue_many(jobs).await?;
             seq += i64::try_from(n)?;
         }
@@ -56,7 +65,12 @@ async fn main() -> anyhow::Result<()> {
         for i in 0..args.count {
             let due = start + Duration::from_secs_f64(i as f64 / args.rate);
             tokio::time::sleep_until(due.into()).await;
-            let job = new_job(&env, &args.kind, args.seq_start + i64::try_from(i)?, args.ms);
+            let job = new_job(
+                &env,
+                &args.kind,
+                args.seq_start + i64::try_from(i)?,
+                args.ms,
+            );
             let broker = broker.clone();
             tasks.push(tokio::spawn(async move { broker.enqueue(job).await }));
         }
@@ -67,7 +81,12 @@ async fn main() -> anyhow::Result<()> {
         let results: Vec<_> = futures::stream::iter(0..args.count)
             .map(|i| {
                 let broker = broker.clone();
-                let job = new_job(&env, &args.kind, args.seq_start + i64::try_from(i).unwrap_or(0), args.ms);
+                let job = new_job(
+                    &env,
+                    &args.kind,
+                    args.seq_start + i64::try_from(i).unwrap_or(0),
+                    args.ms,
+                );
                 async move { broker.enqueue(job).await }
             })
             .buffer_unordered(args.inflight.max(1))
@@ -78,6 +97,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    println!("{}", serde_json::json!({ "count": args.count, "seconds": seconds }));
+    println!(
+        "{}",
+        serde_json::json!({ "count": args.count, "seconds": seconds })
+    );
     Ok(())
 }

@@ -20,7 +20,11 @@ async fn main() -> anyhow::Result<()> {
     paqueteria_worker::telemetry::init();
     let args = Args::parse();
     let env = BenchEnv::from_env()?;
-    let queues = if args.queues.is_empty() { vec![env.queue.clone()] } else { args.queues };
+    let queues = if args.queues.is_empty() {
+        vec![env.queue.clone()]
+    } else {
+        args.queues
+    };
     let runtime = Runtime::build(
         RuntimeConfig {
             queues,
@@ -31,5 +35,7 @@ async fn main() -> anyhow::Result<()> {
         handlers(&env)?,
         paqueteria_worker::metrics::Metrics::new(),
     );
-    runtime.run_until_stopped(paqueteria_worker::shutdown_signal()).await
+    runtime
+        .run_until_stopped(paqueteria_worker::shutdown_signal())
+        .await
 }
