@@ -53,6 +53,17 @@ impl BrokerSettings {
     }
 }
 
+/// Every variable [`Settings`] reads; `.env.example` documents each one
+/// (a test keeps the two in step).
+pub const VARIABLES: &[&str] = &[
+    "REDIS_URL",
+    "REDIS_PREFIX",
+    "DATA_DIR",
+    "JOB_RETENTION_SUCCEEDED",
+    "JOB_RETENTION_DEAD",
+    "JOB_LEASE",
+];
+
 /// Settings of the job system.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -161,6 +172,17 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn env_example_documents_every_variable() {
+        let example = include_str!("../../.env.example");
+        for var in VARIABLES {
+            assert!(
+                example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{var}="))),
+                ".env.example lacks {var}"
+            );
+        }
     }
 
     #[test]
