@@ -81,14 +81,13 @@ pub fn new_job(env: &BenchEnv, kind: &str, seq: i64, ms: u64) -> NewJob {
 }
 
 /// Handlers of the three kinds; each records its side effect in Redis
-/// (`HSETNX wait`, `HINCRBY runs`) before it returns, so before the ack.
-pub fn handlers(env: &BenchEnv) -> anyhow::Result<Handlers> {
-    let client = redis::Client::open(env.redis_url.as_str())?;
-    let conn = redis::aio::ConnectionManager::new_lazy_with_config(
-        client,
-        redis::aio::ConnectionManagerConfig::new()
-            .set_response_timeout(Some(Duration::from_secs(5))),
-    )?;
+/// (`HSETNX wait`, `HINCRBY runs`) before it returns, so before the ack. The
+/// side effect goes over the broker's own multiplexed connection, as a real
+/// handler's Redis calls would. The
+/// side effect goes over the broker's own multiplexed connection, as a real
+/// handler's Redis calls would.
+pub fn handlers(env: &BenchEnv, broker: &RedisBroker) -> anyhow::Result<Handlers> {
+    let conn = broker.connection();
     let wait_key = format!("{}:wait", env.prefix);
     let runs_key = format!("{}:runs", env.prefix);
     let mut h = Handlers::new();

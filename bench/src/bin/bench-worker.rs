@@ -25,14 +25,16 @@ async fn main() -> anyhow::Result<()> {
     } else {
         args.queues
     };
+    let broker = env.broker()?;
+    let handlers = handlers(&env, &broker)?;
     let runtime = Runtime::build(
         RuntimeConfig {
             queues,
             concurrency: args.concurrency,
             ..RuntimeConfig::default()
         },
-        env.broker()?,
-        handlers(&env)?,
+        broker,
+        handlers,
         paqueteria_worker::metrics::Metrics::new(),
     );
     runtime

@@ -470,6 +470,26 @@ pub trait Broker: Send + Sync + fmt::Debug + 'static {
     /// The attempt succeeded: keep `result` (JSON) for the retention.
     async fn ack(&self, lease: &LeaseRef, result: Option<&str>) -> BrokerResult<Settled>;
 
+    /// Acks like [`Self::ack`], then leases up to `next` jobs of the same
+    /// queue for `worker`, in one round trip where the engine allows: a busy
+    /// worker reuses the slot it just freed without a second call.
+    async fn ack_and_lease(
+        &self,
+        lease: &LeaseRef,
+        result: Option<&str>,
+        next: usize,
+        worker: &str,
+    ) -> BrokerResult<(Settled, Vec<Leased>)> {
+        let settled = self.ack(lease, result).await?;
+        let jobs = if next > 0 && settled == Settled::Done {
+            self.lease(std::slice::from_ref(&lease.queue), next, worker)
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok((settled, jobs))
+    }
+
     /// The attempt failed and the job runs again at `run_at_ms`.
     async fn retry(&self, lease: &LeaseRef, run_at_ms: i64, error: &str) -> BrokerResult<Settled>;
 

@@ -718,6 +718,57 @@ pub async fn concurrent_leases_never_hand_out_a_job_twice<E: Engine>() {
     assert_eq!(all.len(), n);
 }
 
+pub async fn ack_and_lease_settles_and_takes_the_next_job_in_one_step<E: Engine>() {
+    let e = E::fresh().await;
+    let b = e.open(config()).await;
+    let first = b.enqueue(job("1")).await.unwrap().id;
+    let second = b.enqueue(job("2")).await.unwrap().id;
+    let l = lease_one(&b).await;
+    let (settled, next) = b
+        .ack_and_lease(&l.lease_ref(), Some("{}"), 1, WORKER)
+        .await
+        .unwrap();
+    assert_eq!(settled, Settled::Done);
+    assert_eq!(
+        next.iter()
+            .map(|n| (n.id.clone(), n.attempt))
+            .collect::<Vec<_>>(),
+        vec![(second.clone(), 1)]
+    );
+    assert_eq!(state(&b, &first).await, Some(JobState::Succeeded));
+    assert_eq!(state(&b, &second).await, Some(JobState::Running));
+    let third = b.enqueue(job("3")).await.unwrap().id;
+    let (settled, none) = b
+        .ack_and_lease(&l.lease_ref(), None, 1, WORKER)
+        .await
+        .unwrap();
+    assert_eq!(
+        (settled, none.len()),
+        (Settled::Stale, 0),
+        "a stale ack takes nothing"
+    );
+    let (settled, none) = b
+        .ack_and_lease(&next[0].lease_ref(), None, 0, WORKER)
+        .await
+        .unwrap();
+    assert_eq!(
+        (settled, none.len()),
+        (Settled::Done, 0),
+        "asking for none takes none"
+    );
+    assert_eq!(state(&b, &third).await, Some(JobState::Queued));
+    let l3 = lease_one(&b).await;
+    let (settled, none) = b
+        .ack_and_lease(&l3.lease_ref(), None, 5, WORKER)
+        .await
+        .unwrap();
+    assert_eq!(
+        (settled, none.len()),
+        (Settled::Done, 0),
+        "an empty queue gives nothing"
+    );
+}
+
 pub async fn policy_is_stored_with_the_job<E: Engine>() {
     let e = E::fresh().await;
     let b = e.open(config()).await;
@@ -765,6 +816,7 @@ macro_rules! conformance_suite {
             workers_are_tracked_per_incarnation_not_per_name,
             jobs_survive_reopening_the_broker,
             concurrent_leases_never_hand_out_a_job_twice,
+            ack_and_lease_settles_and_takes_the_next_job_in_one_step,
             policy_is_stored_with_the_job
         );
     };

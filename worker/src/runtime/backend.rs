@@ -1,17 +1,20 @@
 //! The apalis backend over our broker: leases jobs for the worker's free
-//! slots only.
+//! slots only, without waiting for one lease round trip per job.
 //!
-//! apalis polls the backend only once the service (behind a concurrency
-//! limit) is ready, so one poll means at least one free slot. A fetch asks
-//! the broker for every free slot at once (concurrency minus attempts in
-//! flight) and hands the jobs out one per poll; no new fetch starts while
-//! any are left, so the worker never holds more jobs than it can run.
-//! When nothing is queued the fetch sleeps on the broker's wake-up, not on a
-//! timer. Broker errors never reach apalis (a backend error ends an apalis
-//! worker): they are retried here with backoff.
+//! A *fetcher* task keeps lease calls in flight for every free slot:
+//! `free = concurrency − running − buffered − requested`. When a job
+//! settles, its slot frees and the fetcher asks for one more job at once,
+//! even while other lease calls are still on the wire, so the drain rate is
+//! not capped by one round trip per job. Leased jobs wait in a channel that
+//! apalis polls (apalis itself polls only when its concurrency limit has a
+//! free slot). The sum never exceeds the concurrency, so a worker never
+//! holds more jobs than it can run.
+//!
+//! When a lease comes back short, the queues are empty: the fetcher sleeps
+//! on the broker's wake-up (pub/sub for Redis) rather than a poll timer.
+//! Broker errors never reach apalis (a backend error ends an apalis worker):
+//! the fetcher retries them with backoff.
 
-use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
@@ -22,62 +25,109 @@ use apalis_core::backend::{Backend, BackendConfig};
 use apalis_core::task::Task;
 use apalis_core::task::task_id::RandomId;
 use apalis_core::worker::context::WorkerContext;
+use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use paqueteria_core::BrokerError;
 use paqueteria_core::broker::Leased;
+use tokio::sync::{mpsc, watch};
 use tower::layer::util::Identity;
 
 use super::Shared;
 
-/// Leases jobs from the broker for an apalis worker.
+/// Leased jobs waiting for a free slot, handed to apalis one per poll.
 pub struct BrokerBackend {
     shared: Arc<Shared>,
-    buffer: VecDeque<Leased>,
-    fetch: Option<BoxFuture<'static, Vec<Leased>>>,
+    jobs: mpsc::UnboundedReceiver<Leased>,
     close: Option<BoxFuture<'static, ()>>,
 }
 
 impl BrokerBackend {
-    pub(super) fn new(shared: Arc<Shared>) -> Self {
+    pub(super) fn new(shared: Arc<Shared>, jobs: mpsc::UnboundedReceiver<Leased>) -> Self {
         Self {
             shared,
-            buffer: VecDeque::new(),
-            fetch: None,
+            jobs,
             close: None,
         }
     }
 }
 
-async fn fetch(shared: Arc<Shared>) -> Vec<Leased> {
-    let mut backoff = Duration::from_millis(100);
+type LeaseCall = BoxFuture<'static, (usize, Result<Vec<Leased>, BrokerError>)>;
+
+/// Keeps the free slots filled until `stop` turns true, then hands back
+/// whatever its last lease calls bring.
+pub(super) async fn fetcher(
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Leased>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut pending: FuturesUnordered<LeaseCall> = FuturesUnordered::new();
+    let mut requested = 0usize;
+    let mut starved = false;
+    let mut errors = 0u32;
+    let mut retry_at = tokio::time::Instant::now();
     loop {
-        let free = shared
-            .concurrency
-            .saturating_sub(shared.in_flight.load(Ordering::Acquire))
-            .max(1);
-        match shared
-            .broker
-            .lease(&shared.queues, free, &shared.worker_id)
-            .await
-        {
-            Ok(jobs) if !jobs.is_empty() => {
-                shared.outage.ok();
-                return jobs;
+        if *stop.borrow() {
+            break;
+        }
+        let used = shared.in_flight.load(Ordering::Acquire)
+            + shared.buffered.load(Ordering::Acquire)
+            + requested;
+        let free = shared.concurrency.saturating_sub(used);
+        if free > 0 && !starved && tokio::time::Instant::now() >= retry_at {
+            requested += free;
+            let s = shared.clone();
+            pending.push(Box::pin(async move {
+                let res = s.broker.lease(&s.queues, free, &s.worker_id).await;
+                (free, res)
+            }));
+            continue;
+        }
+        tokio::select! {
+            Some((asked, res)) = pending.next(), if !pending.is_empty() => {
+                requested -= asked;
+                match res {
+                    Ok(jobs) => {
+                        errors = 0;
+                        shared.outage.ok();
+                        starved = jobs.len() < asked;
+                        shared.buffered.fetch_add(jobs.len(), Ordering::AcqRel);
+                        for job in jobs {
+                            if let Err(mpsc::error::SendError(job)) = tx.send(job) {
+                                shared.buffered.fetch_sub(1, Ordering::AcqRel);
+                                hand_back(&shared, &job).await;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        shared.outage.failed("lease", &e);
+                        errors += 1;
+                        let backoff = Duration::from_millis(100 * 2u64.pow(errors.min(6))).min(Duration::from_secs(5));
+                        retry_at = tokio::time::Instant::now() + backoff;
+                    }
+                }
             }
-            Ok(_) => {
-                shared.outage.ok();
-                backoff = Duration::from_millis(100);
-                shared
-                    .broker
-                    .wait_for_work(&shared.queues, Duration::from_secs(1))
-                    .await;
+            () = shared.slot_freed.notified() => {}
+            () = shared.broker.wait_for_work(&shared.queues, Duration::from_secs(1)), if starved && pending.is_empty() => {
+                starved = false;
             }
-            Err(e) => {
-                shared.outage.failed("lease", &e);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+            () = tokio::time::sleep_until(retry_at), if errors > 0 => {}
+            _ = stop.changed() => {}
+        }
+    }
+    // Stopping: lease calls still on the wire may bring jobs; give them back.
+    while let Some((_, res)) = pending.next().await {
+        if let Ok(jobs) = res {
+            for job in jobs {
+                hand_back(&shared, &job).await;
             }
         }
+    }
+}
+
+pub(super) async fn hand_back(shared: &Shared, job: &Leased) {
+    if let Err(e) = shared.broker.release(&job.lease_ref()).await {
+        tracing::warn!(job_id = %job.id, error = %e, "could not hand back an unstarted job; it returns when its lease ends");
     }
 }
 
@@ -98,20 +148,16 @@ impl Backend for BrokerBackend {
         cx: &mut Context<'_>,
         _worker: &WorkerContext,
     ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
-        loop {
-            if let Some(job) = self.buffer.pop_front() {
-                return Poll::Ready(Some(Ok(Task::new(job))));
+        match self.jobs.poll_recv(cx) {
+            Poll::Ready(Some(job)) => {
+                // The job moves from "buffered" to "running" in one step as
+                // far as the fetcher can tell: running first.
+                self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
+                self.shared.buffered.fetch_sub(1, Ordering::AcqRel);
+                Poll::Ready(Some(Ok(Task::new(job))))
             }
-            let fut = self
-                .fetch
-                .get_or_insert_with(|| Box::pin(fetch(self.shared.clone())));
-            match Pin::new(fut).poll(cx) {
-                Poll::Ready(jobs) => {
-                    self.fetch = None;
-                    self.buffer.extend(jobs);
-                }
-                Poll::Pending => return Poll::Pending,
-            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -122,17 +168,20 @@ impl Backend for BrokerBackend {
     ) -> Poll<Result<(), Self::Error>> {
         // Jobs leased but not started are handed straight back.
         if self.close.is_none() {
-            let leftover: Vec<Leased> = self.buffer.drain(..).collect();
-            let broker = self.shared.broker.clone();
+            self.jobs.close();
+            let mut leftover = Vec::new();
+            while let Ok(job) = self.jobs.try_recv() {
+                self.shared.buffered.fetch_sub(1, Ordering::AcqRel);
+                leftover.push(job);
+            }
+            let shared = self.shared.clone();
             self.close = Some(Box::pin(async move {
                 for job in leftover {
-                    if let Err(e) = broker.release(&job.lease_ref()).await {
-                        tracing::warn!(job_id = %job.id, error = %e, "could not hand back an unstarted job; it returns when its lease ends");
-                    }
+                    hand_back(&shared, &job).await;
                 }
             }));
         }
-        match self.close.as_mut().map(|f| Pin::new(f).poll(cx)) {
+        match self.close.as_mut().map(|f| f.as_mut().poll(cx)) {
             Some(Poll::Pending) => Poll::Pending,
             _ => Poll::Ready(Ok(())),
         }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use apalis_core::task::Task;
 use futures::future::BoxFuture;
-use paqueteria_core::broker::{LeaseRef, Leased, Settled};
+use paqueteria_core::broker::{BrokerResult, LeaseRef, Leased, Settled, SharedBroker};
 use paqueteria_core::clock::system_now_ms;
 use tower::Service;
 use tracing::Instrument;
@@ -68,7 +68,6 @@ impl Service<Task<Leased>> for Dispatch {
 }
 
 async fn run(shared: Arc<Shared>, job: Leased) {
-    shared.in_flight.fetch_add(1, Ordering::AcqRel);
     let label = if shared.handlers.contains(&job.name) {
         job.name.as_str()
     } else {
@@ -123,11 +122,24 @@ async fn run(shared: Arc<Shared>, job: Leased) {
     let lease = job.lease_ref();
     let outcome_label = match outcome {
         Outcome::Succeeded(result) => {
-            settle(&shared, &lease, "ack", |b, l| {
+            // A busy worker takes the next job of its first queue in the
+            // same call as the ack: one round trip per job instead of two.
+            // Only the first queue, so a lower queue never jumps ahead of it.
+            let next = usize::from(
+                !shared.stopping.load(Ordering::Acquire)
+                    && shared.queues.first() == Some(&job.queue),
+            );
+            let worker_id = shared.worker_id.clone();
+            let leased: Vec<Leased> = settle(&shared, &lease, "ack", |b, l| {
                 let result = result.clone();
-                Box::pin(async move { b.ack(&l, result.as_deref()).await })
+                let worker_id = worker_id.clone();
+                Box::pin(async move {
+                    b.ack_and_lease(&l, result.as_deref(), next, &worker_id)
+                        .await
+                })
             })
             .await;
+            shared.hand_to_runtime(leased).await;
             "succeeded"
         }
         Outcome::Failed(error) if job.attempt < job.policy.retry.max_attempts => {
@@ -139,7 +151,7 @@ async fn run(shared: Arc<Shared>, job: Leased) {
             let due = system_now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
             settle(&shared, &lease, "retry", |b, l| {
                 let error = error.clone();
-                Box::pin(async move { b.retry(&l, due, &error).await })
+                Box::pin(async move { b.retry(&l, due, &error).await.map(|s| (s, ())) })
             })
             .await;
             "retried"
@@ -148,7 +160,7 @@ async fn run(shared: Arc<Shared>, job: Leased) {
             tracing::error!(%error, attempts = job.attempt, "job is dead");
             settle(&shared, &lease, "dead", |b, l| {
                 let error = error.clone();
-                Box::pin(async move { b.dead(&l, &error).await })
+                Box::pin(async move { b.dead(&l, &error).await.map(|s| (s, ())) })
             })
             .await;
             "dead"
@@ -156,7 +168,7 @@ async fn run(shared: Arc<Shared>, job: Leased) {
         Outcome::Cancelled => {
             tracing::info!("job cancelled by an operator");
             settle(&shared, &lease, "cancelled", |b, l| {
-                Box::pin(async move { b.cancelled(&l).await })
+                Box::pin(async move { b.cancelled(&l).await.map(|s| (s, ())) })
             })
             .await;
             "cancelled"
@@ -167,7 +179,7 @@ async fn run(shared: Arc<Shared>, job: Leased) {
         }
         Outcome::HandBack => {
             settle(&shared, &lease, "release", |b, l| {
-                Box::pin(async move { b.release(&l).await })
+                Box::pin(async move { b.release(&l).await.map(|s| (s, ())) })
             })
             .await;
             "released"
@@ -177,33 +189,32 @@ async fn run(shared: Arc<Shared>, job: Leased) {
         .with_label_values(&[labels[0], labels[1], outcome_label])
         .inc();
     shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+    shared.slot_freed.notify_one();
 }
 
 /// Settles with retries while the broker is unavailable, for up to a minute;
 /// after that the lease runs out and the job runs again elsewhere
-/// (at-least-once), which is the safe way to fail.
-async fn settle<F>(shared: &Shared, lease: &LeaseRef, what: &str, f: F)
+/// (at-least-once), which is the safe way to fail. Returns what the settle
+/// call brought besides its verdict (the next jobs, after an ack-and-lease).
+async fn settle<T: Default, F>(shared: &Shared, lease: &LeaseRef, what: &str, f: F) -> T
 where
-    F: Fn(
-        paqueteria_core::broker::SharedBroker,
-        LeaseRef,
-    ) -> BoxFuture<'static, paqueteria_core::broker::BrokerResult<Settled>>,
+    F: Fn(SharedBroker, LeaseRef) -> BoxFuture<'static, BrokerResult<(Settled, T)>>,
 {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut backoff = Duration::from_millis(50);
     loop {
         match f(shared.broker.clone(), lease.clone()).await {
-            Ok(Settled::Done) => {
+            Ok((Settled::Done, extra)) => {
                 shared.outage.ok();
-                return;
+                return extra;
             }
-            Ok(Settled::Stale) => {
+            Ok((Settled::Stale, extra)) => {
                 shared.outage.ok();
                 tracing::warn!(
                     settle = what,
                     "settle rejected: the lease was reclaimed, another attempt owns the job"
                 );
-                return;
+                return extra;
             }
             Err(e) if e.is_transient() && Instant::now() < deadline => {
                 shared.outage.failed(what, &e);
@@ -212,7 +223,7 @@ where
             }
             Err(e) => {
                 tracing::error!(error = %e, settle = what, "could not settle; the job runs again when its lease ends");
-                return;
+                return T::default();
             }
         }
     }

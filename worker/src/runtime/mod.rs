@@ -141,9 +141,38 @@ pub(crate) struct Shared {
     queues: Vec<String>,
     concurrency: usize,
     worker_id: String,
+    /// Attempts handed to apalis and not yet settled.
     in_flight: AtomicUsize,
+    /// Jobs leased and waiting in the backend's channel.
+    buffered: AtomicUsize,
+    /// Woken whenever an attempt settles and its slot frees.
+    slot_freed: tokio::sync::Notify,
+    /// Where leased jobs go to wait for apalis (set when the runtime starts).
+    next_jobs:
+        std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<paqueteria_core::broker::Leased>>,
+    /// Set when the worker stops leasing.
+    stopping: std::sync::atomic::AtomicBool,
     running: RunningSet,
     outage: Outage,
+}
+
+impl Shared {
+    /// Queues jobs leased outside the fetcher (by an ack-and-lease) for
+    /// apalis, counted as buffered before their slot is released so the
+    /// fetcher never sees a slot free twice.
+    async fn hand_to_runtime(&self, jobs: Vec<paqueteria_core::broker::Leased>) {
+        for job in jobs {
+            self.buffered.fetch_add(1, Ordering::AcqRel);
+            let sent = match self.next_jobs.get() {
+                Some(tx) if !self.stopping.load(Ordering::Acquire) => tx.send(job).map_err(|e| e.0),
+                _ => Err(job),
+            };
+            if let Err(job) = sent {
+                self.buffered.fetch_sub(1, Ordering::AcqRel);
+                backend::hand_back(self, &job).await;
+            }
+        }
+    }
 }
 
 /// A worker process's job runtime.
@@ -186,6 +215,10 @@ impl Runtime {
             concurrency: config.concurrency.max(1),
             worker_id,
             in_flight: AtomicUsize::new(0),
+            buffered: AtomicUsize::new(0),
+            slot_freed: tokio::sync::Notify::new(),
+            next_jobs: std::sync::OnceLock::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             running: RunningSet::default(),
         });
         Self {
@@ -216,9 +249,13 @@ impl Runtime {
             "worker started"
         );
 
+        let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop_fetching, fetch_stop) = tokio::sync::watch::channel(false);
+        let _ = shared.next_jobs.set(jobs_tx.clone());
+        let fetcher = tokio::spawn(backend::fetcher(shared.clone(), jobs_tx, fetch_stop));
         let ctx = WorkerContext::new(&shared.worker_id);
         let worker = WorkerBuilder::new(&ctx)
-            .backend(BrokerBackend::new(shared.clone()))
+            .backend(BrokerBackend::new(shared.clone(), jobs_rx))
             .layer(ConcurrencyLimitLayer::new(shared.concurrency))
             .build(Dispatch {
                 shared: shared.clone(),
@@ -241,6 +278,7 @@ impl Runtime {
                 // apalis ended on its own: only a bug gets here, since the
                 // backend never reports errors.
                 for l in &loops { l.abort(); }
+                fetcher.abort();
                 shared.metrics.up.set(0);
                 return match res {
                     Ok(Ok(())) => Ok(()),
@@ -256,6 +294,8 @@ impl Runtime {
             grace_s = cfg.grace.as_secs_f64(),
             "stopping: no new jobs; waiting for running ones"
         );
+        shared.stopping.store(true, Ordering::Release);
+        let _ = stop_fetching.send(true);
         if let Err(e) = ctx.stop() {
             tracing::debug!(error = %e, "worker context was not running");
         }
@@ -274,6 +314,14 @@ impl Runtime {
             {
                 run.abort();
             }
+        }
+        if tokio::time::timeout(Duration::from_secs(5), fetcher)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "lease calls still on the wire at exit; their jobs return when their lease ends"
+            );
         }
         for l in &loops {
             l.abort();

@@ -58,9 +58,15 @@ impl Scripts {
     fn load() -> Self {
         Self {
             enqueue: Script::new(include_str!("scripts/enqueue.lua")),
-            lease: Script::new(include_str!("scripts/lease.lua")),
+            lease: Script::new(concat!(
+                include_str!("scripts/take.lua"),
+                include_str!("scripts/lease.lua")
+            )),
             heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
-            settle: Script::new(include_str!("scripts/settle.lua")),
+            settle: Script::new(concat!(
+                include_str!("scripts/take.lua"),
+                include_str!("scripts/settle.lua")
+            )),
             maintain: Script::new(include_str!("scripts/maintain.lua")),
             cancel: Script::new(include_str!("scripts/cancel.lua")),
             dead_admin: Script::new(include_str!("scripts/dead_admin.lua")),
@@ -178,6 +184,13 @@ impl RedisBroker {
         &self.inner.client
     }
 
+    /// A handle on the broker's own multiplexed connection, for code that
+    /// talks to the same Redis often: requests from many tasks share one
+    /// socket and are written together.
+    pub fn connection(&self) -> ConnectionManager {
+        self.inner.conn.clone()
+    }
+
     fn conn(&self) -> ConnectionManager {
         self.inner.conn.clone()
     }
@@ -249,9 +262,27 @@ impl RedisBroker {
         text: &str,
         at: i64,
     ) -> BrokerResult<Settled> {
+        Ok(self
+            .settle_then_lease(lease, outcome, text, at, 0, "")
+            .await?
+            .0)
+    }
+
+    /// Settles one attempt and, after an ack, leases up to `next` jobs of
+    /// the same queue in the same script call.
+    async fn settle_then_lease(
+        &self,
+        lease: &LeaseRef,
+        outcome: &str,
+        text: &str,
+        at: i64,
+        next: usize,
+        worker: &str,
+    ) -> BrokerResult<(Settled, Vec<Leased>)> {
         let k = self.keys(&lease.queue);
         let now = self.now();
-        let settled: i64 = self
+        let token_prefix = self.token_prefix();
+        let vals: Vec<Value> = self
             .inner
             .scripts
             .settle
@@ -268,14 +299,32 @@ impl RedisBroker {
             .arg(text)
             .arg(at)
             .arg(&k.wake)
+            .arg(next)
+            .arg(self.lease_ms())
+            .arg(worker)
+            .arg(&token_prefix)
             .invoke_async(&mut self.conn())
             .await
             .map_err(map_err)?;
-        Ok(if settled == 1 {
+        let settled = if vals.first().map(as_int) == Some(1) {
             Settled::Done
         } else {
             Settled::Stale
-        })
+        };
+        let leased = vals
+            .get(1..)
+            .map(|rest| parse_leased(rest, &lease.queue, &token_prefix))
+            .unwrap_or_default();
+        Ok((settled, leased))
+    }
+
+    fn token_prefix(&self) -> String {
+        let seq = self.inner.token_seq.fetch_add(1, Ordering::Relaxed);
+        format!("{}:{seq}:", self.inner.incarnation)
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.inner.config.lease.as_millis()).unwrap_or(10_000)
     }
 
     fn keep_ms(keep: Duration) -> i64 {
@@ -337,6 +386,30 @@ fn info_from_hash(id: &str, queue: &str, h: &HashMap<String, String>) -> JobInfo
         result: h.get("res").cloned(),
         worker: h.get("w").cloned(),
     }
+}
+
+/// Jobs from the eleven-values-per-job answer of `take()`.
+fn parse_leased(vals: &[Value], queue: &str, token_prefix: &str) -> Vec<Leased> {
+    vals.chunks_exact(11)
+        .map(|f| Leased {
+            id: JobId(as_string(&f[0])),
+            queue: queue.to_owned(),
+            name: as_string(&f[1]),
+            payload: as_string(&f[2]),
+            attempt: u32::try_from(as_int(&f[3])).unwrap_or(1),
+            policy: JobPolicy {
+                retry: RetryPolicy {
+                    max_attempts: u32::try_from(as_int(&f[4])).unwrap_or(1),
+                    backoff_base_ms: u64::try_from(as_int(&f[6])).unwrap_or(1000),
+                    backoff_max_ms: u64::try_from(as_int(&f[7])).unwrap_or(60_000),
+                },
+                timeout_ms: u64::try_from(as_int(&f[5])).unwrap_or(300_000),
+            },
+            enqueued_at_ms: as_int(&f[8]),
+            due_at_ms: as_int(&f[9]),
+            token: format!("{token_prefix}{}", as_int(&f[10])),
+        })
+        .collect()
 }
 
 fn as_string(v: &Value) -> String {
@@ -406,14 +479,12 @@ impl Broker for RedisBroker {
         worker: &str,
     ) -> BrokerResult<Vec<Leased>> {
         let mut out = Vec::new();
-        let lease_ms = i64::try_from(self.inner.config.lease.as_millis()).unwrap_or(10_000);
         for queue in queues {
             if out.len() >= max {
                 break;
             }
             let k = self.keys(queue);
-            let seq = self.inner.token_seq.fetch_add(1, Ordering::Relaxed);
-            let token_prefix = format!("{}:{seq}:", self.inner.incarnation);
+            let token_prefix = self.token_prefix();
             let vals: Vec<Value> = self
                 .inner
                 .scripts
@@ -422,35 +493,28 @@ impl Broker for RedisBroker {
                 .key(&k.run)
                 .arg(&k.job_prefix)
                 .arg(self.now())
-                .arg(lease_ms)
+                .arg(self.lease_ms())
                 .arg(max - out.len())
                 .arg(worker)
                 .arg(&token_prefix)
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(map_err)?;
-            for f in vals.chunks_exact(11) {
-                out.push(Leased {
-                    id: JobId(as_string(&f[0])),
-                    queue: queue.clone(),
-                    name: as_string(&f[1]),
-                    payload: as_string(&f[2]),
-                    attempt: u32::try_from(as_int(&f[3])).unwrap_or(1),
-                    policy: JobPolicy {
-                        retry: RetryPolicy {
-                            max_attempts: u32::try_from(as_int(&f[4])).unwrap_or(1),
-                            backoff_base_ms: u64::try_from(as_int(&f[6])).unwrap_or(1000),
-                            backoff_max_ms: u64::try_from(as_int(&f[7])).unwrap_or(60_000),
-                        },
-                        timeout_ms: u64::try_from(as_int(&f[5])).unwrap_or(300_000),
-                    },
-                    enqueued_at_ms: as_int(&f[8]),
-                    due_at_ms: as_int(&f[9]),
-                    token: format!("{token_prefix}{}", as_int(&f[10])),
-                });
-            }
+            out.extend(parse_leased(&vals, queue, &token_prefix));
         }
         Ok(out)
+    }
+
+    async fn ack_and_lease(
+        &self,
+        lease: &LeaseRef,
+        result: Option<&str>,
+        next: usize,
+        worker: &str,
+    ) -> BrokerResult<(Settled, Vec<Leased>)> {
+        let keep = Self::keep_ms(self.inner.config.retention.succeeded);
+        self.settle_then_lease(lease, "ack", result.unwrap_or(""), keep, next, worker)
+            .await
     }
 
     async fn wait_for_work(&self, queues: &[String], timeout: Duration) {
