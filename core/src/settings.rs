@@ -179,7 +179,9 @@ mod tests {
         let example = include_str!("../../.env.example");
         for var in VARIABLES {
             assert!(
-                example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{var}="))),
+                example.lines().any(|l| l
+                    .trim_start_matches(['#', ' '])
+                    .starts_with(&format!("{var}="))),
                 ".env.example lacks {var}"
             );
         }
@@ -189,7 +191,7 @@ mod tests {
     fn no_redis_url_selects_sqlite_under_data_dir() {
         let s = load(&[("DATA_DIR", "/tmp/x")]).map(|s| s.broker);
         assert!(
-            matches!(s, Ok(BrokerSettings::Sqlite { path }) if path == PathBuf::from("/tmp/x/jobs.sqlite3"))
+            matches!(s, Ok(BrokerSettings::Sqlite { path }) if path == std::path::Path::new("/tmp/x/jobs.sqlite3"))
         );
     }
 

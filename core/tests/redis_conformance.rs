@@ -30,15 +30,14 @@ impl conformance::Engine for RedisEngine {
 impl Drop for RedisEngine {
     fn drop(&mut self) {
         // Leave the shared Redis as we found it.
-        if let Ok(client) = redis::Client::open(self.url.as_str()) {
-            if let Ok(mut c) = client.get_connection() {
-                let keys: Vec<String> = redis::cmd("KEYS")
-                    .arg(format!("{}:*", self.prefix))
-                    .query(&mut c)
-                    .unwrap_or_default();
-                for chunk in keys.chunks(1000) {
-                    let _: Result<i64, _> = redis::cmd("UNLINK").arg(chunk).query(&mut c);
-                }
+        let conn = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection());
+        if let Ok(mut c) = conn {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}:*", self.prefix))
+                .query(&mut c)
+                .unwrap_or_default();
+            for chunk in keys.chunks(1000) {
+                let _: Result<i64, _> = redis::cmd("UNLINK").arg(chunk).query(&mut c);
             }
         }
     }
