@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use paqueteria_core::broker::redis::RedisBroker;
+use paqueteria_core::broker::sqlite::SqliteBroker;
 use paqueteria_core::broker::{BrokerConfig, JobId, JobInfo, JobState, NewJob, SharedBroker};
 use paqueteria_core::jobs::{Job, JobPolicy, Ping, RetryPolicy};
 use paqueteria_worker::jobs::{Handlers, JobError};
@@ -19,19 +20,63 @@ use tokio::sync::oneshot;
 
 const Q: &str = "default";
 
-fn broker_with(lease: Duration) -> SharedBroker {
-    let url =
-        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
-    let prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
-    let config = BrokerConfig {
-        lease,
-        ..BrokerConfig::default()
-    };
-    Arc::new(RedisBroker::connect(&url, &prefix, config).unwrap())
+/// A broker on fresh storage; the storage lives as long as this value.
+#[derive(Clone)]
+pub struct TestBroker {
+    broker: SharedBroker,
+    _dir: Option<Arc<tempfile::TempDir>>,
 }
 
-fn broker() -> SharedBroker {
-    broker_with(Duration::from_secs(10))
+impl std::ops::Deref for TestBroker {
+    type Target = SharedBroker;
+    fn deref(&self) -> &SharedBroker {
+        &self.broker
+    }
+}
+
+/// One broker engine under test.
+pub trait Engine {
+    /// A broker with this lease length on fresh storage.
+    async fn broker(lease: Duration) -> TestBroker;
+}
+
+/// The Redis engine, each test under its own key prefix.
+pub struct RedisEngine;
+
+impl Engine for RedisEngine {
+    async fn broker(lease: Duration) -> TestBroker {
+        let url = std::env::var("TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+        let prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
+        let config = BrokerConfig {
+            lease,
+            ..BrokerConfig::default()
+        };
+        TestBroker {
+            broker: Arc::new(RedisBroker::connect(&url, &prefix, config).unwrap()),
+            _dir: None,
+        }
+    }
+}
+
+/// The SQLite engine, each test on its own file.
+pub struct SqliteEngine;
+
+impl Engine for SqliteEngine {
+    async fn broker(lease: Duration) -> TestBroker {
+        let dir = tempfile::tempdir().unwrap();
+        let config = BrokerConfig {
+            lease,
+            ..BrokerConfig::default()
+        };
+        let broker = SqliteBroker::open(&dir.path().join("jobs.sqlite3"), config)
+            .await
+            .unwrap();
+        TestBroker {
+            broker: Arc::new(broker),
+            _dir: Some(Arc::new(dir)),
+        }
+    }
 }
 
 struct TestWorker {
@@ -148,9 +193,8 @@ fn counting(
     });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ping_runs_and_its_result_is_kept() {
-    let b = broker();
+pub async fn a_ping_runs_and_its_result_is_kept<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let w = TestWorker::spawn(&b, Handlers::builtin(), |_| {});
     let id = b.enqueue(Ping {}.to_new_job().unwrap()).await.unwrap().id;
     let info = finished(&b, &id).await;
@@ -159,9 +203,8 @@ async fn a_ping_runs_and_its_result_is_kept() {
     w.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_job_is_retried_then_dead_after_max_attempts() {
-    let b = broker();
+pub async fn a_failing_job_is_retried_then_dead_after_max_attempts<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let mut h = Handlers::new();
     counting(
@@ -187,9 +230,8 @@ async fn a_failing_job_is_retried_then_dead_after_max_attempts() {
     w.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_aborted_job_goes_straight_to_the_dead_set() {
-    let b = broker();
+pub async fn an_aborted_job_goes_straight_to_the_dead_set<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let mut h = Handlers::new();
     counting(
@@ -210,9 +252,8 @@ async fn an_aborted_job_goes_straight_to_the_dead_set() {
     w.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payload_that_does_not_decode_is_dead_and_the_worker_keeps_running() {
-    let b = broker();
+pub async fn a_payload_that_does_not_decode_is_dead_and_the_worker_keeps_running<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let w = TestWorker::spawn(&b, Handlers::builtin(), |_| {});
     let poison = b
         .enqueue(NewJob::new(Ping::NAME, Q, "this is not json").with_policy(fast_policy(5, 5000)))
@@ -242,9 +283,8 @@ async fn a_payload_that_does_not_decode_is_dead_and_the_worker_keeps_running() {
     w.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_over_its_time_limit_is_stopped_and_counts_as_failed() {
-    let b = broker();
+pub async fn a_job_over_its_time_limit_is_stopped_and_counts_as_failed<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let mut h = Handlers::new();
     h.register_raw("slow", |_ctx, _p| async {
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -262,9 +302,8 @@ async fn a_job_over_its_time_limit_is_stopped_and_counts_as_failed() {
     w.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_panicking_handler_fails_its_attempt_not_the_worker() {
-    let b = broker();
+pub async fn a_panicking_handler_fails_its_attempt_not_the_worker<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let mut h = Handlers::builtin();
     h.register_raw("panics", |_ctx, _p| async { panic!("boom in handler") });
     let w = TestWorker::spawn(&b, h, |_| {});
@@ -285,9 +324,8 @@ async fn a_panicking_handler_fails_its_attempt_not_the_worker() {
     w.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_more_jobs_are_leased_than_the_concurrency() {
-    let b = broker();
+pub async fn no_more_jobs_are_leased_than_the_concurrency<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let now = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
     let mut h = Handlers::new();
@@ -331,9 +369,8 @@ async fn no_more_jobs_are_leased_than_the_concurrency() {
     w.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_worker_starts_a_new_job_without_waiting_for_a_poll() {
-    let b = broker();
+pub async fn an_idle_worker_starts_a_new_job_without_waiting_for_a_poll<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let w = TestWorker::spawn(&b, Handlers::builtin(), |_| {});
     // Let the worker go idle on its wake-up.
     let first = b.enqueue(Ping {}.to_new_job().unwrap()).await.unwrap().id;
@@ -352,9 +389,8 @@ async fn an_idle_worker_starts_a_new_job_without_waiting_for_a_poll() {
     w.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_lets_running_jobs_finish_within_the_grace() {
-    let b = broker();
+pub async fn shutdown_lets_running_jobs_finish_within_the_grace<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let started = Arc::new(AtomicUsize::new(0));
     let mut h = Handlers::new();
     {
@@ -382,9 +418,8 @@ async fn shutdown_lets_running_jobs_finish_within_the_grace() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_hands_back_jobs_still_running_after_the_grace() {
-    let b = broker();
+pub async fn shutdown_hands_back_jobs_still_running_after_the_grace<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let started = Arc::new(AtomicUsize::new(0));
     let mut h = Handlers::new();
     {
@@ -414,9 +449,8 @@ async fn shutdown_hands_back_jobs_still_running_after_the_grace() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelling_a_running_job_stops_it() {
-    let b = broker_with(Duration::from_secs(1));
+pub async fn cancelling_a_running_job_stops_it<E: Engine>() {
+    let b = E::broker(Duration::from_secs(1)).await;
     let started = Arc::new(AtomicUsize::new(0));
     let mut h = Handlers::new();
     {
@@ -442,9 +476,8 @@ async fn cancelling_a_running_job_stops_it() {
     w.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_report_jobs_by_queue_job_and_outcome() {
-    let b = broker();
+pub async fn metrics_report_jobs_by_queue_job_and_outcome<E: Engine>() {
+    let b = E::broker(Duration::from_secs(10)).await;
     let metrics = Metrics::new();
     let mut h = Handlers::builtin();
     h.register_raw("rejected", |_c, _p| async { Err(JobError::abort("no")) });
@@ -467,7 +500,7 @@ async fn metrics_report_jobs_by_queue_job_and_outcome() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = paqueteria_worker::http::MetricsServer::build(
         listener,
-        b.clone(),
+        SharedBroker::clone(&b),
         metrics,
         vec![Q.to_owned()],
     );
@@ -509,4 +542,19 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
         "{buf}"
     );
     buf
+}
+
+macro_rules! runtime_suite {
+    ($engine:ty; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                super::$case::<$engine>().await;
+            }
+        )*
+    };
+}
+
+mod redis_engine {
+    runtime_suite!(super::RedisEngine; a_ping_runs_and_its_result_is_kept, a_failing_job_is_retried_then_dead_after_max_attempts, an_aborted_job_goes_straight_to_the_dead_set, a_payload_that_does_not_decode_is_dead_and_the_worker_keeps_running, a_job_over_its_time_limit_is_stopped_and_counts_as_failed, a_panicking_handler_fails_its_attempt_not_the_worker, no_more_jobs_are_leased_than_the_concurrency, an_idle_worker_starts_a_new_job_without_waiting_for_a_poll, shutdown_lets_running_jobs_finish_within_the_grace, shutdown_hands_back_jobs_still_running_after_the_grace, cancelling_a_running_job_stops_it, metrics_report_jobs_by_queue_job_and_outcome);
 }
