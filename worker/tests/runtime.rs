@@ -35,6 +35,7 @@ impl std::ops::Deref for TestBroker {
 }
 
 /// One broker engine under test.
+#[allow(async_fn_in_trait)]
 pub trait Engine {
     /// A broker with this lease length on fresh storage.
     async fn broker(lease: Duration) -> TestBroker;
