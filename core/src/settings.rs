@@ -74,7 +74,7 @@ pub struct Settings {
     /// `JOB_RETENTION_SUCCEEDED` (default `24h`) and `JOB_RETENTION_DEAD`
     /// (default `7d`).
     pub retention: Retention,
-    /// `JOB_LEASE` (default `10s`): how long a silent worker keeps its jobs.
+    /// `JOB_LEASE` (default `8s`): how long a silent worker keeps its jobs.
     pub lease: Duration,
 }
 
@@ -121,7 +121,7 @@ impl Settings {
             succeeded: duration("JOB_RETENTION_SUCCEEDED", "24h")?,
             dead: duration("JOB_RETENTION_DEAD", "7d")?,
         };
-        let lease = duration("JOB_LEASE", "10s")?;
+        let lease = duration("JOB_LEASE", "8s")?;
         if lease < Duration::from_secs(1) {
             return Err(SettingsError {
                 var: "JOB_LEASE",

@@ -395,7 +395,8 @@ impl Default for Retention {
 #[derive(Clone, Debug)]
 pub struct BrokerConfig {
     /// Lease length: a job whose worker sends no heartbeat for this long is
-    /// taken back (default 10 s; workers beat every third of it).
+    /// taken back (default 8 s; workers beat every third of it, so a killed
+    /// worker's jobs run again within about 8 s).
     pub lease: Duration,
     /// Retention of finished jobs.
     pub retention: Retention,
@@ -406,7 +407,7 @@ pub struct BrokerConfig {
 impl Default for BrokerConfig {
     fn default() -> Self {
         Self {
-            lease: Duration::from_secs(10),
+            lease: Duration::from_secs(8),
             retention: Retention::default(),
             clock: Clock::system(),
         }

@@ -60,7 +60,7 @@ impl Default for RuntimeConfig {
                 .collect(),
             concurrency: 4,
             grace: Duration::from_secs(25),
-            lease: Duration::from_secs(10),
+            lease: Duration::from_secs(8),
             maintain_every: Duration::from_millis(250),
         }
     }
