@@ -232,7 +232,12 @@ async fn dead(
 
 fn print_job(j: &JobInfo, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
     let time = |ms: Option<i64>| {
-        ms.map_or_else(|| "-".to_owned(), |v| format!("{:.3}", v as f64 / 1000.0))
+        ms.and_then(|v| u64::try_from(v).ok())
+            .map(|v| std::time::UNIX_EPOCH + std::time::Duration::from_millis(v))
+            .map_or_else(
+                || "-".to_owned(),
+                |t| humantime::format_rfc3339_millis(t).to_string(),
+            )
     };
     writeln!(out, "id:        {}", j.id)?;
     writeln!(out, "job:       {} (queue {})", j.name, j.queue)?;
