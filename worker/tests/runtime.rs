@@ -167,6 +167,31 @@ async fn finished(b: &SharedBroker, id: &JobId) -> JobInfo {
     .await
 }
 
+/// Handlers with one job, `name`, that sleeps for `d`, and a count of its
+/// starts.
+fn sleeper(name: &str, d: Duration) -> (Handlers, Arc<AtomicUsize>) {
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut h = Handlers::new();
+    let count = started.clone();
+    h.register_raw(name, move |_ctx, _p| {
+        let count = count.clone();
+        async move {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(d).await;
+            Ok(None)
+        }
+    });
+    (h, started)
+}
+
+async fn wait_for_start(started: &Arc<AtomicUsize>) {
+    eventually(Duration::from_secs(10), "the job to start", || {
+        let s = started.clone();
+        async move { (s.load(Ordering::SeqCst) >= 1).then_some(()) }
+    })
+    .await;
+}
+
 fn fast_policy(max_attempts: u32, timeout_ms: u64) -> JobPolicy {
     JobPolicy {
         retry: RetryPolicy {
@@ -392,26 +417,10 @@ pub async fn an_idle_worker_starts_a_new_job_without_waiting_for_a_poll<E: Engin
 
 pub async fn shutdown_lets_running_jobs_finish_within_the_grace<E: Engine>() {
     let b = E::broker(Duration::from_secs(10)).await;
-    let started = Arc::new(AtomicUsize::new(0));
-    let mut h = Handlers::new();
-    {
-        let started = started.clone();
-        h.register_raw("short", move |_ctx, _p| {
-            let started = started.clone();
-            async move {
-                started.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                Ok(None)
-            }
-        });
-    }
+    let (h, started) = sleeper("short", Duration::from_millis(300));
     let w = TestWorker::spawn(&b, h, |c| c.grace = Duration::from_secs(10));
     let id = b.enqueue(NewJob::new("short", Q, "{}")).await.unwrap().id;
-    eventually(Duration::from_secs(10), "the job to start", || {
-        let s = started.clone();
-        async move { (s.load(Ordering::SeqCst) == 1).then_some(()) }
-    })
-    .await;
+    wait_for_start(&started).await;
     w.stop().await;
     assert_eq!(
         b.job(&id).await.unwrap().unwrap().state,
@@ -421,26 +430,10 @@ pub async fn shutdown_lets_running_jobs_finish_within_the_grace<E: Engine>() {
 
 pub async fn shutdown_hands_back_jobs_still_running_after_the_grace<E: Engine>() {
     let b = E::broker(Duration::from_secs(10)).await;
-    let started = Arc::new(AtomicUsize::new(0));
-    let mut h = Handlers::new();
-    {
-        let started = started.clone();
-        h.register_raw("long", move |_ctx, _p| {
-            let started = started.clone();
-            async move {
-                started.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                Ok(None)
-            }
-        });
-    }
+    let (h, started) = sleeper("long", Duration::from_secs(3600));
     let w = TestWorker::spawn(&b, h, |c| c.grace = Duration::from_millis(200));
     let id = b.enqueue(NewJob::new("long", Q, "{}")).await.unwrap().id;
-    eventually(Duration::from_secs(10), "the job to start", || {
-        let s = started.clone();
-        async move { (s.load(Ordering::SeqCst) == 1).then_some(()) }
-    })
-    .await;
+    wait_for_start(&started).await;
     w.stop().await;
     let info = b.job(&id).await.unwrap().unwrap();
     assert_eq!(
@@ -452,26 +445,10 @@ pub async fn shutdown_hands_back_jobs_still_running_after_the_grace<E: Engine>()
 
 pub async fn cancelling_a_running_job_stops_it<E: Engine>() {
     let b = E::broker(Duration::from_secs(1)).await;
-    let started = Arc::new(AtomicUsize::new(0));
-    let mut h = Handlers::new();
-    {
-        let started = started.clone();
-        h.register_raw("long", move |_ctx, _p| {
-            let started = started.clone();
-            async move {
-                started.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                Ok(None)
-            }
-        });
-    }
+    let (h, started) = sleeper("long", Duration::from_secs(3600));
     let w = TestWorker::spawn(&b, h, |c| c.lease = Duration::from_secs(1));
     let id = b.enqueue(NewJob::new("long", Q, "{}")).await.unwrap().id;
-    eventually(Duration::from_secs(10), "the job to start", || {
-        let s = started.clone();
-        async move { (s.load(Ordering::SeqCst) == 1).then_some(()) }
-    })
-    .await;
+    wait_for_start(&started).await;
     b.cancel(&id).await.unwrap();
     assert_eq!(finished(&b, &id).await.state, JobState::Cancelled);
     w.stop().await;

@@ -284,56 +284,43 @@ impl SqliteBroker {
         let mut m = Maintenance::default();
         let mut tx = self.write_tx().await?;
         // 1. Promote due scheduled and retrying jobs to the tail.
-        m.promoted = sqlx::query(&format!(
-            "UPDATE jobs SET state = 'queued', ready_seq = {TAIL_SEQ} \
-             WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state IN ('scheduled', 'retrying') \
-                          AND run_at <= ?2 ORDER BY run_at LIMIT ?3)"
-        ))
-        .bind(queue)
-        .bind(now)
-        .bind(CHUNK)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
         // 2. Take back expired leases: cancelled if a cancel was asked for,
         //    dead on the last attempt, else back to the head of the queue.
+        // Every statement is bound to (queue, now, chunk).
         let expired = "id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'running' \
                        AND lease_until <= ?2 ORDER BY lease_until LIMIT ?3)";
         let why = "'lease expired: worker ' || COALESCE(worker, '?') || ' stopped during attempt ' || attempts";
-        sqlx::query(&format!(
-            "UPDATE jobs SET state = 'cancelled', finished_at = ?2, token = NULL, last_error = {why} \
-             WHERE {expired} AND cancel_requested = 1"
-        ))
-        .bind(queue)
-        .bind(now)
-        .bind(CHUNK)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
-        m.lost_to_dead = sqlx::query(&format!(
-            "UPDATE jobs SET state = 'dead', finished_at = ?2, token = NULL, last_error = {why} \
-             WHERE {expired} AND attempts >= max_attempts"
-        ))
-        .bind(queue)
-        .bind(now)
-        .bind(CHUNK)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
-        m.requeued = sqlx::query(&format!(
-            "UPDATE jobs SET state = 'queued', ready_seq = {HEAD_SEQ}, token = NULL, last_error = {why} \
-             WHERE {expired}"
-        ))
-        .bind(queue)
-        .bind(now)
-        .bind(CHUNK)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
+        let steps = [
+            format!(
+                "UPDATE jobs SET state = 'queued', ready_seq = {TAIL_SEQ} \
+                 WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state IN ('scheduled', 'retrying') \
+                              AND run_at <= ?2 ORDER BY run_at LIMIT ?3)"
+            ),
+            format!(
+                "UPDATE jobs SET state = 'cancelled', finished_at = ?2, token = NULL, last_error = {why} \
+                 WHERE {expired} AND cancel_requested = 1"
+            ),
+            format!(
+                "UPDATE jobs SET state = 'dead', finished_at = ?2, token = NULL, last_error = {why} \
+                 WHERE {expired} AND attempts >= max_attempts"
+            ),
+            format!(
+                "UPDATE jobs SET state = 'queued', ready_seq = {HEAD_SEQ}, token = NULL, last_error = {why} \
+                 WHERE {expired}"
+            ),
+        ];
+        let mut changed = [0u64; 4];
+        for (sql, n) in steps.iter().zip(changed.iter_mut()) {
+            *n = sqlx::query(sql)
+                .bind(queue)
+                .bind(now)
+                .bind(CHUNK)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+        }
+        [m.promoted, _, m.lost_to_dead, m.requeued] = changed;
         // 3. Delete finished jobs past their retention.
         let sweep = |state: &'static str, keep: Duration| {
             let cutoff = now - ms(keep);
