@@ -540,3 +540,54 @@ mod redis_engine {
 mod sqlite_engine {
     runtime_suite!(super::SqliteEngine; a_ping_runs_and_its_result_is_kept, a_failing_job_is_retried_then_dead_after_max_attempts, an_aborted_job_goes_straight_to_the_dead_set, a_payload_that_does_not_decode_is_dead_and_the_worker_keeps_running, a_job_over_its_time_limit_is_stopped_and_counts_as_failed, a_panicking_handler_fails_its_attempt_not_the_worker, no_more_jobs_are_leased_than_the_concurrency, an_idle_worker_starts_a_new_job_without_waiting_for_a_poll, shutdown_lets_running_jobs_finish_within_the_grace, shutdown_hands_back_jobs_still_running_after_the_grace, cancelling_a_running_job_stops_it, metrics_report_jobs_by_queue_job_and_outcome);
 }
+
+/// A CPU-heavy test job.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Burn {}
+
+impl Job for Burn {
+    const NAME: &'static str = "test.burn";
+    const QUEUE: &'static str = Q;
+    fn policy() -> JobPolicy {
+        fast_policy(1, 30_000)
+    }
+}
+
+/// On a single-threaded runtime, a blocking handler that spins until told to
+/// stop would starve every other job if it ran on the async thread; the ping
+/// finishing while it spins shows it runs on the blocking pool.
+#[tokio::test(flavor = "current_thread")]
+async fn blocking_handlers_run_off_the_async_threads() {
+    let b = RedisEngine::broker(Duration::from_secs(10)).await;
+    let release = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spinning = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut h = Handlers::builtin();
+    {
+        let (release, spinning) = (release.clone(), spinning.clone());
+        h.register_blocking::<Burn, _>(move |_ctx, _job| {
+            spinning.store(true, Ordering::SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !release.load(Ordering::SeqCst) && Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            Ok(None)
+        });
+    }
+    let w = TestWorker::spawn(&b, h, |_| {});
+    let burn = b.enqueue(Burn {}.to_new_job().unwrap()).await.unwrap().id;
+    eventually(Duration::from_secs(10), "the blocking job to start", || {
+        let s = spinning.clone();
+        async move { s.load(Ordering::SeqCst).then_some(()) }
+    })
+    .await;
+    let ping = b.enqueue(Ping {}.to_new_job().unwrap()).await.unwrap().id;
+    assert_eq!(finished(&b, &ping).await.state, JobState::Succeeded);
+    assert_eq!(
+        b.job(&burn).await.unwrap().map(|j| j.state),
+        Some(JobState::Running),
+        "the ping must finish while the blocking job still spins"
+    );
+    release.store(true, Ordering::SeqCst);
+    assert_eq!(finished(&b, &burn).await.state, JobState::Succeeded);
+    w.stop().await;
+}
