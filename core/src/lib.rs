@@ -17,6 +17,7 @@ pub mod clock;
 pub mod domain;
 pub mod jobs;
 pub mod settings;
+pub mod store;
 
 pub use broker::{Broker, BrokerError, JobId};
 pub use client::JobClient;

@@ -56,6 +56,7 @@ impl BrokerSettings {
 /// Every variable [`Settings`] reads; `.env.example` documents each one
 /// (a test keeps the two in step).
 pub const VARIABLES: &[&str] = &[
+    "DATABASE_URL",
     "REDIS_URL",
     "REDIS_PREFIX",
     "DATA_DIR",
@@ -64,9 +65,44 @@ pub const VARIABLES: &[&str] = &[
     "JOB_LEASE",
 ];
 
+/// Which store engine to use.
+#[derive(Clone, Debug)]
+pub enum DatabaseSettings {
+    /// PostgreSQL at a URL (password allowed).
+    Postgres {
+        /// `postgres://user:password@host:port/db`.
+        url: SecretString,
+    },
+    /// The embedded store: one SQLite file.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
+}
+
+impl DatabaseSettings {
+    /// A description safe to log.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Postgres { url } => format!("postgresql at {}", redact_url(url.expose_secret())),
+            Self::Sqlite { path } => format!("sqlite at {}", path.display()),
+        }
+    }
+
+    /// The URL to connect with.
+    pub fn url(&self) -> String {
+        match self {
+            Self::Postgres { url } => url.expose_secret().to_owned(),
+            Self::Sqlite { path } => format!("sqlite://{}?mode=rwc", path.display()),
+        }
+    }
+}
+
 /// Settings of the job system.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// `DATABASE_URL` set → PostgreSQL; unset → SQLite under `DATA_DIR`.
+    pub database: DatabaseSettings,
     /// `REDIS_URL` set → Redis; unset → SQLite under `DATA_DIR`.
     pub broker: BrokerSettings,
     /// `DATA_DIR` (default `./data`): the embedded engine's files.
@@ -88,6 +124,25 @@ impl Settings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let data_dir = PathBuf::from(non_empty("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
+        let database = match non_empty("DATABASE_URL") {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                DatabaseSettings::Postgres {
+                    url: SecretString::from(url),
+                }
+            }
+            Some(url) => {
+                return Err(SettingsError {
+                    var: "DATABASE_URL",
+                    reason: format!(
+                        "{:?} is not a postgres:// URL (leave it unset for the embedded SQLite store)",
+                        redact_url(&url)
+                    ),
+                });
+            }
+            None => DatabaseSettings::Sqlite {
+                path: data_dir.join("paqueteria.sqlite3"),
+            },
+        };
         let broker = match non_empty("REDIS_URL") {
             Some(url) => {
                 validate_redis_url(&url).map_err(|reason| SettingsError {
@@ -129,6 +184,7 @@ impl Settings {
             });
         }
         Ok(Self {
+            database,
             broker,
             data_dir,
             retention,
@@ -199,6 +255,18 @@ mod tests {
     fn a_bad_redis_url_names_the_variable() {
         let err = load(&[("REDIS_URL", "http://localhost")]).err();
         assert_eq!(err.map(|e| e.var), Some("REDIS_URL"));
+    }
+
+    #[test]
+    fn a_database_url_that_is_not_postgres_names_the_variable() {
+        let err = load(&[("DATABASE_URL", "mysql://localhost/db")]).err();
+        assert_eq!(err.map(|e| e.var), Some("DATABASE_URL"));
+        let s = load(&[("DATABASE_URL", "postgres://app:pw@db:5432/paq")])
+            .map(|s| s.database.describe());
+        assert_eq!(
+            s.ok().as_deref(),
+            Some("postgresql at postgres://app:***@db:5432/paq")
+        );
     }
 
     #[test]

@@ -1,0 +1,875 @@
+//! The parcel store: one API, two engines.
+//!
+//! - SQLite, the embedded default: `DATABASE_URL` unset → a file under
+//!   `DATA_DIR`;
+//! - PostgreSQL: `DATABASE_URL=postgres://…`.
+//!
+//! Queries are written once, with `$n` parameters both engines accept, on
+//! sqlx's `Any` driver; only the migrations differ per engine
+//! (`core/migrations/{sqlite,postgres}`), and they run at start-up.
+//!
+//! A status change is one transaction: the parcel row (checked and bumped
+//! against the version the caller saw), its history line, its payments and
+//! its outbox notifications commit together or not at all. [`outbox`] then
+//! enqueues committed notifications as jobs.
+
+mod messages;
+mod model;
+pub mod outbox;
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+pub use messages::Message;
+pub use model::*;
+
+use crate::clock::Clock;
+use crate::domain::{
+    Grams, InvalidTransition, Money, ParcelEvent, ParcelStatus, Phone, Route, Service,
+    TrackingCode, transition,
+};
+
+/// Which database engine a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// One SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The row changed since the caller read it (optimistic lock), or a
+    /// unique key is taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The status change is not allowed.
+    #[error(transparent)]
+    Transition(#[from] InvalidTransition),
+    /// A value breaks a rule; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Self::NotFound("row"),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.message().to_owned())
+            }
+            _ => Self::Database(e.to_string()),
+        }
+    }
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The parcel store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+    clock: Clock,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+const PARCEL_COLUMNS: &str = "id, tracking_code, sender_id, recipient_id, origin_branch_id, destination_branch_id, \
+     service, delivery_address, package_type, weight_grams, length_mm, width_mm, height_mm, declared_value, \
+     cod_amount, tariff_id, quoted_amount, storage_grace_hours, storage_fee_per_day, cod_fee, condition, shelf, \
+     status, failed_attempts, version, arrived_at, delivered_at, created_at";
+
+impl Store {
+    /// Opens `url` (`sqlite://path?mode=rwc` or `postgres://…`) and runs the
+    /// migrations.
+    pub async fn connect(url: &str, clock: Clock) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            return Err(StoreError::Invalid {
+                field: "DATABASE_URL",
+                message: "must start with postgres:// (or be unset for SQLite)".to_owned(),
+            });
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if engine == Engine::Sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        use sqlx::Executor;
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        let migrator = match engine {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migrations: {e}")))?;
+        Ok(Self {
+            pool,
+            engine,
+            clock,
+        })
+    }
+
+    /// Opens the SQLite file at `path`, creating it and its directory.
+    pub async fn open_sqlite(path: &std::path::Path, clock: Clock) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Database(format!("{}: {e}", dir.display())))?;
+        }
+        Self::connect(&format!("sqlite://{}?mode=rwc", path.display()), clock).await
+    }
+
+    /// The engine in use.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    // --- branches -------------------------------------------------------
+
+    /// Creates a branch.
+    pub async fn create_branch(&self, b: &NewBranch) -> StoreResult<Branch> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO branches (code, name, city, address, phone, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(&b.code)
+        .bind(&b.name)
+        .bind(&b.city)
+        .bind(&b.address)
+        .bind(b.phone.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(self.now())
+        .fetch_one(&self.pool)
+        .await?;
+        self.branch(id).await
+    }
+
+    /// One branch.
+    pub async fn branch(&self, id: i64) -> StoreResult<Branch> {
+        let row = sqlx::query(
+            "SELECT id, code, name, city, address, phone, active FROM branches WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("branch"))?;
+        branch_from(&row)
+    }
+
+    /// Every branch, by code.
+    pub async fn branches(&self) -> StoreResult<Vec<Branch>> {
+        let rows = sqlx::query(
+            "SELECT id, code, name, city, address, phone, active FROM branches ORDER BY code",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(branch_from).collect()
+    }
+
+    // --- customers ------------------------------------------------------
+
+    /// Creates a customer, or updates the one with that phone.
+    pub async fn upsert_customer(&self, c: &NewCustomer) -> StoreResult<Customer> {
+        let mut tx = self.pool.begin().await?;
+        let id = upsert_customer_in(&mut tx, c, self.now()).await?;
+        tx.commit().await?;
+        self.customer(id).await
+    }
+
+    /// One customer.
+    pub async fn customer(&self, id: i64) -> StoreResult<Customer> {
+        let row = sqlx::query(
+            "SELECT id, phone, name, email, document, address FROM customers WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("customer"))?;
+        customer_from(&row)
+    }
+
+    /// The customer with this phone, the counter's lookup.
+    pub async fn customer_by_phone(&self, phone: &Phone) -> StoreResult<Option<Customer>> {
+        let row = sqlx::query(
+            "SELECT id, phone, name, email, document, address FROM customers WHERE phone = $1",
+        )
+        .bind(phone.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(customer_from).transpose()
+    }
+
+    // --- tariffs --------------------------------------------------------
+
+    /// Creates a tariff line.
+    pub async fn create_tariff(&self, t: &NewTariff) -> StoreResult<Tariff> {
+        if t.min_grams > t.max_grams {
+            return Err(StoreError::Invalid {
+                field: "max_grams",
+                message: "must not be below min_grams".to_owned(),
+            });
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO tariffs (package_type, zone, min_grams, max_grams, base_price, per_kg_price, \
+             storage_grace_hours, storage_fee_per_day, cod_fee, valid_from, valid_to, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind(&t.package_type)
+        .bind(&t.zone)
+        .bind(i64::from(t.min_grams.0))
+        .bind(i64::from(t.max_grams.0))
+        .bind(t.base_price.0)
+        .bind(t.per_kg_price.0)
+        .bind(t.storage_grace_hours)
+        .bind(t.storage_fee_per_day.0)
+        .bind(t.cod_fee.0)
+        .bind(t.valid_from_ms)
+        .bind(t.valid_to_ms)
+        .bind(self.now())
+        .fetch_one(&self.pool)
+        .await?;
+        self.tariff(id).await
+    }
+
+    /// One tariff line.
+    pub async fn tariff(&self, id: i64) -> StoreResult<Tariff> {
+        let row = sqlx::query(&format!(
+            "SELECT {TARIFF_COLUMNS} FROM tariffs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("tariff"))?;
+        tariff_from(&row)
+    }
+
+    /// The tariff line valid now for a package type, zone and weight.
+    pub async fn find_tariff(
+        &self,
+        package_type: &str,
+        zone: &str,
+        weight: Grams,
+    ) -> StoreResult<Option<Tariff>> {
+        let row = sqlx::query(&format!(
+            "SELECT {TARIFF_COLUMNS} FROM tariffs WHERE package_type = $1 AND zone = $2 \
+             AND min_grams <= $3 AND max_grams >= $3 AND valid_from <= $4 \
+             AND (valid_to IS NULL OR valid_to > $4) ORDER BY valid_from DESC LIMIT 1"
+        ))
+        .bind(package_type)
+        .bind(zone)
+        .bind(i64::from(weight.0))
+        .bind(self.now())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(tariff_from).transpose()
+    }
+
+    // --- parcels --------------------------------------------------------
+
+    /// Registers a parcel: customers by phone, the quote from the valid
+    /// tariff (its fees copied onto the parcel), a tracking code and a
+    /// pickup PIN, the first history line and the shipping payment, in one
+    /// transaction.
+    pub async fn register_parcel(&self, p: &NewParcel, actor: &Actor) -> StoreResult<Registered> {
+        if p.weight.0 == 0 {
+            return Err(StoreError::Invalid {
+                field: "weight_grams",
+                message: "must be above 0".to_owned(),
+            });
+        }
+        if p.service == Service::HomeDelivery && p.delivery_address.trim().is_empty() {
+            return Err(StoreError::Invalid {
+                field: "delivery_address",
+                message: "is required for home delivery".to_owned(),
+            });
+        }
+        let tariff = self
+            .find_tariff(&p.package_type, &p.zone, p.weight)
+            .await?
+            .ok_or_else(|| StoreError::Invalid {
+                field: "package_type",
+                message: format!(
+                    "no tariff for a {} of {} g to zone {}",
+                    p.package_type, p.weight.0, p.zone
+                ),
+            })?;
+        let quoted = tariff.quote(p.weight, p.cod_amount);
+        let now = self.now();
+        let pin = format!("{:06}", fastrand::u32(0..1_000_000));
+        let mut tx = self.pool.begin().await?;
+        for (id, field) in [
+            (p.origin_branch_id, "origin_branch_id"),
+            (p.destination_branch_id, "destination_branch_id"),
+        ] {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM branches WHERE id = $1 AND active = $2")
+                    .bind(id)
+                    .bind(1_i64)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                return Err(StoreError::Invalid {
+                    field,
+                    message: format!("no active branch {id}"),
+                });
+            }
+        }
+        let sender = upsert_customer_in(&mut tx, &p.sender, now).await?;
+        let recipient = upsert_customer_in(&mut tx, &p.recipient, now).await?;
+        // A random serial; on the rare collision, draw again.
+        let mut parcel_id = None;
+        for _ in 0..5 {
+            let code = TrackingCode::new("PQ", fastrand::u32(0..100_000_000), "CO")
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            let taken: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM parcels WHERE tracking_code = $1")
+                    .bind(code.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if taken.is_some() {
+                continue;
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO parcels (tracking_code, pickup_pin_hash, sender_id, recipient_id, origin_branch_id, \
+                 destination_branch_id, service, delivery_address, package_type, weight_grams, length_mm, \
+                 width_mm, height_mm, declared_value, cod_amount, tariff_id, quoted_amount, storage_grace_hours, \
+                 storage_fee_per_day, cod_fee, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+                 $20, $21, $22, $22) RETURNING id",
+            )
+            .bind(code.as_str())
+            .bind(pin_hash(code.as_str(), &pin))
+            .bind(sender)
+            .bind(recipient)
+            .bind(p.origin_branch_id)
+            .bind(p.destination_branch_id)
+            .bind(service_str(p.service))
+            .bind(&p.delivery_address)
+            .bind(&p.package_type)
+            .bind(i64::from(p.weight.0))
+            .bind(p.dimensions_mm[0])
+            .bind(p.dimensions_mm[1])
+            .bind(p.dimensions_mm[2])
+            .bind(p.declared_value.0)
+            .bind(p.cod_amount.0)
+            .bind(tariff.id)
+            .bind(quoted.0)
+            .bind(tariff.storage_grace_hours)
+            .bind(tariff.storage_fee_per_day.0)
+            .bind(tariff.cod_fee.0)
+            .bind(ParcelStatus::Registered.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            parcel_id = Some(id);
+            break;
+        }
+        let id = parcel_id.ok_or_else(|| {
+            StoreError::Conflict("no free tracking code after 5 draws".to_owned())
+        })?;
+        insert_event(
+            &mut tx,
+            id,
+            "register",
+            None,
+            ParcelStatus::Registered,
+            actor,
+            None,
+            now,
+        )
+        .await?;
+        insert_payment(&mut tx, id, "shipping", quoted, actor, now).await?;
+        tx.commit().await?;
+        Ok(Registered {
+            parcel: self.parcel(id).await?,
+            pickup_pin: pin,
+        })
+    }
+
+    /// One parcel.
+    pub async fn parcel(&self, id: i64) -> StoreResult<Parcel> {
+        let row = sqlx::query(&format!(
+            "SELECT {PARCEL_COLUMNS} FROM parcels WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("parcel"))?;
+        parcel_from(&row)
+    }
+
+    /// The parcel with this tracking code.
+    pub async fn parcel_by_code(&self, code: &TrackingCode) -> StoreResult<Option<Parcel>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PARCEL_COLUMNS} FROM parcels WHERE tracking_code = $1"
+        ))
+        .bind(code.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(parcel_from).transpose()
+    }
+
+    /// Whether `pin` is the parcel's pickup PIN.
+    pub async fn check_pickup_pin(&self, parcel_id: i64, pin: &str) -> StoreResult<bool> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT tracking_code, pickup_pin_hash FROM parcels WHERE id = $1")
+                .bind(parcel_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (code, hash) = row.ok_or(StoreError::NotFound("parcel"))?;
+        Ok(pin_hash(&code, pin) == hash)
+    }
+
+    /// A parcel's history, oldest first.
+    pub async fn history(&self, parcel_id: i64) -> StoreResult<Vec<ParcelEventRow>> {
+        let rows = sqlx::query(
+            "SELECT id, event, from_status, to_status, actor_id, branch_id, reason, created_at \
+             FROM parcel_events WHERE parcel_id = $1 ORDER BY id",
+        )
+        .bind(parcel_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ParcelEventRow {
+                    id: r.try_get("id")?,
+                    event: r.try_get("event")?,
+                    from_status: r
+                        .try_get::<Option<String>, _>("from_status")?
+                        .and_then(|s| ParcelStatus::parse(&s)),
+                    to_status: status_from(&r.try_get::<String, _>("to_status")?)?,
+                    actor_id: r.try_get("actor_id")?,
+                    branch_id: r.try_get("branch_id")?,
+                    reason: r.try_get("reason")?,
+                    created_at_ms: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A parcel's payments, voided ones included.
+    pub async fn payments(&self, parcel_id: i64) -> StoreResult<Vec<Payment>> {
+        let rows = sqlx::query(
+            "SELECT id, parcel_id, kind, amount, voided_at, void_reason FROM payments WHERE parcel_id = $1 ORDER BY id",
+        )
+        .bind(parcel_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Payment {
+                    id: r.try_get("id")?,
+                    parcel_id: r.try_get("parcel_id")?,
+                    kind: r.try_get("kind")?,
+                    amount: Money(r.try_get("amount")?),
+                    voided_at_ms: r.try_get("voided_at")?,
+                    void_reason: r.try_get("void_reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Applies `event` to a parcel the caller saw at `version`: checks the
+    /// lifecycle and the actor's role, then writes the new status, the
+    /// history line, the storage-fee and COD payments of a delivery, and the
+    /// outbox notifications, all in one transaction. A parcel changed since
+    /// `version` gives [`StoreError::Conflict`] and changes nothing.
+    pub async fn apply_event(
+        &self,
+        parcel_id: i64,
+        version: i64,
+        event: &ParcelEvent,
+        actor: &Actor,
+    ) -> StoreResult<Parcel> {
+        let now = self.now();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {PARCEL_COLUMNS} FROM parcels WHERE id = $1"
+        ))
+        .bind(parcel_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("parcel"))?;
+        let parcel = parcel_from(&row)?;
+        if parcel.version != version {
+            return Err(StoreError::Conflict(format!(
+                "parcel {} is at version {}, not {version}: reload it",
+                parcel.tracking_code, parcel.version
+            )));
+        }
+        let route = Route {
+            service: parcel.service,
+            same_branch: parcel.origin_branch_id == parcel.destination_branch_id,
+        };
+        let t = transition(parcel.status, event, actor.role, route)?;
+        let arrived_at = if t.to == ParcelStatus::AtDestination && parcel.arrived_at_ms.is_none() {
+            Some(now)
+        } else {
+            parcel.arrived_at_ms
+        };
+        let delivered_at = (t.to == ParcelStatus::Delivered).then_some(now);
+        let changed = sqlx::query(
+            "UPDATE parcels SET status = $1, failed_attempts = failed_attempts + $2, version = version + 1, \
+             arrived_at = $3, delivered_at = $4, updated_at = $5 WHERE id = $6 AND version = $7",
+        )
+        .bind(t.to.as_str())
+        .bind(i64::from(t.failed_attempt))
+        .bind(arrived_at)
+        .bind(delivered_at)
+        .bind(now)
+        .bind(parcel_id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            return Err(StoreError::Conflict(format!(
+                "parcel {} changed while this change was made: reload it",
+                parcel.tracking_code
+            )));
+        }
+        let reason = match event {
+            ParcelEvent::FailAttempt { reason }
+            | ParcelEvent::Cancel { reason }
+            | ParcelEvent::Return { reason } => Some(reason.as_str()),
+            _ => None,
+        };
+        insert_event(
+            &mut tx,
+            parcel_id,
+            event.name(),
+            Some(parcel.status),
+            t.to,
+            actor,
+            reason,
+            now,
+        )
+        .await?;
+        if t.to == ParcelStatus::Delivered {
+            let fee = storage_fee(&parcel, arrived_at, now);
+            if fee > Money::ZERO {
+                insert_payment(&mut tx, parcel_id, "storage", fee, actor, now).await?;
+            }
+            if parcel.cod_amount > Money::ZERO {
+                insert_payment(&mut tx, parcel_id, "cod", parcel.cod_amount, actor, now).await?;
+            }
+        }
+        self.write_outbox(&mut tx, &parcel, event, now).await?;
+        tx.commit().await?;
+        self.parcel(parcel_id).await
+    }
+
+    async fn write_outbox(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        parcel: &Parcel,
+        event: &ParcelEvent,
+        now: i64,
+    ) -> StoreResult<()> {
+        let name = |id: i64| async move {
+            sqlx::query_scalar::<_, String>("SELECT name FROM branches WHERE id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await
+        };
+        let contact = |id: i64| async move {
+            sqlx::query_as::<_, (String, Option<String>)>(
+                "SELECT phone, email FROM customers WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+        };
+        let origin = name(parcel.origin_branch_id).await?;
+        let destination = name(parcel.destination_branch_id).await?;
+        let sender = contact(parcel.sender_id).await?;
+        let recipient = contact(parcel.recipient_id).await?;
+        let facts = messages::Facts {
+            code: parcel.tracking_code.as_str(),
+            service: parcel.service,
+            origin: &origin,
+            destination: &destination,
+            sender: (&sender.0, sender.1.as_deref()),
+            recipient: (&recipient.0, recipient.1.as_deref()),
+        };
+        for m in messages::for_event(event, &facts) {
+            sqlx::query(
+                "INSERT INTO notifications (parcel_id, channel, recipient, template, body, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(parcel.id)
+            .bind(m.channel)
+            .bind(&m.recipient)
+            .bind(m.template)
+            .bind(&m.body)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Notifications of a parcel, oldest first.
+    pub async fn notifications(&self, parcel_id: i64) -> StoreResult<Vec<Notification>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE parcel_id = $1 ORDER BY id"
+        ))
+        .bind(parcel_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(notification_from).collect()
+    }
+}
+
+const TARIFF_COLUMNS: &str = "id, package_type, zone, min_grams, max_grams, base_price, per_kg_price, \
+     storage_grace_hours, storage_fee_per_day, cod_fee, valid_from, valid_to";
+
+const NOTIFICATION_COLUMNS: &str =
+    "id, parcel_id, channel, recipient, template, body, state, job_id";
+
+/// Storage after the grace period: the fee per started day.
+fn storage_fee(p: &Parcel, arrived_at: Option<i64>, now: i64) -> Money {
+    let Some(arrived) = arrived_at else {
+        return Money::ZERO;
+    };
+    let over = now - arrived - p.storage_grace_hours * 3_600_000;
+    if over <= 0 {
+        return Money::ZERO;
+    }
+    let days = (over + 86_399_999) / 86_400_000;
+    p.storage_fee_per_day.times(days)
+}
+
+fn pin_hash(code: &str, pin: &str) -> String {
+    let digest = Sha256::digest(format!("{code}:{pin}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn service_str(s: Service) -> &'static str {
+    match s {
+        Service::BranchPickup => "branch_pickup",
+        Service::HomeDelivery => "home_delivery",
+    }
+}
+
+fn status_from(s: &str) -> Result<ParcelStatus, StoreError> {
+    ParcelStatus::parse(s)
+        .ok_or_else(|| StoreError::Database(format!("unknown status {s:?} in the database")))
+}
+
+async fn upsert_customer_in(
+    tx: &mut Transaction<'static, Any>,
+    c: &NewCustomer,
+    now: i64,
+) -> StoreResult<i64> {
+    if c.name.trim().is_empty() {
+        return Err(StoreError::Invalid {
+            field: "name",
+            message: "must not be empty".to_owned(),
+        });
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO customers (phone, name, email, document, address, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (phone) DO UPDATE SET name = excluded.name, \
+         email = COALESCE(excluded.email, customers.email), document = COALESCE(excluded.document, customers.document), \
+         address = CASE WHEN excluded.address = '' THEN customers.address ELSE excluded.address END \
+         RETURNING id",
+    )
+    .bind(c.phone.as_str())
+    .bind(c.name.trim())
+    .bind(c.email.as_deref())
+    .bind(c.document.as_deref())
+    .bind(&c.address)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_event(
+    tx: &mut Transaction<'static, Any>,
+    parcel_id: i64,
+    event: &str,
+    from: Option<ParcelStatus>,
+    to: ParcelStatus,
+    actor: &Actor,
+    reason: Option<&str>,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO parcel_events (parcel_id, event, from_status, to_status, actor_id, branch_id, reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(parcel_id)
+    .bind(event)
+    .bind(from.map(|s| s.as_str()))
+    .bind(to.as_str())
+    .bind(actor.user_id)
+    .bind(actor.branch_id)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_payment(
+    tx: &mut Transaction<'static, Any>,
+    parcel_id: i64,
+    kind: &str,
+    amount: Money,
+    actor: &Actor,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO payments (parcel_id, kind, amount, received_by, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(parcel_id)
+        .bind(kind)
+        .bind(amount.0)
+        .bind(actor.user_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn branch_from(r: &AnyRow) -> StoreResult<Branch> {
+    Ok(Branch {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        name: r.try_get("name")?,
+        city: r.try_get("city")?,
+        address: r.try_get("address")?,
+        phone: r.try_get("phone")?,
+        active: r.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+fn customer_from(r: &AnyRow) -> StoreResult<Customer> {
+    let phone: String = r.try_get("phone")?;
+    Ok(Customer {
+        id: r.try_get("id")?,
+        phone: Phone::parse(&phone).map_err(StoreError::Database)?,
+        name: r.try_get("name")?,
+        email: r.try_get("email")?,
+        document: r.try_get("document")?,
+        address: r.try_get("address")?,
+    })
+}
+
+fn tariff_from(r: &AnyRow) -> StoreResult<Tariff> {
+    let grams = |c: &str| -> StoreResult<Grams> {
+        Ok(Grams(u32::try_from(r.try_get::<i64, _>(c)?).unwrap_or(0)))
+    };
+    Ok(Tariff {
+        id: r.try_get("id")?,
+        package_type: r.try_get("package_type")?,
+        zone: r.try_get("zone")?,
+        min_grams: grams("min_grams")?,
+        max_grams: grams("max_grams")?,
+        base_price: Money(r.try_get("base_price")?),
+        per_kg_price: Money(r.try_get("per_kg_price")?),
+        storage_grace_hours: r.try_get("storage_grace_hours")?,
+        storage_fee_per_day: Money(r.try_get("storage_fee_per_day")?),
+        cod_fee: Money(r.try_get("cod_fee")?),
+        valid_from_ms: r.try_get("valid_from")?,
+        valid_to_ms: r.try_get("valid_to")?,
+    })
+}
+
+fn parcel_from(r: &AnyRow) -> StoreResult<Parcel> {
+    let code: String = r.try_get("tracking_code")?;
+    let service: String = r.try_get("service")?;
+    Ok(Parcel {
+        id: r.try_get("id")?,
+        tracking_code: TrackingCode::parse(&code)
+            .map_err(|e| StoreError::Database(e.to_string()))?,
+        sender_id: r.try_get("sender_id")?,
+        recipient_id: r.try_get("recipient_id")?,
+        origin_branch_id: r.try_get("origin_branch_id")?,
+        destination_branch_id: r.try_get("destination_branch_id")?,
+        service: if service == "home_delivery" {
+            Service::HomeDelivery
+        } else {
+            Service::BranchPickup
+        },
+        delivery_address: r.try_get("delivery_address")?,
+        package_type: r.try_get("package_type")?,
+        weight: Grams(u32::try_from(r.try_get::<i64, _>("weight_grams")?).unwrap_or(0)),
+        dimensions_mm: [
+            r.try_get("length_mm")?,
+            r.try_get("width_mm")?,
+            r.try_get("height_mm")?,
+        ],
+        declared_value: Money(r.try_get("declared_value")?),
+        cod_amount: Money(r.try_get("cod_amount")?),
+        tariff_id: r.try_get("tariff_id")?,
+        quoted_amount: Money(r.try_get("quoted_amount")?),
+        storage_grace_hours: r.try_get("storage_grace_hours")?,
+        storage_fee_per_day: Money(r.try_get("storage_fee_per_day")?),
+        cod_fee: Money(r.try_get("cod_fee")?),
+        condition: r.try_get("condition")?,
+        shelf: r.try_get("shelf")?,
+        status: status_from(&r.try_get::<String, _>("status")?)?,
+        failed_attempts: r.try_get("failed_attempts")?,
+        version: r.try_get("version")?,
+        arrived_at_ms: r.try_get("arrived_at")?,
+        delivered_at_ms: r.try_get("delivered_at")?,
+        created_at_ms: r.try_get("created_at")?,
+    })
+}
+
+fn notification_from(r: &AnyRow) -> StoreResult<Notification> {
+    Ok(Notification {
+        id: r.try_get("id")?,
+        parcel_id: r.try_get("parcel_id")?,
+        channel: r.try_get("channel")?,
+        recipient: r.try_get("recipient")?,
+        template: r.try_get("template")?,
+        body: r.try_get("body")?,
+        state: r.try_get("state")?,
+        job_id: r.try_get("job_id")?,
+    })
+}

@@ -1,0 +1,305 @@
+//! The rows of the store, as typed values.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Grams, Money, ParcelStatus, Phone, Role, Service, TrackingCode};
+
+/// A branch (a counter where parcels are received and picked up).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branch {
+    /// Id.
+    pub id: i64,
+    /// Short unique code, e.g. `BOG-01`.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// City.
+    pub city: String,
+    /// Street address.
+    pub address: String,
+    /// Phone, E.164.
+    pub phone: Option<String>,
+    /// Whether it takes parcels.
+    pub active: bool,
+}
+
+/// A branch to create.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewBranch {
+    /// Short unique code.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// City.
+    pub city: String,
+    /// Street address.
+    pub address: String,
+    /// Phone.
+    pub phone: Option<Phone>,
+}
+
+/// A customer: a sender or a recipient. The phone is the counter's lookup key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Id.
+    pub id: i64,
+    /// Phone, E.164, unique.
+    pub phone: Phone,
+    /// Full name.
+    pub name: String,
+    /// Email, when they gave one.
+    pub email: Option<String>,
+    /// Identity document number.
+    pub document: Option<String>,
+    /// Address.
+    pub address: String,
+}
+
+/// A customer to create or update (matched by phone).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCustomer {
+    /// Phone, the key.
+    pub phone: Phone,
+    /// Full name.
+    pub name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Identity document number.
+    pub document: Option<String>,
+    /// Address.
+    pub address: String,
+}
+
+/// A price list line: what a package of a type, to a zone, in a weight band
+/// costs, and what storage after the grace period costs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tariff {
+    /// Id.
+    pub id: i64,
+    /// `envelope`, `box`…
+    pub package_type: String,
+    /// `local`, `regional`, `national`…
+    pub zone: String,
+    /// Lightest weight of the band.
+    pub min_grams: Grams,
+    /// Heaviest weight of the band.
+    pub max_grams: Grams,
+    /// Fixed part.
+    pub base_price: Money,
+    /// Price per started kilogram.
+    pub per_kg_price: Money,
+    /// Free storage at the destination, hours.
+    pub storage_grace_hours: i64,
+    /// Storage fee per started day after the grace.
+    pub storage_fee_per_day: Money,
+    /// Fee for collecting cash on delivery.
+    pub cod_fee: Money,
+    /// Valid from (Unix ms).
+    pub valid_from_ms: i64,
+    /// Valid until (Unix ms), open-ended when `None`.
+    pub valid_to_ms: Option<i64>,
+}
+
+impl Tariff {
+    /// The shipping price of a parcel of `weight` collecting `cod` on delivery.
+    pub fn quote(&self, weight: Grams, cod: Money) -> Money {
+        let cod_fee = if cod > Money::ZERO {
+            self.cod_fee
+        } else {
+            Money::ZERO
+        };
+        self.base_price + self.per_kg_price.times(i64::from(weight.billable_kg())) + cod_fee
+    }
+}
+
+/// A tariff line to create.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTariff {
+    /// Package type.
+    pub package_type: String,
+    /// Zone.
+    pub zone: String,
+    /// Band start.
+    pub min_grams: Grams,
+    /// Band end.
+    pub max_grams: Grams,
+    /// Fixed part.
+    pub base_price: Money,
+    /// Per started kilogram.
+    pub per_kg_price: Money,
+    /// Free storage hours.
+    pub storage_grace_hours: i64,
+    /// Storage fee per day after the grace.
+    pub storage_fee_per_day: Money,
+    /// Cash-on-delivery fee.
+    pub cod_fee: Money,
+    /// Valid from (Unix ms).
+    pub valid_from_ms: i64,
+    /// Valid until (Unix ms).
+    pub valid_to_ms: Option<i64>,
+}
+
+/// A parcel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parcel {
+    /// Id.
+    pub id: i64,
+    /// Tracking code.
+    pub tracking_code: TrackingCode,
+    /// Sender.
+    pub sender_id: i64,
+    /// Recipient.
+    pub recipient_id: i64,
+    /// Where it was handed in.
+    pub origin_branch_id: i64,
+    /// Where it goes.
+    pub destination_branch_id: i64,
+    /// Pickup or delivery.
+    pub service: Service,
+    /// Delivery address (home delivery).
+    pub delivery_address: String,
+    /// Package type.
+    pub package_type: String,
+    /// Weight.
+    pub weight: Grams,
+    /// Length, width, height in millimetres.
+    pub dimensions_mm: [i64; 3],
+    /// Declared value.
+    pub declared_value: Money,
+    /// Cash to collect on delivery.
+    pub cod_amount: Money,
+    /// The tariff line it was quoted with.
+    pub tariff_id: Option<i64>,
+    /// Shipping price charged (the fee snapshot).
+    pub quoted_amount: Money,
+    /// Free storage hours (snapshot).
+    pub storage_grace_hours: i64,
+    /// Storage fee per day (snapshot).
+    pub storage_fee_per_day: Money,
+    /// COD fee (snapshot).
+    pub cod_fee: Money,
+    /// Condition noted at reception.
+    pub condition: String,
+    /// Shelf at the destination branch.
+    pub shelf: Option<String>,
+    /// Status.
+    pub status: ParcelStatus,
+    /// Failed delivery attempts.
+    pub failed_attempts: i64,
+    /// Optimistic-lock version: every change must name the version it saw.
+    pub version: i64,
+    /// When it reached its destination branch (Unix ms).
+    pub arrived_at_ms: Option<i64>,
+    /// When it was delivered (Unix ms).
+    pub delivered_at_ms: Option<i64>,
+    /// Registered at (Unix ms).
+    pub created_at_ms: i64,
+}
+
+/// A parcel to register.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewParcel {
+    /// Sender (created or updated by phone).
+    pub sender: NewCustomer,
+    /// Recipient (created or updated by phone).
+    pub recipient: NewCustomer,
+    /// Origin branch.
+    pub origin_branch_id: i64,
+    /// Destination branch.
+    pub destination_branch_id: i64,
+    /// Pickup or delivery.
+    pub service: Service,
+    /// Delivery address (home delivery).
+    pub delivery_address: String,
+    /// Package type (selects the tariff).
+    pub package_type: String,
+    /// Zone (selects the tariff).
+    pub zone: String,
+    /// Weight.
+    pub weight: Grams,
+    /// Length, width, height in millimetres.
+    pub dimensions_mm: [i64; 3],
+    /// Declared value.
+    pub declared_value: Money,
+    /// Cash to collect on delivery.
+    pub cod_amount: Money,
+}
+
+/// A registered parcel and its pickup PIN, shown once (only a hash is kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registered {
+    /// The parcel.
+    pub parcel: Parcel,
+    /// The 6-digit pickup PIN, for the receipt.
+    pub pickup_pin: String,
+}
+
+/// Who is acting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The user, when a person acts (`None` for the system).
+    pub user_id: Option<i64>,
+    /// Their role.
+    pub role: Role,
+    /// Their branch.
+    pub branch_id: Option<i64>,
+}
+
+/// One line of a parcel's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParcelEventRow {
+    /// Id.
+    pub id: i64,
+    /// Event name (`receive`, `deliver`…; `register` for the first line).
+    pub event: String,
+    /// Status before.
+    pub from_status: Option<ParcelStatus>,
+    /// Status after.
+    pub to_status: ParcelStatus,
+    /// Who.
+    pub actor_id: Option<i64>,
+    /// Where.
+    pub branch_id: Option<i64>,
+    /// Why, for cancel, return and failed attempts.
+    pub reason: Option<String>,
+    /// When (Unix ms).
+    pub created_at_ms: i64,
+}
+
+/// A payment; voided ones stay, with who voided them and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// Id.
+    pub id: i64,
+    /// Parcel.
+    pub parcel_id: i64,
+    /// `shipping`, `storage` or `cod`.
+    pub kind: String,
+    /// Amount.
+    pub amount: Money,
+    /// Voided at (Unix ms).
+    pub voided_at_ms: Option<i64>,
+    /// Why it was voided.
+    pub void_reason: Option<String>,
+}
+
+/// An outbound message row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Id: the send job's idempotency key.
+    pub id: i64,
+    /// Parcel it is about.
+    pub parcel_id: Option<i64>,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// Phone (E.164) or email address.
+    pub recipient: String,
+    /// Template name.
+    pub template: String,
+    /// SMS text, or the email's subject line.
+    pub body: String,
+    /// `pending`, `enqueued`, `sent` or `failed`.
+    pub state: String,
+    /// The send job's id once enqueued.
+    pub job_id: Option<String>,
+}

@@ -1,0 +1,90 @@
+//! The outbox relay: turns committed notification rows into send jobs.
+//!
+//! A status change writes its notification rows in its own transaction, so
+//! a rolled-back change leaves nothing to send. The relay then enqueues each
+//! pending row as `sms.send` / `email.send` with the row's id as the job's
+//! idempotency key, and marks the row enqueued. If the broker is down the
+//! rows stay pending and go out once it is back; if the relay dies between
+//! the enqueue and the mark, the next enqueue of the same id is a no-op. So
+//! every notification becomes exactly one job.
+
+use crate::broker::Broker;
+use crate::domain::Phone;
+use crate::jobs::{Job, SendEmail, SendSms};
+
+use super::{
+    NOTIFICATION_COLUMNS, Notification, Store, StoreError, StoreResult, notification_from,
+};
+
+/// What one relay round did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relayed {
+    /// Rows enqueued and marked.
+    pub enqueued: u64,
+    /// Rows whose enqueue failed; they stay pending for the next round.
+    pub failed: u64,
+}
+
+impl Store {
+    /// Pending notifications, oldest first.
+    pub async fn pending_notifications(&self, limit: i64) -> StoreResult<Vec<Notification>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE state = 'pending' ORDER BY id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(notification_from).collect()
+    }
+
+    async fn mark_enqueued(&self, id: i64, job_id: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE notifications SET state = 'enqueued', job_id = $1, enqueued_at = $2 \
+             WHERE id = $3 AND state = 'pending'",
+        )
+        .bind(job_id)
+        .bind(self.now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Enqueues up to `limit` pending notifications.
+    pub async fn relay_outbox(&self, broker: &dyn Broker, limit: i64) -> StoreResult<Relayed> {
+        let mut r = Relayed::default();
+        for n in self.pending_notifications(limit).await? {
+            let job = match n.channel.as_str() {
+                "sms" => SendSms {
+                    notification_id: n.id,
+                    to: Phone::parse(&n.recipient).map_err(StoreError::Database)?,
+                    body: n.body.clone(),
+                }
+                .to_new_job(),
+                _ => SendEmail {
+                    notification_id: n.id,
+                    to: n.recipient.clone(),
+                    template: n.template.clone(),
+                    context: serde_json::json!({ "subject": n.body, "parcel_id": n.parcel_id }),
+                }
+                .to_new_job(),
+            }
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+            match broker.enqueue(job).await {
+                Ok(done) => {
+                    self.mark_enqueued(n.id, done.id.as_str()).await?;
+                    r.enqueued += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(notification_id = n.id, error = %e, "could not enqueue a notification; it stays pending");
+                    r.failed += 1;
+                    if e.is_transient() {
+                        // The broker is down: the rest would fail the same way.
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(r)
+    }
+}

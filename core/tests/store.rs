@@ -1,0 +1,495 @@
+//! The parcel store against both engines: a fresh SQLite file, or a fresh
+//! PostgreSQL database (`TEST_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) per test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use paqueteria_core::clock::Clock;
+use paqueteria_core::domain::{Grams, Money, ParcelEvent, ParcelStatus, Phone, Role, Service};
+use paqueteria_core::store::{
+    Actor, NewBranch, NewCustomer, NewParcel, NewTariff, Store, StoreError,
+};
+use sqlx::Connection;
+
+struct TestDb {
+    store: Store,
+    clock: Clock,
+    _dir: Option<tempfile::TempDir>,
+    drop_pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::system();
+        let store = Store::open_sqlite(&dir.path().join("store.sqlite3"), clock.clone())
+            .await
+            .unwrap();
+        Self {
+            store,
+            clock,
+            _dir: Some(dir),
+            drop_pg: None,
+        }
+    }
+
+    async fn postgres() -> Self {
+        sqlx::any::install_default_drivers();
+        let admin = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("paq_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+        let clock = Clock::system();
+        let store = Store::connect(&format!("{base}/{name}"), clock.clone())
+            .await
+            .unwrap();
+        Self {
+            store,
+            clock,
+            _dir: None,
+            drop_pg: Some((admin, name)),
+        }
+    }
+
+    async fn finish(self) {
+        let Self { store, drop_pg, .. } = self;
+        drop(store);
+        if let Some((admin, name)) = drop_pg {
+            let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+const OPERATOR: Actor = Actor {
+    user_id: None,
+    role: Role::Operator,
+    branch_id: None,
+};
+const SUPERVISOR: Actor = Actor {
+    user_id: None,
+    role: Role::Supervisor,
+    branch_id: None,
+};
+const COURIER: Actor = Actor {
+    user_id: None,
+    role: Role::Courier,
+    branch_id: None,
+};
+
+fn customer(phone: &str, name: &str, email: Option<&str>) -> NewCustomer {
+    NewCustomer {
+        phone: Phone::parse(phone).unwrap(),
+        name: name.to_owned(),
+        email: email.map(str::to_owned),
+        document: None,
+        address: String::new(),
+    }
+}
+
+/// Two branches and one tariff: $ 8.000 + $ 2.000 per kg, 24 h free storage,
+/// then $ 1.000 a day, $ 3.000 COD fee.
+async fn setup(s: &Store) -> (i64, i64) {
+    let mut ids = Vec::new();
+    for (code, name, city) in [
+        ("BOG-01", "Bogotá Centro", "Bogotá"),
+        ("MED-01", "Medellín Norte", "Medellín"),
+    ] {
+        let b = s
+            .create_branch(&NewBranch {
+                code: code.to_owned(),
+                name: name.to_owned(),
+                city: city.to_owned(),
+                address: "Calle 1".to_owned(),
+                phone: None,
+            })
+            .await
+            .unwrap();
+        ids.push(b.id);
+    }
+    s.create_tariff(&NewTariff {
+        package_type: "box".to_owned(),
+        zone: "national".to_owned(),
+        min_grams: Grams(0),
+        max_grams: Grams(30_000),
+        base_price: Money::units(8_000),
+        per_kg_price: Money::units(2_000),
+        storage_grace_hours: 24,
+        storage_fee_per_day: Money::units(1_000),
+        cod_fee: Money::units(3_000),
+        valid_from_ms: 0,
+        valid_to_ms: None,
+    })
+    .await
+    .unwrap();
+    (ids[0], ids[1])
+}
+
+fn parcel(origin: i64, destination: i64, service: Service) -> NewParcel {
+    NewParcel {
+        sender: customer("+573001110000", "Ana Gómez", Some("ana@example.com")),
+        recipient: customer("+573002220000", "Luis Pérez", None),
+        origin_branch_id: origin,
+        destination_branch_id: destination,
+        service,
+        delivery_address: "Carrera 7 # 12-34".to_owned(),
+        package_type: "box".to_owned(),
+        zone: "national".to_owned(),
+        weight: Grams(1_500),
+        dimensions_mm: [300, 200, 100],
+        declared_value: Money::units(100_000),
+        cod_amount: Money::units(50_000),
+    }
+}
+
+async fn registering_quotes_from_the_tariff_and_keeps_the_fee_snapshot(db: TestDb) {
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let r = s
+        .register_parcel(&parcel(a, b, Service::HomeDelivery), &OPERATOR)
+        .await
+        .unwrap();
+    let p = &r.parcel;
+    // $ 8.000 + 2 started kg × $ 2.000 + $ 3.000 COD fee.
+    assert_eq!(p.quoted_amount, Money::units(15_000));
+    assert_eq!(
+        (p.status, p.version, p.storage_grace_hours),
+        (ParcelStatus::Registered, 1, 24)
+    );
+    assert_eq!(r.pickup_pin.len(), 6);
+    assert!(s.check_pickup_pin(p.id, &r.pickup_pin).await.unwrap());
+    assert!(!s.check_pickup_pin(p.id, "000000x").await.unwrap());
+    assert_eq!(
+        s.parcel_by_code(&p.tracking_code)
+            .await
+            .unwrap()
+            .map(|x| x.id),
+        Some(p.id)
+    );
+    let pays = s.payments(p.id).await.unwrap();
+    assert_eq!(
+        pays.iter()
+            .map(|x| (x.kind.as_str(), x.amount))
+            .collect::<Vec<_>>(),
+        vec![("shipping", Money::units(15_000))]
+    );
+    let sender = s
+        .customer_by_phone(&Phone::parse("+573001110000").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sender.email.as_deref(), Some("ana@example.com"));
+    db.finish().await;
+}
+
+async fn registering_without_a_tariff_names_the_field(db: TestDb) {
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let mut p = parcel(a, b, Service::BranchPickup);
+    p.package_type = "pallet".to_owned();
+    match s.register_parcel(&p, &OPERATOR).await {
+        Err(StoreError::Invalid { field, .. }) => assert_eq!(field, "package_type"),
+        other => panic!("expected an invalid package_type, got {other:?}"),
+    }
+    p.package_type = "box".to_owned();
+    p.destination_branch_id = 9999;
+    match s.register_parcel(&p, &OPERATOR).await {
+        Err(StoreError::Invalid { field, .. }) => assert_eq!(field, "destination_branch_id"),
+        other => panic!("expected an invalid destination, got {other:?}"),
+    }
+    db.finish().await;
+}
+
+async fn a_home_delivery_runs_its_whole_life_with_history_payments_and_outbox(db: TestDb) {
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let mut p = s
+        .register_parcel(&parcel(a, b, Service::HomeDelivery), &OPERATOR)
+        .await
+        .unwrap()
+        .parcel;
+    for (event, actor) in [
+        (ParcelEvent::Receive, OPERATOR),
+        (ParcelEvent::Dispatch, OPERATOR),
+        (ParcelEvent::Arrive, OPERATOR),
+        (ParcelEvent::OutForDelivery, COURIER),
+        (
+            ParcelEvent::FailAttempt {
+                reason: "nadie en casa".to_owned(),
+            },
+            COURIER,
+        ),
+        (ParcelEvent::OutForDelivery, COURIER),
+        (ParcelEvent::Deliver, COURIER),
+    ] {
+        p = s
+            .apply_event(p.id, p.version, &event, &actor)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        (p.status, p.failed_attempts, p.version),
+        (ParcelStatus::Delivered, 1, 8)
+    );
+    assert!(p.arrived_at_ms.is_some() && p.delivered_at_ms.is_some());
+    let history: Vec<_> = s
+        .history(p.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event, e.to_status))
+        .collect();
+    assert_eq!(history.len(), 8);
+    assert_eq!(
+        history[0],
+        ("register".to_owned(), ParcelStatus::Registered)
+    );
+    assert_eq!(history[5].0, "fail_attempt");
+    // Delivered within the grace: no storage fee; the COD was collected.
+    let kinds: Vec<_> = s
+        .payments(p.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| (x.kind, x.amount))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("shipping".to_owned(), Money::units(15_000)),
+            ("cod".to_owned(), Money::units(50_000))
+        ]
+    );
+    let notes = s.notifications(p.id).await.unwrap();
+    let templates: Vec<_> = notes
+        .iter()
+        .map(|n| (n.template.as_str(), n.channel.as_str()))
+        .collect();
+    assert_eq!(
+        templates,
+        vec![
+            ("received", "sms"),
+            ("out_for_delivery", "sms"),
+            ("failed_attempt", "sms"),
+            ("out_for_delivery", "sms"),
+            ("delivered", "sms"),
+            ("delivered", "email"),
+        ]
+    );
+    assert!(notes.iter().all(|n| n.state == "pending"));
+    db.finish().await;
+}
+
+async fn a_pickup_after_the_grace_pays_storage_per_started_day(db: TestDb) {
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let mut p = s
+        .register_parcel(&parcel(a, b, Service::BranchPickup), &OPERATOR)
+        .await
+        .unwrap()
+        .parcel;
+    for e in [
+        ParcelEvent::Receive,
+        ParcelEvent::Dispatch,
+        ParcelEvent::Arrive,
+    ] {
+        p = s.apply_event(p.id, p.version, &e, &OPERATOR).await.unwrap();
+    }
+    // 24 h free, then 26 h more: two started days.
+    db.clock.advance(Duration::from_secs(50 * 3600));
+    p = s
+        .apply_event(p.id, p.version, &ParcelEvent::Deliver, &OPERATOR)
+        .await
+        .unwrap();
+    assert_eq!(p.status, ParcelStatus::Delivered);
+    let storage: Vec<_> = s
+        .payments(p.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|x| x.kind == "storage")
+        .collect();
+    assert_eq!(storage.len(), 1);
+    assert_eq!(storage[0].amount, Money::units(2_000));
+    db.finish().await;
+}
+
+async fn a_refused_change_writes_nothing(db: TestDb) {
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let p = s
+        .register_parcel(&parcel(a, b, Service::HomeDelivery), &OPERATOR)
+        .await
+        .unwrap()
+        .parcel;
+    let err = s
+        .apply_event(p.id, p.version, &ParcelEvent::Deliver, &OPERATOR)
+        .await;
+    assert!(matches!(err, Err(StoreError::Transition(_))), "{err:?}");
+    let err = s
+        .apply_event(p.id, p.version, &ParcelEvent::Receive, &COURIER)
+        .await;
+    assert!(matches!(err, Err(StoreError::Transition(_))), "{err:?}");
+    let after = s.parcel(p.id).await.unwrap();
+    assert_eq!((after.status, after.version), (ParcelStatus::Registered, 1));
+    assert_eq!(s.history(p.id).await.unwrap().len(), 1);
+    assert!(s.notifications(p.id).await.unwrap().is_empty());
+    db.finish().await;
+}
+
+async fn concurrent_edits_of_one_parcel_give_one_winner_and_a_conflict(db: TestDb) {
+    let s = db.store.clone();
+    let (a, b) = setup(&s).await;
+    let p = s
+        .register_parcel(&parcel(a, b, Service::HomeDelivery), &OPERATOR)
+        .await
+        .unwrap()
+        .parcel;
+    let p = s
+        .apply_event(p.id, p.version, &ParcelEvent::Receive, &OPERATOR)
+        .await
+        .unwrap();
+    let cancel = ParcelEvent::Cancel {
+        reason: "el remitente desiste".to_owned(),
+    };
+    let (x, y) = tokio::join!(
+        s.apply_event(p.id, p.version, &ParcelEvent::Dispatch, &OPERATOR),
+        s.apply_event(p.id, p.version, &cancel, &SUPERVISOR),
+    );
+    let wins = [x.is_ok(), y.is_ok()].iter().filter(|w| **w).count();
+    assert_eq!(
+        wins, 1,
+        "exactly one of two edits at the same version wins: {x:?} {y:?}"
+    );
+    for r in [&x, &y] {
+        if let Err(e) = r {
+            assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+        }
+    }
+    let after = s.parcel(p.id).await.unwrap();
+    assert_eq!(after.version, p.version + 1);
+    assert_eq!(
+        s.history(p.id).await.unwrap().len(),
+        3,
+        "the loser left no history line"
+    );
+    db.finish().await;
+}
+
+async fn customers_are_matched_by_phone(db: TestDb) {
+    let s = &db.store;
+    let first = s
+        .upsert_customer(&customer("+573009990000", "María", None))
+        .await
+        .unwrap();
+    let again = s
+        .upsert_customer(&customer(
+            "+57 300 999 0000",
+            "María José",
+            Some("mj@example.com"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first.id, again.id);
+    assert_eq!(
+        (again.name.as_str(), again.email.as_deref()),
+        ("María José", Some("mj@example.com"))
+    );
+    db.finish().await;
+}
+
+macro_rules! store_suite {
+    ($engine:ident; $($case:ident),* $(,)?) => {
+        mod $engine {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::TestDb::$engine().await).await;
+                }
+            )*
+        }
+    };
+}
+
+store_suite!(sqlite;
+    registering_quotes_from_the_tariff_and_keeps_the_fee_snapshot,
+    registering_without_a_tariff_names_the_field,
+    a_home_delivery_runs_its_whole_life_with_history_payments_and_outbox,
+    a_pickup_after_the_grace_pays_storage_per_started_day,
+    a_refused_change_writes_nothing,
+    concurrent_edits_of_one_parcel_give_one_winner_and_a_conflict,
+    customers_are_matched_by_phone,
+);
+
+store_suite!(postgres;
+    registering_quotes_from_the_tariff_and_keeps_the_fee_snapshot,
+    registering_without_a_tariff_names_the_field,
+    a_home_delivery_runs_its_whole_life_with_history_payments_and_outbox,
+    a_pickup_after_the_grace_pays_storage_per_started_day,
+    a_refused_change_writes_nothing,
+    concurrent_edits_of_one_parcel_give_one_winner_and_a_conflict,
+    customers_are_matched_by_phone,
+);
+
+/// The outbox: a change made while the broker is unreachable still gets its
+/// notifications once the broker is back, each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_of_a_change_made_while_the_broker_is_down_go_out_once_it_is_back() {
+    use paqueteria_core::broker::redis::RedisBroker;
+    use paqueteria_core::broker::{Broker, BrokerConfig};
+
+    let db = TestDb::sqlite().await;
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let p = s
+        .register_parcel(&parcel(a, b, Service::BranchPickup), &OPERATOR)
+        .await
+        .unwrap()
+        .parcel;
+    // Nothing listens on port 1: every call fails as "unavailable".
+    let down =
+        RedisBroker::connect("redis://127.0.0.1:1/0", "down", BrokerConfig::default()).unwrap();
+    let p = s
+        .apply_event(p.id, p.version, &ParcelEvent::Receive, &OPERATOR)
+        .await
+        .unwrap();
+    let relayed = s.relay_outbox(&down, 100).await.unwrap();
+    assert_eq!((relayed.enqueued, relayed.failed), (0, 1));
+    assert_eq!(
+        s.pending_notifications(100).await.unwrap().len(),
+        1,
+        "the row waits for the broker"
+    );
+
+    let url =
+        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    let prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
+    let up = RedisBroker::connect(&url, &prefix, BrokerConfig::default()).unwrap();
+    assert_eq!(s.relay_outbox(&up, 100).await.unwrap().enqueued, 1);
+    assert_eq!(
+        s.relay_outbox(&up, 100).await.unwrap().enqueued,
+        0,
+        "a relayed row is not sent again"
+    );
+    let stats = up.stats(&["sms".to_owned()]).await.unwrap();
+    assert_eq!(stats[0].queued, 1, "exactly one job");
+    let note = &s.notifications(p.id).await.unwrap()[0];
+    assert_eq!(note.state, "enqueued");
+    assert_eq!(
+        note.job_id.as_deref(),
+        Some(format!("sms.send:{}", note.id).as_str())
+    );
+    let _ = up.purge("sms").await;
+    db.finish().await;
+}
