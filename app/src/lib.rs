@@ -1,0 +1,12 @@
+//! The Paquetería web app.
+//!
+//! # Layout
+//! - [`startup`]: settings → store, broker, and (on the embedded engine) the
+//!   in-process worker and outbox relay; the server's `build` /
+//!   `local_addr` / `run_until_stopped` face.
+//! - [`routes`]: one module per resource (`health` today).
+//! - [`telemetry`]: HTTP metrics by route template.
+
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

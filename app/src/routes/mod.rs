@@ -1,0 +1,3 @@
+//! The app's routes, one module per resource.
+
+pub mod health;

@@ -1,0 +1,170 @@
+//! Settings → a running app.
+//!
+//! With `REDIS_URL` unset the app is the whole system in one process: the
+//! SQLite store, the embedded job engine, and a worker pool at concurrency 4
+//! running in-process. With `REDIS_URL` set it only enqueues, and workers run
+//! as the `worker` binary.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use paqueteria_core::broker::SharedBroker;
+use paqueteria_core::clock::Clock;
+use paqueteria_core::settings::{BrokerSettings, Settings, SettingsError};
+use paqueteria_core::store::Store;
+use paqueteria_worker::jobs::Handlers;
+use paqueteria_worker::runtime::{Runtime, RuntimeConfig};
+use tokio::net::TcpListener;
+
+use crate::routes;
+use crate::telemetry::{self, HttpMetrics};
+
+/// The app's own settings, beside the shared ones.
+#[derive(Clone, Debug)]
+pub struct AppSettings {
+    /// `APP_ADDR` (default `127.0.0.1:8000`).
+    pub addr: SocketAddr,
+    /// Store, broker and job settings.
+    pub core: Settings,
+}
+
+impl AppSettings {
+    /// Reads the environment; a bad value names its variable.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let raw = std::env::var("APP_ADDR").unwrap_or_else(|_| "127.0.0.1:8000".to_owned());
+        let addr = raw.parse().map_err(|_| SettingsError {
+            var: "APP_ADDR",
+            reason: format!("{raw:?} is not an address like 127.0.0.1:8000"),
+        })?;
+        Ok(Self {
+            addr,
+            core: Settings::from_env()?,
+        })
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The parcel store.
+    pub store: Store,
+    /// The job broker.
+    pub broker: SharedBroker,
+    /// HTTP metrics.
+    pub metrics: HttpMetrics,
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(routes::health::live))
+        .route("/health/ready", get(routes::health::ready))
+        .route("/metrics", get(routes::health::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            telemetry::track,
+        ))
+        .with_state(state)
+}
+
+/// The app, built and not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    embedded: Option<Duration>,
+}
+
+impl Application {
+    /// Opens the store (running its migrations) and the broker, on an
+    /// already-bound listener (tests bind port 0).
+    pub async fn build(settings: &Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.database.url(), Clock::system())
+            .await
+            .with_context(|| format!("open the store ({})", settings.database.describe()))?;
+        let broker = paqueteria_core::broker::connect(settings)
+            .await
+            .with_context(|| format!("open the broker ({})", settings.broker.describe()))?;
+        let embedded =
+            matches!(settings.broker, BrokerSettings::Sqlite { .. }).then_some(settings.lease);
+        tracing::info!(
+            store = %settings.database.describe(),
+            broker = %settings.broker.describe(),
+            workers = if embedded.is_some() { "in-process, concurrency 4" } else { "separate worker processes" },
+            "engines"
+        );
+        Ok(Self {
+            listener,
+            state: AppState {
+                store,
+                broker,
+                metrics: HttpMetrics::new(),
+            },
+            embedded,
+        })
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops the in-process worker
+    /// and the outbox relay gracefully.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let relay = tokio::spawn(relay_outbox(self.state.clone(), stop_rx.clone()));
+        let worker = self.embedded.map(|lease| {
+            let runtime = Runtime::build(
+                RuntimeConfig {
+                    lease,
+                    ..RuntimeConfig::default()
+                },
+                self.state.broker.clone(),
+                Handlers::builtin(),
+                paqueteria_worker::metrics::Metrics::new(),
+            );
+            let mut stop = stop_rx.clone();
+            tokio::spawn(runtime.run_until_stopped(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }))
+        });
+        tracing::info!(addr = %self.local_addr()?, "serving");
+        let served = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_tx.send(true);
+        if let Some(w) = worker {
+            match w.await {
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "in-process worker stopped with an error")
+                }
+                Err(e) => tracing::error!(error = %e, "in-process worker task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+        let _ = relay.await;
+        served.context("serve HTTP")
+    }
+}
+
+/// Enqueues committed outbox notifications every half second until stopped.
+async fn relay_outbox(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = state.store.relay_outbox(&*state.broker, 500).await {
+            tracing::warn!(error = %e, "outbox relay round failed; retrying");
+        }
+    }
+}
