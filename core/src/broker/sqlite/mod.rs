@@ -2,16 +2,33 @@
 //! engine in one SQLite file (WAL mode), so the system runs with nothing
 //! installed and jobs survive a restart.
 //!
-//! One `jobs` table holds every job (`schema.sql` says why each column and
-//! index exists), `queues` the queue names with their stale-ack counts,
-//! `workers` the live worker incarnations. Every state change is one SQL
-//! statement, or one `BEGIN IMMEDIATE` transaction where it needs several, so
-//! two processes on the same file never lease the same job. The fence is the
-//! same as Redis's: a settle must match the attempt's token.
+//! # Tables (`schema.sql`, run at every open, idempotent)
+//! - `jobs`: one row per job, whatever its state; what Redis spreads over a
+//!   hash, a list and four sorted sets. `state` says which of those the job
+//!   is in, and one partial index per hot query stands in for each structure:
+//!   `jobs_queued` (queue, ready_seq, run_at) for the ready list, `jobs_due`
+//!   (queue, run_at) for the scheduled set, `jobs_leases` (queue,
+//!   lease_until) for the running set, `jobs_done` and `jobs_dead` (queue,
+//!   finished_at) for retention and the dead set. Partial, so the finished
+//!   jobs kept for their retention cost the hot path nothing. `ready_seq` is
+//!   the place in the ready list: new and promoted jobs take the queue's
+//!   maximum + 1, released and reclaimed ones its minimum - 1 (Redis's LPUSH
+//!   and RPUSH).
+//! - `queues`: every queue that ever had a job or a worker, with its count of
+//!   settlements the fence rejected (stale acks).
+//! - `workers`: live worker incarnations, as JSON, with their last beat.
+//!
+//! # Atomicity
+//! Every state change is one SQL statement, or one `BEGIN IMMEDIATE`
+//! transaction where it needs several; a lease is one `UPDATE … RETURNING`
+//! that picks and marks its jobs under the write lock, so two brokers (two
+//! processes) on the same file never lease the same job. The fence is the
+//! same as Redis's: a settle must match the attempt's token, which is unique
+//! per attempt (this broker's random incarnation, a per-call counter, the id).
 //!
 //! Idle workers in the same process wake at once through an in-process
-//! notification; a producer in another process (`worker enqueue`) is seen
-//! within [`CROSS_PROCESS_POLL`].
+//! notification shared by every broker on the file; a producer in another
+//! process (`worker enqueue`) is seen within [`CROSS_PROCESS_POLL`].
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -43,8 +60,69 @@ const CHUNK: i64 = 1000;
 
 const SCHEMA: &str = include_str!("schema.sql");
 
-const LEASED_COLUMNS: &str = "id, name, payload, attempts, max_attempts, timeout_ms, backoff_base_ms, \
-                              backoff_max_ms, enqueued_at, run_at, token, ready_seq";
+/// Leases the first `?2` jobs of queue `?1` in one statement: the UPDATE
+/// picks and marks them under the write lock, so no other connection or
+/// process can take the same job. The attempt counter rises here, so an
+/// attempt whose worker dies still counts. `?3` is the token prefix (unique
+/// per call; the id makes it unique per job), `?4` now, `?5` the worker,
+/// `?6` the lease expiry.
+const TAKE: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, token = ?3 || id, \
+                    started_at = ?4, worker = ?5, lease_until = ?6, cancel_requested = 0 \
+                    WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'queued' \
+                                 ORDER BY ready_seq, run_at LIMIT ?2) \
+                    RETURNING id, name, payload, attempts, max_attempts, timeout_ms, \
+                              backoff_base_ms, backoff_max_ms, enqueued_at, run_at, token, ready_seq";
+
+/// Acks one attempt and leases the next jobs of its queue in one statement,
+/// as settle.lua does in one script: a busy worker pays one round trip and
+/// one commit per job. Both are rows of `jobs`, so one UPDATE can change
+/// them: the attempt's row (`?1`, if token `?2` still holds it) becomes
+/// succeeded; the first `?6` queued jobs of queue `?5` become running like
+/// in [`TAKE`], but only when the token holds (the EXISTS), so a stale ack
+/// takes nothing. An UPDATE whose WHERE holds a subquery runs in two passes
+/// (SQLite collects the rows, then changes them), so the EXISTS sees the
+/// attempt as it was; the unit tests and the conformance suite check both
+/// outcomes. `?3` result, `?4` now, `?7`
+/// token prefix, `?8` lease expiry, `?9` worker.
+const ACK_AND_TAKE: &str = "UPDATE jobs SET \
+       state = CASE WHEN id = ?1 THEN 'succeeded' ELSE 'running' END, \
+       finished_at = CASE WHEN id = ?1 THEN ?4 ELSE finished_at END, \
+       result = CASE WHEN id = ?1 THEN ?3 ELSE result END, \
+       token = CASE WHEN id = ?1 THEN NULL ELSE ?7 || id END, \
+       lease_until = CASE WHEN id = ?1 THEN NULL ELSE ?8 END, \
+       attempts = CASE WHEN id = ?1 THEN attempts ELSE attempts + 1 END, \
+       started_at = CASE WHEN id = ?1 THEN started_at ELSE ?4 END, \
+       worker = CASE WHEN id = ?1 THEN worker ELSE ?9 END, \
+       cancel_requested = CASE WHEN id = ?1 THEN cancel_requested ELSE 0 END \
+     WHERE (id = ?1 AND token = ?2 AND state = 'running') \
+        OR (id IN (SELECT id FROM jobs WHERE queue = ?5 AND state = 'queued' \
+                   ORDER BY ready_seq, run_at LIMIT ?6) \
+            AND EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND token = ?2 AND state = 'running')) \
+     RETURNING id, name, payload, attempts, max_attempts, timeout_ms, \
+               backoff_base_ms, backoff_max_ms, enqueued_at, run_at, token, ready_seq";
+
+/// Retention sweeps of queue `?1`: finished before `?2`, at most `?3` rows.
+/// States are literals, never parameters: a partial index serves only a
+/// query that repeats its WHERE (see schema.sql).
+const SWEEP_DONE: &str = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 \
+                          AND state IN ('succeeded', 'cancelled') AND finished_at < ?2 LIMIT ?3)";
+const SWEEP_DEAD: &str = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 \
+                          AND state = 'dead' AND finished_at < ?2 LIMIT ?3)";
+
+/// Purge of queue `?1`, at most `?2` rows per statement.
+const PURGE_QUEUED: &str = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 \
+                            AND state = 'queued' LIMIT ?2)";
+const PURGE_WAITING: &str = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 \
+                             AND state IN ('scheduled', 'retrying') LIMIT ?2)";
+
+/// Counts of queue `?1` in one statement, so one consistent snapshot.
+const STATS: &str = "SELECT \
+     (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'queued'), \
+     (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state IN ('scheduled', 'retrying')), \
+     (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'running'), \
+     (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'dead'), \
+     (SELECT run_at FROM jobs WHERE queue = ?1 AND state = 'queued' ORDER BY ready_seq, run_at LIMIT 1), \
+     (SELECT stale_acks FROM queues WHERE name = ?1)";
 
 /// The SQLite engine. Cheap to clone.
 #[derive(Clone)]
@@ -87,15 +165,21 @@ fn map_err(e: sqlx::Error) -> BrokerError {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => BrokerError::Unavailable(e.to_string()),
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6): another writer held the
-        // file past the busy timeout.
-        sqlx::Error::Database(db)
-            if matches!(db.code().as_deref(), Some("5" | "6" | "517" | "262")) =>
-        {
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| is_transient_code(&c)) => {
             BrokerError::Unavailable(e.to_string())
         }
         _ => BrokerError::Failed(e.to_string()),
     }
+}
+
+/// Whether an SQLite result code (sqlx reports the extended code, whose low
+/// byte is the primary one) is worth retrying: SQLITE_BUSY (5) and
+/// SQLITE_LOCKED (6), another connection held the file past the busy
+/// timeout; SQLITE_IOERR (10) and SQLITE_FULL (13), the disk failed or
+/// filled, which an operator can fix without touching the jobs.
+fn is_transient_code(code: &str) -> bool {
+    code.parse::<i64>()
+        .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13))
 }
 
 fn check_queue(queue: &str) -> BrokerResult<()> {
@@ -157,6 +241,13 @@ fn info_from(row: &SqliteRow) -> Result<JobInfo, sqlx::Error> {
     })
 }
 
+/// Leased jobs as [`leased_from`] read them, in their queue's order:
+/// RETURNING gives rows in no promised order.
+fn in_ready_order(mut got: Vec<(i64, Leased)>) -> Vec<Leased> {
+    got.sort_by_key(|(seq, l)| (*seq, l.due_at_ms));
+    got.into_iter().map(|(_, l)| l).collect()
+}
+
 /// The next place at the tail of a queue.
 const TAIL_SEQ: &str =
     "(SELECT COALESCE(MAX(ready_seq), 0) + 1 FROM jobs WHERE queue = ?1 AND state = 'queued')";
@@ -180,6 +271,10 @@ impl SqliteBroker {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5));
+        // Several connections, though SQLite runs one write at a time: each
+        // has its own thread in sqlx, so one statement's hand-offs overlap
+        // another's execution. (A single writer connection, tried, drained
+        // about 30% slower with 8 concurrent workers.)
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -272,6 +367,27 @@ impl SqliteBroker {
         }
     }
 
+    /// Runs [`TAKE`] for up to `n` jobs of `queue`, in ready order.
+    async fn take(&self, queue: &str, n: usize, worker: &str) -> BrokerResult<Vec<Leased>> {
+        let now = self.now();
+        let rows = sqlx::query(TAKE)
+            .bind(queue)
+            .bind(i64::try_from(n).unwrap_or(i64::MAX))
+            .bind(self.token_prefix())
+            .bind(now)
+            .bind(worker)
+            .bind(now + ms(self.inner.config.lease))
+            .fetch_all(self.pool())
+            .await
+            .map_err(map_err)?;
+        let got = rows
+            .iter()
+            .map(|r| leased_from(r, queue))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err)?;
+        Ok(in_ready_order(got))
+    }
+
     async fn queue_list(&self, queue: Option<&str>) -> BrokerResult<Vec<String>> {
         match queue {
             Some(q) => Ok(vec![q.to_owned()]),
@@ -279,16 +395,25 @@ impl SqliteBroker {
         }
     }
 
-    async fn maintain_queue(&self, queue: &str) -> BrokerResult<Maintenance> {
+    /// One bounded round of housekeeping for `queue`, in one transaction;
+    /// also says whether any step filled its chunk (more may be waiting).
+    async fn maintain_queue(&self, queue: &str) -> BrokerResult<(Maintenance, bool)> {
         let now = self.now();
         let mut m = Maintenance::default();
         let mut tx = self.write_tx().await?;
         // 1. Promote due scheduled and retrying jobs to the tail.
         // 2. Take back expired leases: cancelled if a cancel was asked for,
         //    dead on the last attempt, else back to the head of the queue.
+        //    Each statement picks its own kind within its chunk: filtering
+        //    a shared window afterwards would let the requeue's window slide
+        //    past the others' and requeue a cancelled or used-up job.
         // Every statement is bound to (queue, now, chunk).
-        let expired = "id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'running' \
-                       AND lease_until <= ?2 ORDER BY lease_until LIMIT ?3)";
+        let expired = |kind: &str| {
+            format!(
+                "id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'running' \
+                 AND lease_until <= ?2 AND {kind} ORDER BY lease_until LIMIT ?3)"
+            )
+        };
         let why = "'lease expired: worker ' || COALESCE(worker, '?') || ' stopped during attempt ' || attempts";
         let steps = [
             format!(
@@ -298,15 +423,18 @@ impl SqliteBroker {
             ),
             format!(
                 "UPDATE jobs SET state = 'cancelled', finished_at = ?2, token = NULL, last_error = {why} \
-                 WHERE {expired} AND cancel_requested = 1"
+                 WHERE {}",
+                expired("cancel_requested = 1")
             ),
             format!(
                 "UPDATE jobs SET state = 'dead', finished_at = ?2, token = NULL, last_error = {why} \
-                 WHERE {expired} AND attempts >= max_attempts"
+                 WHERE {}",
+                expired("cancel_requested = 0 AND attempts >= max_attempts")
             ),
             format!(
                 "UPDATE jobs SET state = 'queued', ready_seq = {HEAD_SEQ}, token = NULL, last_error = {why} \
-                 WHERE {expired}"
+                 WHERE {}",
+                expired("cancel_requested = 0 AND attempts < max_attempts")
             ),
         ];
         let mut changed = [0u64; 4];
@@ -321,35 +449,30 @@ impl SqliteBroker {
                 .rows_affected();
         }
         [m.promoted, _, m.lost_to_dead, m.requeued] = changed;
+        let chunk = CHUNK as u64;
+        let mut full = changed.iter().any(|&n| n >= chunk);
         // 3. Delete finished jobs past their retention.
-        let sweep = |state: &'static str, keep: Duration| {
-            let cutoff = now - ms(keep);
-            sqlx::query(
-                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = ?2 \
-                 AND finished_at < ?3 LIMIT ?4)",
-            )
-            .bind(queue.to_owned())
-            .bind(state)
-            .bind(cutoff)
-            .bind(CHUNK)
-        };
         let retention = self.inner.config.retention;
-        for (state, keep) in [
-            ("succeeded", retention.succeeded),
-            ("cancelled", retention.succeeded),
-            ("dead", retention.dead),
+        for (sql, keep) in [
+            (SWEEP_DONE, retention.succeeded),
+            (SWEEP_DEAD, retention.dead),
         ] {
-            m.swept += sweep(state, keep)
+            let swept = sqlx::query(sql)
+                .bind(queue)
+                .bind(now - ms(keep))
+                .bind(CHUNK)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?
                 .rows_affected();
+            m.swept += swept;
+            full |= swept >= chunk;
         }
         tx.commit().await.map_err(map_err)?;
         if m.promoted + m.requeued > 0 {
             self.wake();
         }
-        Ok(m)
+        Ok((m, full))
     }
 }
 
@@ -428,35 +551,13 @@ impl Broker for SqliteBroker {
         worker: &str,
     ) -> BrokerResult<Vec<Leased>> {
         let mut out = Vec::new();
-        let lease_until = self.now() + ms(self.inner.config.lease);
         for queue in queues {
             if out.len() >= max {
                 break;
             }
-            let token_prefix = self.token_prefix();
-            let rows = sqlx::query(&format!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, token = ?3 || id, \
-                 started_at = ?4, worker = ?5, lease_until = ?6, cancel_requested = 0 \
-                 WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'queued' \
-                              ORDER BY ready_seq, run_at LIMIT ?2) \
-                 RETURNING {LEASED_COLUMNS}"
-            ))
-            .bind(queue)
-            .bind(i64::try_from(max - out.len()).unwrap_or(1))
-            .bind(&token_prefix)
-            .bind(self.now())
-            .bind(worker)
-            .bind(lease_until)
-            .fetch_all(self.pool())
-            .await
-            .map_err(map_err)?;
-            let mut got = rows
-                .iter()
-                .map(|r| leased_from(r, queue))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(map_err)?;
-            got.sort_by_key(|(seq, l)| (*seq, l.due_at_ms));
-            out.extend(got.into_iter().map(|(_, l)| l));
+            // One statement per queue, each atomic on its own: a job is
+            // handed out once however the calls interleave.
+            out.extend(self.take(queue, max - out.len(), worker).await?);
         }
         Ok(out)
     }
@@ -505,6 +606,43 @@ impl Broker for SqliteBroker {
         .map_err(map_err)?
         .rows_affected();
         self.fenced(lease, changed).await
+    }
+
+    async fn ack_and_lease(
+        &self,
+        lease: &LeaseRef,
+        result: Option<&str>,
+        next: usize,
+        worker: &str,
+    ) -> BrokerResult<(Settled, Vec<Leased>)> {
+        if next == 0 {
+            return Ok((self.ack(lease, result).await?, Vec::new()));
+        }
+        let now = self.now();
+        let rows = sqlx::query(ACK_AND_TAKE)
+            .bind(lease.id.as_str())
+            .bind(&lease.token)
+            .bind(result)
+            .bind(now)
+            .bind(&lease.queue)
+            .bind(i64::try_from(next).unwrap_or(i64::MAX))
+            .bind(self.token_prefix())
+            .bind(now + ms(self.inner.config.lease))
+            .bind(worker)
+            .fetch_all(self.pool())
+            .await
+            .map_err(map_err)?;
+        let mut acked = 0;
+        let mut got = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: &str = row.try_get("id").map_err(map_err)?;
+            if id == lease.id.as_str() {
+                acked = 1;
+            } else {
+                got.push(leased_from(row, &lease.queue).map_err(map_err)?);
+            }
+        }
+        Ok((self.fenced(lease, acked).await?, in_ready_order(got)))
     }
 
     async fn retry(&self, lease: &LeaseRef, run_at_ms: i64, error: &str) -> BrokerResult<Settled> {
@@ -577,13 +715,12 @@ impl Broker for SqliteBroker {
         let mut total = Maintenance::default();
         for queue in queues {
             for _ in 0..100 {
-                let m = self.maintain_queue(queue).await?;
+                let (m, full) = self.maintain_queue(queue).await?;
                 total.promoted += m.promoted;
                 total.requeued += m.requeued;
                 total.lost_to_dead += m.lost_to_dead;
                 total.swept += m.swept;
-                let chunk = CHUNK as u64;
-                if m.promoted < chunk && m.requeued + m.lost_to_dead < chunk && m.swept < chunk {
+                if !full {
                     break;
                 }
             }
@@ -635,15 +772,24 @@ impl Broker for SqliteBroker {
     }
 
     async fn dead_jobs(&self, queue: Option<&str>, limit: usize) -> BrokerResult<Vec<JobInfo>> {
-        let rows = sqlx::query(
-            "SELECT * FROM jobs WHERE state = 'dead' AND (?1 IS NULL OR queue = ?1) \
-             ORDER BY finished_at DESC LIMIT ?2",
-        )
-        .bind(queue)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(self.pool())
-        .await
-        .map_err(map_err)?;
+        // Two statements rather than `(?1 IS NULL OR queue = ?1)`, which would
+        // keep the planner from walking jobs_dead in order for one queue.
+        let (sql, queue) = match queue {
+            Some(q) => (
+                "SELECT * FROM jobs WHERE queue = ?2 AND state = 'dead' \
+                 ORDER BY finished_at DESC LIMIT ?1",
+                Some(q),
+            ),
+            None => (
+                "SELECT * FROM jobs WHERE state = 'dead' ORDER BY finished_at DESC LIMIT ?1",
+                None,
+            ),
+        };
+        let mut query = sqlx::query(sql).bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        if let Some(q) = queue {
+            query = query.bind(q);
+        }
+        let rows = query.fetch_all(self.pool()).await.map_err(map_err)?;
         rows.iter()
             .map(info_from)
             .collect::<Result<_, _>>()
@@ -670,17 +816,27 @@ impl Broker for SqliteBroker {
 
     async fn rerun_all_dead(&self, queue: Option<&str>) -> BrokerResult<u64> {
         let mut n = 0;
+        let sql = format!(
+            "UPDATE jobs SET state = 'queued', attempts = 0, finished_at = NULL, ready_seq = {TAIL_SEQ} \
+             WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'dead' \
+                          ORDER BY finished_at LIMIT ?2)"
+        );
         for q in self.queue_list(queue).await? {
-            let done = sqlx::query(&format!(
-                "UPDATE jobs SET state = 'queued', attempts = 0, finished_at = NULL, ready_seq = {TAIL_SEQ} \
-                 WHERE queue = ?1 AND state = 'dead'"
-            ))
-            .bind(&q)
-            .execute(self.pool())
-            .await
-            .map_err(map_err)?
-            .rows_affected();
-            n += done;
+            // In chunks, each its own short write, so workers keep leasing
+            // while a large dead set goes back to its queue.
+            loop {
+                let done = sqlx::query(&sql)
+                    .bind(&q)
+                    .bind(CHUNK)
+                    .execute(self.pool())
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                n += done;
+                if done < CHUNK as u64 {
+                    break;
+                }
+            }
         }
         if n > 0 {
             self.wake();
@@ -699,15 +855,26 @@ impl Broker for SqliteBroker {
     }
 
     async fn purge(&self, queue: &str) -> BrokerResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM jobs WHERE queue = ?1 AND state IN ('queued', 'scheduled', 'retrying')",
-        )
-        .bind(queue)
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?
-        .rows_affected();
-        Ok(done)
+        // Queued jobs, then waiting ones, each through its own index, in
+        // chunks that are each a short write: a purge of a huge backlog does
+        // not hold the file's write lock past the other writers' busy timeout.
+        let mut n = 0;
+        for sql in [PURGE_QUEUED, PURGE_WAITING] {
+            loop {
+                let done = sqlx::query(sql)
+                    .bind(queue)
+                    .bind(CHUNK)
+                    .execute(self.pool())
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                n += done;
+                if done < CHUNK as u64 {
+                    break;
+                }
+            }
+        }
+        Ok(n)
     }
 
     async fn stats(&self, queues: &[String]) -> BrokerResult<Vec<QueueStats>> {
@@ -719,19 +886,11 @@ impl Broker for SqliteBroker {
         let now = self.now();
         let mut out = Vec::with_capacity(queues.len());
         for q in queues {
-            let row = sqlx::query(
-                "SELECT \
-                 (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'queued'), \
-                 (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state IN ('scheduled', 'retrying')), \
-                 (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'running'), \
-                 (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'dead'), \
-                 (SELECT run_at FROM jobs WHERE queue = ?1 AND state = 'queued' ORDER BY ready_seq LIMIT 1), \
-                 (SELECT stale_acks FROM queues WHERE name = ?1)",
-            )
-            .bind(&q)
-            .fetch_one(self.pool())
-            .await
-            .map_err(map_err)?;
+            let row = sqlx::query(STATS)
+                .bind(&q)
+                .fetch_one(self.pool())
+                .await
+                .map_err(map_err)?;
             let count = |i: usize| {
                 row.try_get::<i64, _>(i)
                     .map(|v| u64::try_from(v).unwrap_or(0))
@@ -802,5 +961,182 @@ impl Broker for SqliteBroker {
             .collect();
         live.sort_by_key(|w| w.started_at_ms);
         Ok(live)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    async fn open(dir: &tempfile::TempDir) -> SqliteBroker {
+        SqliteBroker::open(&dir.path().join("jobs.sqlite3"), BrokerConfig::default())
+            .await
+            .unwrap()
+    }
+
+    /// A partial index only serves a query that repeats its WHERE; a query
+    /// that drifts from it (a state as a parameter, `=` where the index says
+    /// `IN`) silently scans every job kept for its retention.
+    #[tokio::test]
+    async fn hot_statements_use_an_index_not_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = open(&dir).await;
+        for sql in [
+            TAKE,
+            ACK_AND_TAKE,
+            SWEEP_DONE,
+            SWEEP_DEAD,
+            PURGE_QUEUED,
+            PURGE_WAITING,
+            STATS,
+        ] {
+            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(b.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.try_get::<String, _>("detail").unwrap())
+                .collect();
+            assert!(
+                plan.iter()
+                    .all(|step| !step.starts_with("SCAN jobs") && !step.contains("TEMP B-TREE")),
+                "{sql}\n{plan:#?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn ack_and_lease_takes_several_in_order_with_tokens_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = open(&dir).await;
+        let q = vec!["q".to_owned()];
+        let ids: Vec<JobId> = b
+            .enqueue_many(
+                (0..5)
+                    .map(|i| NewJob::new("t", "q", i.to_string()))
+                    .collect(),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        let first = b.lease(&q, 1, "w").await.unwrap().remove(0);
+        let (settled, next) = b
+            .ack_and_lease(&first.lease_ref(), Some("1"), 3, "w")
+            .await
+            .unwrap();
+        assert_eq!(settled, Settled::Done);
+        assert_eq!(
+            next.iter().map(|l| l.id.clone()).collect::<Vec<_>>(),
+            ids[1..4]
+        );
+        let tokens: HashSet<&str> = next.iter().map(|l| l.token.as_str()).collect();
+        assert_eq!(tokens.len(), 3);
+        assert!(!tokens.contains(first.token.as_str()));
+        assert!(next.iter().all(|l| l.attempt == 1));
+        let acked = b.job(&first.id).await.unwrap().unwrap();
+        assert_eq!(
+            (acked.state, acked.result.as_deref(), acked.attempts),
+            (JobState::Succeeded, Some("1"), 1)
+        );
+        for l in &next {
+            let info = b.job(&l.id).await.unwrap().unwrap();
+            assert_eq!(
+                (info.state, info.worker.as_deref()),
+                (JobState::Running, Some("w"))
+            );
+        }
+    }
+
+    /// Reclaim handles a chunk of expired leases per round with three
+    /// statements (cancel, dead, requeue); each must take only its own kind,
+    /// or a requeue whose window slid past the others' would run a job an
+    /// operator cancelled, or give a job one attempt more than allowed.
+    #[tokio::test]
+    async fn reclaim_treats_every_expired_lease_by_its_kind_beyond_one_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = BrokerConfig::default();
+        let clock = config.clock.clone();
+        let b = SqliteBroker::open(&dir.path().join("jobs.sqlite3"), config)
+            .await
+            .unwrap();
+        let q = vec!["q".to_owned()];
+        let policy = |max_attempts| JobPolicy {
+            retry: RetryPolicy {
+                max_attempts,
+                backoff_base_ms: 1000,
+                backoff_max_ms: 60_000,
+            },
+            timeout_ms: 30_000,
+        };
+        // A full chunk of leases on their last attempt, then, a moment
+        // later, one a cancel was asked for and one with attempts left.
+        let n = usize::try_from(CHUNK).unwrap();
+        b.enqueue_many(
+            (0..n)
+                .map(|i| NewJob::new("t", "q", i.to_string()).with_policy(policy(1)))
+                .collect(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(b.lease(&q, n, "w").await.unwrap().len(), n);
+        clock.advance(Duration::from_millis(5));
+        let cancel = b
+            .enqueue(NewJob::new("t", "q", "c").with_policy(policy(5)))
+            .await
+            .unwrap()
+            .id;
+        let retry = b
+            .enqueue(NewJob::new("t", "q", "r").with_policy(policy(5)))
+            .await
+            .unwrap()
+            .id;
+        assert_eq!(b.lease(&q, 2, "w").await.unwrap().len(), 2);
+        assert_eq!(b.cancel(&cancel).await.unwrap(), CancelOutcome::Requested);
+        clock.advance(Duration::from_secs(60));
+        let m = b.maintain(&q).await.unwrap();
+        assert_eq!((m.lost_to_dead, m.requeued), (CHUNK as u64, 1));
+        let cancel = b.job(&cancel).await.unwrap().unwrap();
+        assert_eq!(cancel.state, JobState::Cancelled);
+        let retry = b.job(&retry).await.unwrap().unwrap();
+        assert_eq!((retry.state, retry.attempts), (JobState::Queued, 1));
+    }
+
+    /// Files made by the first schema carry two indexes since replaced.
+    #[tokio::test]
+    async fn opening_a_first_schema_file_replaces_its_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = open(&dir).await;
+        sqlx::raw_sql(
+            "DROP INDEX jobs_queued; DROP INDEX jobs_done; DROP INDEX jobs_dead; \
+             CREATE INDEX jobs_ready ON jobs (queue, ready_seq) WHERE state = 'queued'; \
+             CREATE INDEX jobs_finished ON jobs (queue, state, finished_at) \
+                 WHERE state IN ('succeeded', 'cancelled', 'dead');",
+        )
+        .execute(b.pool())
+        .await
+        .unwrap();
+        b.pool().close().await;
+        let b = open(&dir).await;
+        let mut names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .fetch_all(b.pool())
+        .await
+        .unwrap();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "jobs_dead",
+                "jobs_done",
+                "jobs_due",
+                "jobs_leases",
+                "jobs_queued"
+            ]
+        );
     }
 }

@@ -32,11 +32,26 @@ CREATE TABLE IF NOT EXISTS jobs (
     result           TEXT
 );
 
-CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, ready_seq) WHERE state = 'queued';
+-- A partial index serves a query only when the query's WHERE repeats the
+-- index's WHERE term for term (SQLite does not reason that state = 'dead'
+-- implies state IN (..., 'dead'), nor look inside a bound parameter): every
+-- query on `jobs` spells its states as literals matching one of these.
+--
+-- Ready order, tie-broken by due time: lease, tail/head place, oldest wait.
+-- run_at is in the key because promote, reclaim and re-run give a whole
+-- chunk the same ready_seq; without it a lease of 7 would sort that chunk.
+CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (queue, ready_seq, run_at) WHERE state = 'queued';
+-- Promotion of due scheduled and retrying jobs.
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (queue, run_at) WHERE state IN ('scheduled', 'retrying');
+-- Reclaim of expired leases.
 CREATE INDEX IF NOT EXISTS jobs_leases ON jobs (queue, lease_until) WHERE state = 'running';
-CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (queue, state, finished_at)
-    WHERE state IN ('succeeded', 'cancelled', 'dead');
+-- Retention sweeps, the dead set and its counts.
+CREATE INDEX IF NOT EXISTS jobs_done ON jobs (queue, finished_at) WHERE state IN ('succeeded', 'cancelled');
+CREATE INDEX IF NOT EXISTS jobs_dead ON jobs (queue, finished_at) WHERE state = 'dead';
+
+-- Indexes of the first schema, replaced by the ones above (a no-op once gone).
+DROP INDEX IF EXISTS jobs_ready;
+DROP INDEX IF EXISTS jobs_finished;
 
 -- Every queue ever used, with its count of settlements the fence rejected.
 CREATE TABLE IF NOT EXISTS queues (
