@@ -16,6 +16,7 @@
 mod messages;
 mod model;
 pub mod outbox;
+mod users;
 
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use messages::Message;
 pub use model::*;
+pub use users::{NewUser, User, hash_password, random_bytes};
 
 use crate::clock::Clock;
 use crate::domain::{
@@ -167,6 +169,17 @@ impl Store {
         self.clock.now_ms()
     }
 
+    /// A write transaction. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
+    /// gets "database is locked" at once when another writer got there
+    /// first, instead of waiting its turn.
+    async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
+    }
+
     // --- branches -------------------------------------------------------
 
     /// Creates a branch.
@@ -212,7 +225,7 @@ impl Store {
 
     /// Creates a customer, or updates the one with that phone.
     pub async fn upsert_customer(&self, c: &NewCustomer) -> StoreResult<Customer> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let id = upsert_customer_in(&mut tx, c, self.now()).await?;
         tx.commit().await?;
         self.customer(id).await
@@ -338,7 +351,7 @@ impl Store {
         let quoted = tariff.quote(p.weight, p.cod_amount);
         let now = self.now();
         let pin = format!("{:06}", fastrand::u32(0..1_000_000));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for (id, field) in [
             (p.origin_branch_id, "origin_branch_id"),
             (p.destination_branch_id, "destination_branch_id"),
@@ -524,7 +537,7 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<Parcel> {
         let now = self.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(&format!(
             "SELECT {PARCEL_COLUMNS} FROM parcels WHERE id = $1"
         ))
