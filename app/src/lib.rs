@@ -7,6 +7,9 @@
 //! - [`routes`]: one module per resource (`health` today).
 //! - [`telemetry`]: HTTP metrics by route template.
 
+pub mod auth;
+pub mod error;
+pub mod extract;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

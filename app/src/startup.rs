@@ -7,11 +7,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use paqueteria_core::broker::SharedBroker;
 use paqueteria_core::clock::Clock;
 use paqueteria_core::settings::{BrokerSettings, Settings, SettingsError};
@@ -47,8 +49,11 @@ impl AppSettings {
     }
 }
 
+/// Sign-in attempts allowed per username.
+pub type LoginLimiter = governor::DefaultKeyedRateLimiter<String>;
+
 /// What every handler can reach.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     /// The parcel store.
     pub store: Store,
@@ -56,6 +61,18 @@ pub struct AppState {
     pub broker: SharedBroker,
     /// HTTP metrics.
     pub metrics: HttpMetrics,
+    /// Sign-in attempts: 10 a minute per username.
+    pub login_limiter: Arc<LoginLimiter>,
+    /// Wakes the outbox relay right after a change commits.
+    pub outbox_kick: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The routes.
@@ -64,6 +81,14 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(routes::health::live))
         .route("/health/ready", get(routes::health::ready))
         .route("/metrics", get(routes::health::metrics))
+        .route("/api/v1/auth/token", post(routes::auth::token))
+        .route("/api/v1/parcels", post(routes::parcels::create))
+        .route("/api/v1/parcels/{id}", get(routes::parcels::get))
+        .route(
+            "/api/v1/parcels/{id}/transition",
+            post(routes::parcels::transition),
+        )
+        .route("/api/v1/track/{code}", get(routes::track::track))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             telemetry::track,
@@ -102,9 +127,18 @@ impl Application {
                 store,
                 broker,
                 metrics: HttpMetrics::new(),
+                login_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+                    NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+                ))),
+                outbox_kick: Arc::new(tokio::sync::Notify::new()),
             },
             embedded,
         })
+    }
+
+    /// The store (tests and start-up tasks use it directly).
+    pub fn store(&self) -> &Store {
+        &self.state.store
     }
 
     /// Where it listens.
@@ -154,17 +188,55 @@ impl Application {
     }
 }
 
-/// Enqueues committed outbox notifications every half second until stopped.
+/// Enqueues committed outbox notifications right after a change commits,
+/// and every half second to catch up after a broker outage, until stopped.
 async fn relay_outbox(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            () = state.outbox_kick.notified() => {}
             _ = stop.changed() => return,
         }
         if let Err(e) = state.store.relay_outbox(&*state.broker, 500).await {
             tracing::warn!(error = %e, "outbox relay round failed; retrying");
         }
     }
+}
+
+/// Creates the first admin when the store has no user: from
+/// `APP_ADMIN_EMAIL` / `APP_ADMIN_PASSWORD`, or with a random password that
+/// is printed once. Returns the password it generated, if any.
+pub async fn ensure_first_admin(
+    store: &Store,
+    email: Option<String>,
+    password: Option<String>,
+) -> anyhow::Result<Option<(String, String)>> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let email = email.unwrap_or_else(|| "admin@paqueteria.local".to_owned());
+    let (password, generated) = match password {
+        Some(p) => (p, false),
+        None => {
+            let mut bytes = [0u8; 12];
+            paqueteria_core::store::random_bytes(&mut bytes);
+            (
+                bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                true,
+            )
+        }
+    };
+    store
+        .create_user(&paqueteria_core::store::NewUser {
+            email: email.clone(),
+            name: "Administrator".to_owned(),
+            password: password.clone(),
+            role: paqueteria_core::domain::Role::Admin,
+            branch_id: None,
+        })
+        .await
+        .context("create the first admin (APP_ADMIN_EMAIL / APP_ADMIN_PASSWORD)")?;
+    Ok(generated.then_some((email, password)))
 }

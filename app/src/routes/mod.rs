@@ -1,3 +1,6 @@
 //! The app's routes, one module per resource.
 
+pub mod auth;
 pub mod health;
+pub mod parcels;
+pub mod track;

@@ -1,0 +1,105 @@
+//! API errors, shaped like FastAPI's so clients of the system we replace
+//! keep working: `{"detail": "…"}`, and for validation errors (422)
+//! `{"detail": [{"loc": ["body", "sender", "phone"], "msg": "…", "type": "value_error"}]}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use paqueteria_core::store::StoreError;
+use serde::Serialize;
+
+/// One invalid field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Where: `["body", "weight_grams"]`, `["path", "id"]`…
+    pub loc: Vec<String>,
+    /// What is wrong.
+    pub msg: String,
+    /// `value_error` (bad value) or `missing`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// An error answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 422 with the failing fields.
+    #[error("invalid request")]
+    Validation(Vec<FieldError>),
+    /// 401: no or bad credentials.
+    #[error("not signed in")]
+    Unauthorized,
+    /// 403: signed in, not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// 409: the row changed, or a unique key is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// 429.
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// 500; the cause is logged once, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 for one body field.
+    pub fn field(field: &str, msg: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError {
+            loc: vec!["body".to_owned(), field.to_owned()],
+            msg: msg.into(),
+            kind: "value_error",
+        }])
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Self::NotFound(what.to_owned()),
+            StoreError::Conflict(msg) => Self::Conflict(msg),
+            StoreError::Transition(t) => Self::Conflict(t.to_string()),
+            StoreError::Invalid { field, message } => Self::field(field, message),
+            StoreError::Database(msg) => Self::Internal(msg),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match &self {
+            Self::Validation(fields) => {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(serde_json::json!({ "detail": fields })),
+                )
+                    .into_response();
+            }
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "Not authenticated".to_owned()),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            Self::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
+            Self::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            Self::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, m.clone()),
+            Self::Internal(cause) => {
+                tracing::error!(%cause, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error".to_owned(),
+                )
+            }
+        };
+        let mut res = (status, Json(serde_json::json!({ "detail": detail }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,202 @@
+//! `/api/v1/parcels`: register, read with history, change status.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use paqueteria_core::domain::{Grams, Money, ParcelEvent, Phone, Service};
+use paqueteria_core::store::{Actor, NewCustomer, NewParcel, Parcel, ParcelEventRow};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{CurrentUser, EVERYONE, STAFF};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ValidJson;
+use crate::startup::AppState;
+
+/// A sender or recipient in a request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerIn {
+    /// E.164 phone, the lookup key.
+    pub phone: Phone,
+    /// Full name.
+    pub name: String,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Identity document.
+    #[serde(default)]
+    pub document: Option<String>,
+    /// Address.
+    #[serde(default)]
+    pub address: String,
+}
+
+impl From<CustomerIn> for NewCustomer {
+    fn from(c: CustomerIn) -> Self {
+        Self {
+            phone: c.phone,
+            name: c.name,
+            email: c.email,
+            document: c.document,
+            address: c.address,
+        }
+    }
+}
+
+/// `POST /api/v1/parcels`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateParcel {
+    /// Sender.
+    pub sender: CustomerIn,
+    /// Recipient.
+    pub recipient: CustomerIn,
+    /// Origin branch.
+    pub origin_branch_id: i64,
+    /// Destination branch.
+    pub destination_branch_id: i64,
+    /// `branch_pickup` or `home_delivery`.
+    pub service: Service,
+    /// Required for home delivery.
+    #[serde(default)]
+    pub delivery_address: String,
+    /// Package type (selects the tariff).
+    pub package_type: String,
+    /// Zone (selects the tariff).
+    pub zone: String,
+    /// Weight in grams, above 0.
+    pub weight_grams: u32,
+    /// Length, width, height in millimetres.
+    #[serde(default)]
+    pub dimensions_mm: [i64; 3],
+    /// Declared value, minor units.
+    #[serde(default)]
+    pub declared_value: i64,
+    /// Cash to collect on delivery, minor units.
+    #[serde(default)]
+    pub cod_amount: i64,
+}
+
+/// A parcel with its history.
+#[derive(Debug, Serialize)]
+pub struct ParcelOut {
+    /// The parcel.
+    #[serde(flatten)]
+    pub parcel: Parcel,
+    /// Its history, oldest first.
+    pub history: Vec<ParcelEventRow>,
+    /// The pickup PIN: only in the answer to the registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pickup_pin: Option<String>,
+}
+
+fn actor(u: &CurrentUser) -> Actor {
+    Actor {
+        user_id: Some(u.0.id),
+        role: u.0.role,
+        branch_id: u.0.branch_id,
+    }
+}
+
+/// Registers a parcel with its quote.
+pub async fn create(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    ValidJson(body): ValidJson<CreateParcel>,
+) -> ApiResult<(StatusCode, Json<ParcelOut>)> {
+    user.require(STAFF)?;
+    if body.weight_grams == 0 {
+        return Err(ApiError::field("weight_grams", "must be above 0"));
+    }
+    if body.declared_value < 0 || body.cod_amount < 0 {
+        return Err(ApiError::field(
+            if body.declared_value < 0 {
+                "declared_value"
+            } else {
+                "cod_amount"
+            },
+            "must not be negative",
+        ));
+    }
+    let new = NewParcel {
+        sender: body.sender.into(),
+        recipient: body.recipient.into(),
+        origin_branch_id: body.origin_branch_id,
+        destination_branch_id: body.destination_branch_id,
+        service: body.service,
+        delivery_address: body.delivery_address,
+        package_type: body.package_type,
+        zone: body.zone,
+        weight: Grams(body.weight_grams),
+        dimensions_mm: body.dimensions_mm,
+        declared_value: Money(body.declared_value),
+        cod_amount: Money(body.cod_amount),
+    };
+    let r = s.store.register_parcel(&new, &actor(&user)).await?;
+    let history = s.store.history(r.parcel.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ParcelOut {
+            parcel: r.parcel,
+            history,
+            pickup_pin: Some(r.pickup_pin),
+        }),
+    ))
+}
+
+/// One parcel with its history.
+pub async fn get(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ParcelOut>> {
+    user.require(EVERYONE)?;
+    let parcel = s.store.parcel(id).await?;
+    let history = s.store.history(id).await?;
+    Ok(Json(ParcelOut {
+        parcel,
+        history,
+        pickup_pin: None,
+    }))
+}
+
+/// `POST /api/v1/parcels/{id}/transition`: `{"event": "receive", "version": 1}`,
+/// with `"reason"` for cancel, return and fail_attempt.
+#[derive(Debug, Deserialize)]
+pub struct TransitionIn {
+    /// The event, and its reason where it needs one.
+    #[serde(flatten)]
+    pub event: ParcelEvent,
+    /// The parcel version the client saw (optimistic lock).
+    pub version: i64,
+}
+
+/// Changes a parcel's status.
+pub async fn transition(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    ValidJson(body): ValidJson<TransitionIn>,
+) -> ApiResult<Json<ParcelOut>> {
+    user.require(EVERYONE)?;
+    let parcel = s
+        .store
+        .apply_event(id, body.version, &body.event, &actor(&user))
+        .await
+        .map_err(|e| match e {
+            paqueteria_core::store::StoreError::Transition(
+                t @ paqueteria_core::domain::InvalidTransition::Forbidden { .. },
+            ) => ApiError::Forbidden(t.to_string()),
+            paqueteria_core::store::StoreError::Transition(
+                t @ paqueteria_core::domain::InvalidTransition::ReasonRequired { .. },
+            ) => ApiError::field("reason", t.to_string()),
+            other => other.into(),
+        })?;
+    s.outbox_kick.notify_one();
+    let history = s.store.history(id).await?;
+    Ok(Json(ParcelOut {
+        parcel,
+        history,
+        pickup_pin: None,
+    }))
+}

@@ -1,0 +1,41 @@
+//! `GET /api/v1/track/{code}`: public tracking, no sign-in, no personal
+//! data: status and the history of statuses with their times and branches.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use paqueteria_core::domain::TrackingCode;
+
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+
+/// Status and history of a parcel by tracking code.
+pub async fn track(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let code = TrackingCode::parse(&code).map_err(|e| {
+        ApiError::Validation(vec![crate::error::FieldError {
+            loc: vec!["path".to_owned(), "code".to_owned()],
+            msg: e.to_string(),
+            kind: "value_error",
+        }])
+    })?;
+    let parcel = s
+        .store
+        .parcel_by_code(&code)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("parcel".to_owned()))?;
+    let history: Vec<serde_json::Value> = s
+        .store
+        .history(parcel.id)
+        .await?
+        .into_iter()
+        .map(|e| serde_json::json!({ "status": e.to_status, "at_ms": e.created_at_ms, "branch_id": e.branch_id }))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "tracking_code": parcel.tracking_code,
+        "status": parcel.status,
+        "service": parcel.service,
+        "history": history,
+    })))
+}

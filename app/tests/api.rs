@@ -1,0 +1,253 @@
+//! The REST API as a client uses it: sign-in, roles, FastAPI-style 422s,
+//! registering and moving a parcel, the optimistic lock, public tracking.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::TestApp;
+use paqueteria_core::domain::{Grams, Money, Role};
+use paqueteria_core::store::{NewBranch, NewTariff, NewUser};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// An app with an admin, an operator and a courier, two branches and a tariff.
+async fn app_with_staff() -> (TestApp, Vec<i64>) {
+    let app = TestApp::spawn(&[]).await;
+    for (email, role) in [
+        ("admin@example.com", Role::Admin),
+        ("operator@example.com", Role::Operator),
+        ("courier@example.com", Role::Courier),
+    ] {
+        app.store
+            .create_user(&NewUser {
+                email: email.to_owned(),
+                name: email.to_owned(),
+                password: PASSWORD.to_owned(),
+                role,
+                branch_id: None,
+            })
+            .await
+            .unwrap();
+    }
+    let mut branches = Vec::new();
+    for code in ["BOG-01", "MED-01"] {
+        let b = app
+            .store
+            .create_branch(&NewBranch {
+                code: code.to_owned(),
+                name: format!("Sede {code}"),
+                city: "Bogotá".to_owned(),
+                address: String::new(),
+                phone: None,
+            })
+            .await
+            .unwrap();
+        branches.push(b.id);
+    }
+    app.store
+        .create_tariff(&NewTariff {
+            package_type: "box".to_owned(),
+            zone: "national".to_owned(),
+            min_grams: Grams(0),
+            max_grams: Grams(30_000),
+            base_price: Money::units(8_000),
+            per_kg_price: Money::units(2_000),
+            storage_grace_hours: 24,
+            storage_fee_per_day: Money::units(1_000),
+            cod_fee: Money::units(3_000),
+            valid_from_ms: 0,
+            valid_to_ms: None,
+        })
+        .await
+        .unwrap();
+    (app, branches)
+}
+
+async fn token(app: &TestApp, email: &str) -> String {
+    let r = app.login(email, PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["access_token"].as_str().unwrap().to_owned()
+}
+
+fn parcel_body(branches: &[i64]) -> serde_json::Value {
+    json!({
+        "sender": {"phone": "+573001110000", "name": "Ana Gómez", "email": "ana@example.com"},
+        "recipient": {"phone": "+573002220000", "name": "Luis Pérez"},
+        "origin_branch_id": branches[0],
+        "destination_branch_id": branches[1],
+        "service": "branch_pickup",
+        "package_type": "box",
+        "zone": "national",
+        "weight_grams": 1500
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_flow_gives_a_bearer_token_and_wrong_passwords_get_401_then_429() {
+    let (app, _) = app_with_staff().await;
+    let r = app.login("admin@example.com", PASSWORD).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["token_type"], "bearer");
+    let bad = app.login("operator@example.com", "wrong password!").await;
+    assert_eq!(bad.status, 401);
+    let mut last = 0;
+    for _ in 0..12 {
+        last = app
+            .login("operator@example.com", "wrong password!")
+            .await
+            .status;
+    }
+    assert_eq!(last, 429, "repeated failures are rate-limited per user");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_a_parcel_needs_a_token_and_a_counter_role() {
+    let (app, branches) = app_with_staff().await;
+    let body = parcel_body(&branches);
+    assert_eq!(
+        app.post_json("/api/v1/parcels", None, &body).await.status,
+        401
+    );
+    assert_eq!(
+        app.post_json("/api/v1/parcels", Some("not-a-token"), &body)
+            .await
+            .status,
+        401
+    );
+    let courier = token(&app, "courier@example.com").await;
+    assert_eq!(
+        app.post_json("/api/v1/parcels", Some(&courier), &body)
+            .await
+            .status,
+        403
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_422_naming_the_field() {
+    let (app, branches) = app_with_staff().await;
+    let op = token(&app, "operator@example.com").await;
+    let mut body = parcel_body(&branches);
+    body["sender"]["phone"] = json!("3001110000");
+    let r = app.post_json("/api/v1/parcels", Some(&op), &body).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        r.json()["detail"][0]["loc"],
+        json!(["body", "sender", "phone"])
+    );
+
+    let mut body = parcel_body(&branches);
+    body["weight_grams"] = json!(0);
+    let r = app.post_json("/api/v1/parcels", Some(&op), &body).await;
+    assert_eq!(
+        (r.status, r.json()["detail"][0]["loc"].clone()),
+        (422, json!(["body", "weight_grams"]))
+    );
+
+    let mut body = parcel_body(&branches);
+    body.as_object_mut().unwrap().remove("zone");
+    let r = app.post_json("/api/v1/parcels", Some(&op), &body).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["detail"][0]["type"], "missing");
+    assert_eq!(r.json()["detail"][0]["loc"], json!(["body", "zone"]));
+
+    let mut body = parcel_body(&branches);
+    body["package_type"] = json!("pallet");
+    let r = app.post_json("/api/v1/parcels", Some(&op), &body).await;
+    assert_eq!(
+        (r.status, r.json()["detail"][0]["loc"].clone()),
+        (422, json!(["body", "package_type"]))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parcel_is_registered_moved_and_tracked_publicly_without_personal_data() {
+    let (app, branches) = app_with_staff().await;
+    let op = token(&app, "operator@example.com").await;
+    let r = app
+        .post_json("/api/v1/parcels", Some(&op), &parcel_body(&branches))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let created = r.json();
+    let id = created["id"].as_i64().unwrap();
+    let code = created["tracking_code"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created["quoted_amount"], 1_200_000,
+        "$ 8.000 + 2 kg x $ 2.000, in centavos"
+    );
+    assert_eq!(created["pickup_pin"].as_str().map(str::len), Some(6));
+
+    let path = format!("/api/v1/parcels/{id}/transition");
+    let r = app
+        .post_json(&path, Some(&op), &json!({"event": "receive", "version": 1}))
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.json()["status"].clone(),
+            r.json()["version"].clone()
+        ),
+        (200, json!("RECEIVED"), json!(2))
+    );
+
+    let stale = app
+        .post_json(
+            &path,
+            Some(&op),
+            &json!({"event": "dispatch", "version": 1}),
+        )
+        .await;
+    assert_eq!(
+        stale.status, 409,
+        "a stale version is a conflict: {}",
+        stale.body
+    );
+    let courier = token(&app, "courier@example.com").await;
+    let r = app
+        .post_json(
+            &path,
+            Some(&courier),
+            &json!({"event": "dispatch", "version": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = app
+        .post_json(
+            &path,
+            Some(&op),
+            &json!({"event": "cancel", "reason": " ", "version": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = app
+        .post_json(&path, Some(&op), &json!({"event": "deliver", "version": 2}))
+        .await;
+    assert_eq!(r.status, 409, "not from RECEIVED: {}", r.body);
+
+    let got = app.get(&format!("/api/v1/parcels/{id}"), Some(&op)).await;
+    assert_eq!(got.json()["history"].as_array().map(Vec::len), Some(2));
+    assert!(
+        got.json().get("pickup_pin").is_none(),
+        "the PIN is shown only once"
+    );
+
+    let public = app
+        .get(&format!("/api/v1/track/{}", code.to_lowercase()), None)
+        .await;
+    assert_eq!(public.status, 200);
+    assert_eq!(public.json()["status"], "RECEIVED");
+    for secret in ["Ana", "Luis", "+57300", "ana@example.com"] {
+        assert!(
+            !public.body.contains(secret),
+            "public tracking leaks {secret}: {}",
+            public.body
+        );
+    }
+    assert_eq!(app.get("/api/v1/track/PQ12", None).await.status, 422);
+    app.stop().await;
+}
