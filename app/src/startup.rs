@@ -89,6 +89,20 @@ pub fn router(state: AppState) -> Router {
             post(routes::parcels::transition),
         )
         .route("/api/v1/track/{code}", get(routes::track::track))
+        .route(
+            "/api/v1/branches",
+            get(routes::branches::list).post(routes::branches::create),
+        )
+        .route("/api/v1/tariffs", post(routes::tariffs::create))
+        .route("/api/v1/tariffs/quote", post(routes::tariffs::quote))
+        .route("/api/v1/jobs/queues", get(routes::jobs::queues))
+        .route("/api/v1/jobs/dead", get(routes::jobs::dead))
+        .route(
+            "/api/v1/jobs/dead/{id}",
+            axum::routing::delete(routes::jobs::discard),
+        )
+        .route("/api/v1/jobs/dead/{id}/retry", post(routes::jobs::retry))
+        .route("/api/v1/jobs/{id}", get(routes::jobs::get))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             telemetry::track,

@@ -251,3 +251,98 @@ async fn a_parcel_is_registered_moved_and_tracked_publicly_without_personal_data
     assert_eq!(app.get("/api/v1/track/PQ12", None).await.status, 422);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branches_tariffs_and_quotes_follow_the_roles() {
+    let (app, _) = app_with_staff().await;
+    let admin = token(&app, "admin@example.com").await;
+    let courier = token(&app, "courier@example.com").await;
+    let branch = json!({"code": "cal-01", "name": "Cali Sur", "city": "Cali"});
+    assert_eq!(
+        app.post_json("/api/v1/branches", Some(&courier), &branch)
+            .await
+            .status,
+        403
+    );
+    let r = app
+        .post_json("/api/v1/branches", Some(&admin), &branch)
+        .await;
+    assert_eq!((r.status, r.json()["code"].clone()), (201, json!("CAL-01")));
+    assert_eq!(
+        app.post_json("/api/v1/branches", Some(&admin), &branch)
+            .await
+            .status,
+        409,
+        "codes are unique"
+    );
+    let all = app.get("/api/v1/branches", Some(&courier)).await;
+    assert_eq!(all.json().as_array().map(Vec::len), Some(3));
+    let q = app
+        .post_json("/api/v1/tariffs/quote", Some(&courier), &json!({"package_type": "box", "zone": "national", "weight_grams": 1500, "cod_amount": 100}))
+        .await;
+    assert_eq!(q.status, 200, "{}", q.body);
+    assert_eq!(
+        q.json()["amount"],
+        1_500_000,
+        "$ 8.000 + 2 kg x $ 2.000 + $ 3.000 COD fee"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_change_enqueues_its_sms_and_the_job_is_visible_by_id() {
+    let (app, branches) = app_with_staff().await;
+    let op = token(&app, "operator@example.com").await;
+    let admin = token(&app, "admin@example.com").await;
+    let created = app
+        .post_json("/api/v1/parcels", Some(&op), &parcel_body(&branches))
+        .await
+        .json();
+    let id = created["id"].as_i64().unwrap();
+    let path = format!("/api/v1/parcels/{id}/transition");
+    assert_eq!(
+        app.post_json(&path, Some(&op), &json!({"event": "receive", "version": 1}))
+            .await
+            .status,
+        200
+    );
+    let notes = app.store.notifications(id).await.unwrap();
+    assert_eq!(notes.len(), 1);
+    let job = format!("/api/v1/jobs/sms.send:{}", notes[0].id);
+    // The outbox relay enqueues it right after the commit.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let found = loop {
+        let r = app.get(&job, Some(&op)).await;
+        if r.status == 200 {
+            break r.json();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the SMS job never appeared: {}",
+            r.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(found["queue"], "sms");
+    assert_eq!(found["name"], "sms.send");
+    assert_eq!(
+        app.get("/api/v1/jobs/sms.send:999999", Some(&op))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        app.get("/api/v1/jobs/dead", Some(&op)).await.status,
+        403,
+        "the dead set is for admins"
+    );
+    assert_eq!(app.get("/api/v1/jobs/dead", Some(&admin)).await.status, 200);
+    let queues = app.get("/api/v1/jobs/queues", Some(&op)).await;
+    assert!(
+        queues
+            .json()
+            .as_array()
+            .is_some_and(|q| q.iter().any(|s| s["queue"] == "sms"))
+    );
+    app.stop().await;
+}

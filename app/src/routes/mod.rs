@@ -1,6 +1,9 @@
 //! The app's routes, one module per resource.
 
 pub mod auth;
+pub mod branches;
 pub mod health;
+pub mod jobs;
 pub mod parcels;
+pub mod tariffs;
 pub mod track;

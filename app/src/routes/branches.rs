@@ -1,0 +1,62 @@
+//! `/api/v1/branches`: everyone reads, admins create.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use paqueteria_core::domain::Phone;
+use paqueteria_core::store::{Branch, NewBranch};
+use serde::Deserialize;
+
+use crate::auth::{ADMIN, CurrentUser, EVERYONE};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ValidJson;
+use crate::startup::AppState;
+
+/// `POST /api/v1/branches`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBranch {
+    /// Short unique code, e.g. `BOG-01`.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// City.
+    pub city: String,
+    /// Street address.
+    #[serde(default)]
+    pub address: String,
+    /// Phone, E.164.
+    #[serde(default)]
+    pub phone: Option<Phone>,
+}
+
+/// Every branch.
+pub async fn list(State(s): State<AppState>, user: CurrentUser) -> ApiResult<Json<Vec<Branch>>> {
+    user.require(EVERYONE)?;
+    Ok(Json(s.store.branches().await?))
+}
+
+/// Creates a branch.
+pub async fn create(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    ValidJson(b): ValidJson<CreateBranch>,
+) -> ApiResult<(StatusCode, Json<Branch>)> {
+    user.require(ADMIN)?;
+    for (field, value) in [("code", &b.code), ("name", &b.name), ("city", &b.city)] {
+        if value.trim().is_empty() {
+            return Err(ApiError::field(field, "must not be empty"));
+        }
+    }
+    let branch = s
+        .store
+        .create_branch(&NewBranch {
+            code: b.code.trim().to_uppercase(),
+            name: b.name.trim().to_owned(),
+            city: b.city.trim().to_owned(),
+            address: b.address,
+            phone: b.phone,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(branch)))
+}

@@ -1,0 +1,115 @@
+//! `/api/v1/jobs`: any job's state by id, queue counts, and the dead set
+//! (list, re-run, discard) for admins.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use paqueteria_core::broker::{JobId, JobInfo, QueueStats};
+use serde::Deserialize;
+
+use crate::auth::{ADMIN, CurrentUser, EVERYONE};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::startup::AppState;
+
+fn job_id(raw: String) -> ApiResult<JobId> {
+    JobId::parse(raw).map_err(|msg| {
+        ApiError::Validation(vec![FieldError {
+            loc: vec!["path".to_owned(), "id".to_owned()],
+            msg,
+            kind: "value_error",
+        }])
+    })
+}
+
+fn broker_error(e: paqueteria_core::BrokerError) -> ApiError {
+    ApiError::Internal(format!("broker: {e}"))
+}
+
+/// One job: state, attempts, timings, last error, result.
+pub async fn get(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobInfo>> {
+    user.require(EVERYONE)?;
+    let id = job_id(id)?;
+    s.broker
+        .job(&id)
+        .await
+        .map_err(broker_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("job {id}")))
+}
+
+/// Counts per queue.
+pub async fn queues(
+    State(s): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Json<Vec<QueueStats>>> {
+    user.require(EVERYONE)?;
+    let mut names: Vec<String> = paqueteria_core::jobs::queues::ALL
+        .iter()
+        .map(|q| (*q).to_owned())
+        .collect();
+    for q in s.broker.queues().await.map_err(broker_error)? {
+        if !names.contains(&q) {
+            names.push(q);
+        }
+    }
+    Ok(Json(s.broker.stats(&names).await.map_err(broker_error)?))
+}
+
+/// `?queue=&limit=` of the dead-set listing.
+#[derive(Debug, Deserialize)]
+pub struct DeadQuery {
+    /// Only this queue.
+    pub queue: Option<String>,
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<usize>,
+}
+
+/// The dead set, newest first.
+pub async fn dead(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<DeadQuery>,
+) -> ApiResult<Json<Vec<JobInfo>>> {
+    user.require(ADMIN)?;
+    let limit = q.limit.unwrap_or(50).min(500);
+    Ok(Json(
+        s.broker
+            .dead_jobs(q.queue.as_deref(), limit)
+            .await
+            .map_err(broker_error)?,
+    ))
+}
+
+/// Runs a dead job again with fresh attempts.
+pub async fn retry(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    user.require(ADMIN)?;
+    let id = job_id(id)?;
+    if s.broker.rerun_dead(&id).await.map_err(broker_error)? {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::NotFound(format!("dead job {id}")))
+    }
+}
+
+/// Deletes a dead job.
+pub async fn discard(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    user.require(ADMIN)?;
+    let id = job_id(id)?;
+    if s.broker.discard(&id).await.map_err(broker_error)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("dead job {id}")))
+    }
+}
