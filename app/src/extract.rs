@@ -74,3 +74,41 @@ fn strip_position(msg: &str) -> String {
         None => msg.to_owned(),
     }
 }
+
+/// Query parameters decoded into `T`; a bad one is a 422 whose `loc` is
+/// `["query", name]`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValidQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ValidQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ValidQuery)
+            .map_err(|e| {
+                let mut loc = vec!["query".to_owned()];
+                loc.extend(
+                    e.path()
+                        .to_string()
+                        .split('.')
+                        .filter(|s| !s.is_empty() && *s != "?")
+                        .map(str::to_owned),
+                );
+                ApiError::Validation(vec![FieldError {
+                    loc,
+                    msg: strip_position(&e.into_inner().to_string()),
+                    kind: "value_error",
+                }])
+            })
+    }
+}

@@ -82,7 +82,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(routes::health::ready))
         .route("/metrics", get(routes::health::metrics))
         .route("/api/v1/auth/token", post(routes::auth::token))
-        .route("/api/v1/parcels", post(routes::parcels::create))
+        .route(
+            "/api/v1/parcels",
+            get(routes::parcels::list).post(routes::parcels::create),
+        )
         .route("/api/v1/parcels/{id}", get(routes::parcels::get))
         .route(
             "/api/v1/parcels/{id}/transition",

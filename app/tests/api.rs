@@ -346,3 +346,39 @@ async fn a_status_change_enqueues_its_sms_and_the_job_is_visible_by_id() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_parcel_list_searches_and_rejects_bad_query_parameters() {
+    let (app, branches) = app_with_staff().await;
+    let op = token(&app, "operator@example.com").await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.post_json("/api/v1/parcels", Some(&op), &parcel_body(&branches))
+                .await
+                .status,
+            201
+        );
+    }
+    let r = app
+        .get("/api/v1/parcels?q=luis&page_size=2", Some(&op))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (
+            r.json()["total"].clone(),
+            r.json()["items"].as_array().map(Vec::len)
+        ),
+        (json!(3), Some(2))
+    );
+    let r = app
+        .get("/api/v1/parcels?status=NOT_A_STATUS", Some(&op))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["detail"][0]["loc"].clone()),
+        (422, json!(["query", "status"]))
+    );
+    let r = app.get("/api/v1/parcels?page_size=0", Some(&op)).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(app.get("/api/v1/parcels", None).await.status, 401);
+    app.stop().await;
+}

@@ -409,6 +409,99 @@ async fn customers_are_matched_by_phone(db: TestDb) {
     db.finish().await;
 }
 
+async fn the_list_filters_searches_and_pages(db: TestDb) {
+    use paqueteria_core::store::ParcelFilter;
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let mut codes = Vec::new();
+    for (i, (phone, name)) in [
+        ("+573101234567", "Carolina Ruiz"),
+        ("+573207654321", "Pedro Ruiz"),
+        ("+573009998877", "Marta Díaz"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut p = parcel(a, b, Service::BranchPickup);
+        p.recipient = customer(phone, name, None);
+        let r = s.register_parcel(&p, &OPERATOR).await.unwrap().parcel;
+        if i == 0 {
+            s.apply_event(r.id, r.version, &ParcelEvent::Receive, &OPERATOR)
+                .await
+                .unwrap();
+        }
+        codes.push(r.tracking_code.to_string());
+    }
+    let list = |f: ParcelFilter| async move { s.list_parcels(&f).await.unwrap() };
+    let all = list(ParcelFilter {
+        page: 1,
+        page_size: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((all.total, all.items.len()), (3, 2));
+    assert_eq!(
+        all.items[0].tracking_code.to_string(),
+        codes[2],
+        "newest first"
+    );
+    let second = list(ParcelFilter {
+        page: 2,
+        page_size: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(second.items.len(), 1);
+    let by_name = list(ParcelFilter {
+        q: Some("ruiz".into()),
+        page: 1,
+        page_size: 50,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_name.total, 2);
+    let by_phone = list(ParcelFilter {
+        q: Some("320 765 4321".into()),
+        page: 1,
+        page_size: 50,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        by_phone
+            .items
+            .iter()
+            .map(|p| p.tracking_code.to_string())
+            .collect::<Vec<_>>(),
+        vec![codes[1].clone()]
+    );
+    let by_code = list(ParcelFilter {
+        q: Some(codes[0].to_lowercase()),
+        page: 1,
+        page_size: 50,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_code.total, 1);
+    let received = list(ParcelFilter {
+        status: Some(ParcelStatus::Received),
+        page: 1,
+        page_size: 50,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(received.total, 1);
+    let elsewhere = list(ParcelFilter {
+        branch_id: Some(9999),
+        page: 1,
+        page_size: 50,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(elsewhere.total, 0);
+    db.finish().await;
+}
+
 macro_rules! store_suite {
     ($engine:ident; $($case:ident),* $(,)?) => {
         mod $engine {
@@ -423,6 +516,7 @@ macro_rules! store_suite {
 }
 
 store_suite!(sqlite;
+    the_list_filters_searches_and_pages,
     registering_quotes_from_the_tariff_and_keeps_the_fee_snapshot,
     registering_without_a_tariff_names_the_field,
     a_home_delivery_runs_its_whole_life_with_history_payments_and_outbox,
@@ -433,6 +527,7 @@ store_suite!(sqlite;
 );
 
 store_suite!(postgres;
+    the_list_filters_searches_and_pages,
     registering_quotes_from_the_tariff_and_keeps_the_fee_snapshot,
     registering_without_a_tariff_names_the_field,
     a_home_delivery_runs_its_whole_life_with_history_payments_and_outbox,

@@ -144,6 +144,49 @@ pub async fn create(
     ))
 }
 
+/// `GET /api/v1/parcels` query: filters, search and page.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this status (`RECEIVED`…).
+    pub status: Option<paqueteria_core::domain::ParcelStatus>,
+    /// Only parcels from or to this branch.
+    pub branch_id: Option<i64>,
+    /// Tracking code, phone or name.
+    pub q: Option<String>,
+    /// Page, from 1.
+    pub page: Option<u32>,
+    /// Rows per page, 1 to 200 (default 50).
+    pub page_size: Option<u32>,
+}
+
+/// A page of parcels.
+pub async fn list(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    crate::extract::ValidQuery(q): crate::extract::ValidQuery<ListQuery>,
+) -> ApiResult<Json<paqueteria_core::store::ParcelPage>> {
+    user.require(EVERYONE)?;
+    if q.page_size.is_some_and(|n| n == 0 || n > 200) {
+        return Err(ApiError::Validation(vec![crate::error::FieldError {
+            loc: vec!["query".to_owned(), "page_size".to_owned()],
+            msg: "must be between 1 and 200".to_owned(),
+            kind: "value_error",
+        }]));
+    }
+    let page = s
+        .store
+        .list_parcels(&paqueteria_core::store::ParcelFilter {
+            status: q.status,
+            branch_id: q.branch_id,
+            q: q.q,
+            page: q.page.unwrap_or(1),
+            page_size: q.page_size.unwrap_or(50),
+        })
+        .await?;
+    Ok(Json(page))
+}
+
 /// One parcel with its history.
 pub async fn get(
     State(s): State<AppState>,

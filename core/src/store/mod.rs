@@ -464,6 +464,82 @@ impl Store {
         row.as_ref().map(parcel_from).transpose()
     }
 
+    /// A page of parcels, newest first, with the total that match.
+    pub async fn list_parcels(&self, f: &ParcelFilter) -> StoreResult<ParcelPage> {
+        let page_size = f.page_size.clamp(1, 200);
+        let page = f.page.max(1);
+        let mut conds: Vec<String> = Vec::new();
+        let mut binds: Vec<Bind> = Vec::new();
+        let next = |b: Bind, binds: &mut Vec<Bind>| {
+            binds.push(b);
+            format!("${}", binds.len())
+        };
+        if let Some(st) = f.status {
+            let p = next(Bind::Text(st.as_str().to_owned()), &mut binds);
+            conds.push(format!("p.status = {p}"));
+        }
+        if let Some(b) = f.branch_id {
+            let p = next(Bind::Int(b), &mut binds);
+            conds.push(format!(
+                "(p.origin_branch_id = {p} OR p.destination_branch_id = {p})"
+            ));
+        }
+        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            // A tracking code or its start; part of a name; and, when the
+            // text has 7 digits or more, the end of a phone number.
+            let code = next(
+                Bind::Text(format!("{}%", q.to_uppercase().replace(' ', ""))),
+                &mut binds,
+            );
+            let name = next(Bind::Text(format!("%{}%", q.to_lowercase())), &mut binds);
+            let mut who = format!("lower(name) LIKE {name}");
+            let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+            if digits.len() >= 7 {
+                let phone = next(Bind::Text(format!("%{digits}")), &mut binds);
+                who.push_str(&format!(" OR phone LIKE {phone}"));
+            }
+            conds.push(format!(
+                "(p.tracking_code LIKE {code} OR p.sender_id IN (SELECT id FROM customers WHERE {who}) \
+                 OR p.recipient_id IN (SELECT id FROM customers WHERE {who}))"
+            ));
+        }
+        let filter = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        let columns = PARCEL_COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (limit, offset) = (binds.len() + 1, binds.len() + 2);
+        let sql = format!(
+            "SELECT {columns} FROM parcels p {filter} ORDER BY p.id DESC LIMIT ${limit} OFFSET ${offset}"
+        );
+        let mut query = sqlx::query(&sql);
+        for b in &binds {
+            query = b.bind(query);
+        }
+        let rows = query
+            .bind(i64::from(page_size))
+            .bind(i64::from((page - 1) * page_size))
+            .fetch_all(&self.pool)
+            .await?;
+        let count_sql = format!("SELECT COUNT(*) FROM parcels p {filter}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for b in &binds {
+            count = b.bind_scalar(count);
+        }
+        let total = count.fetch_one(&self.pool).await?;
+        Ok(ParcelPage {
+            items: rows.iter().map(parcel_from).collect::<StoreResult<_>>()?,
+            total,
+            page,
+            page_size,
+        })
+    }
+
     /// Whether `pin` is the parcel's pickup PIN.
     pub async fn check_pickup_pin(&self, parcel_id: i64, pin: &str) -> StoreResult<bool> {
         let row: Option<(String, String)> =
@@ -673,6 +749,32 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(notification_from).collect()
+    }
+}
+
+/// A value bound to a query built at run time.
+#[derive(Clone, Debug)]
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+type AnyScalar<'q> = sqlx::query::QueryScalar<'q, Any, i64, sqlx::any::AnyArguments<'q>>;
+
+impl Bind {
+    fn bind<'q>(&self, q: AnyQuery<'q>) -> AnyQuery<'q> {
+        match self {
+            Self::Text(t) => q.bind(t.clone()),
+            Self::Int(i) => q.bind(*i),
+        }
+    }
+
+    fn bind_scalar<'q>(&self, q: AnyScalar<'q>) -> AnyScalar<'q> {
+        match self {
+            Self::Text(t) => q.bind(t.clone()),
+            Self::Int(i) => q.bind(*i),
+        }
     }
 }
 

@@ -303,3 +303,32 @@ pub struct Notification {
     /// The send job's id once enqueued.
     pub job_id: Option<String>,
 }
+
+/// Filters of the parcel list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParcelFilter {
+    /// Only this status.
+    pub status: Option<ParcelStatus>,
+    /// Only parcels from or to this branch.
+    pub branch_id: Option<i64>,
+    /// Search: a tracking code (or its start), a phone (or its end), or part
+    /// of a sender's or recipient's name.
+    pub q: Option<String>,
+    /// Page, from 1.
+    pub page: u32,
+    /// Rows per page (1 to 200).
+    pub page_size: u32,
+}
+
+/// One page of parcels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParcelPage {
+    /// The rows, newest first.
+    pub items: Vec<Parcel>,
+    /// Rows matching the filters in all.
+    pub total: i64,
+    /// This page.
+    pub page: u32,
+    /// Rows per page.
+    pub page_size: u32,
+}
