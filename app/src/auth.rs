@@ -29,12 +29,71 @@ impl CurrentUser {
     }
 }
 
-/// Counter staff and above.
-pub const STAFF: &[Role] = &[Role::Admin, Role::Supervisor, Role::Operator];
+/// Who may call a route: the roles it admits.
+pub trait Policy: Send + Sync + 'static {
+    /// The roles admitted.
+    const ROLES: &'static [Role];
+}
+
 /// Everyone who works here.
-pub const EVERYONE: &[Role] = &[Role::Admin, Role::Supervisor, Role::Operator, Role::Courier];
+#[derive(Debug)]
+pub struct Everyone;
+impl Policy for Everyone {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Supervisor, Role::Operator, Role::Courier];
+}
+
+/// Counter staff and above (not couriers).
+#[derive(Debug)]
+pub struct Staff;
+impl Policy for Staff {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Supervisor, Role::Operator];
+}
+
+/// Supervisors and admins.
+#[derive(Debug)]
+pub struct Managers;
+impl Policy for Managers {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Supervisor];
+}
+
 /// Admins only.
-pub const ADMIN: &[Role] = &[Role::Admin];
+#[derive(Debug)]
+pub struct Admins;
+impl Policy for Admins {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// A signed-in user whose role `P` admits: 401 without a valid token, 403
+/// for another role. It is checked before the body is read, so a forbidden
+/// caller learns nothing from validation errors.
+#[derive(Debug)]
+pub struct Authorized<P: Policy>(pub User, std::marker::PhantomData<P>);
+
+impl<P: Policy> Authorized<P> {
+    /// The user.
+    pub fn user(&self) -> &User {
+        &self.0
+    }
+}
+
+impl<P: Policy> FromRequestParts<AppState> for Authorized<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
+        if P::ROLES.contains(&user.role) {
+            Ok(Self(user, std::marker::PhantomData))
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "a {} may not do this",
+                user.role.as_str()
+            )))
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;

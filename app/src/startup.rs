@@ -106,6 +106,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/jobs/dead/{id}/retry", post(routes::jobs::retry))
         .route("/api/v1/jobs/{id}", get(routes::jobs::get))
+        .route(
+            "/api/v1/customers",
+            get(routes::customers::by_phone).post(routes::customers::upsert),
+        )
+        .route(
+            "/api/v1/users",
+            get(routes::users::list).post(routes::users::create),
+        )
+        .route("/api/v1/users/me", get(routes::users::me))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             telemetry::track,

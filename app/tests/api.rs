@@ -382,3 +382,130 @@ async fn the_parcel_list_searches_and_rejects_bad_query_parameters() {
     assert_eq!(app.get("/api/v1/parcels", None).await.status, 401);
     app.stop().await;
 }
+
+/// Every role against every route: 401 without a token, 403 for a role the
+/// route does not admit, and anything else (the route's own answer) for one
+/// it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_gets_exactly_the_routes_it_may_use() {
+    let (app, branches) = app_with_staff().await;
+    app.store
+        .create_user(&NewUser {
+            email: "supervisor@example.com".to_owned(),
+            name: "Sup".to_owned(),
+            password: PASSWORD.to_owned(),
+            role: Role::Supervisor,
+            branch_id: None,
+        })
+        .await
+        .unwrap();
+    let op = token(&app, "operator@example.com").await;
+    let parcel_id = app
+        .post_json("/api/v1/parcels", Some(&op), &parcel_body(&branches))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    use Role::*;
+    const ALL: &[Role] = &[Admin, Supervisor, Operator, Courier];
+    const STAFF: &[Role] = &[Admin, Supervisor, Operator];
+    let parcel_path = format!("/api/v1/parcels/{parcel_id}");
+    let table: Vec<(&str, String, serde_json::Value, &[Role])> = vec![
+        ("GET", "/api/v1/branches".into(), json!(null), ALL),
+        (
+            "POST",
+            "/api/v1/branches".into(),
+            json!({"code": "X", "name": "X", "city": "X"}),
+            &[Admin],
+        ),
+        (
+            "POST",
+            "/api/v1/tariffs/quote".into(),
+            json!({"package_type": "box", "zone": "national", "weight_grams": 10}),
+            ALL,
+        ),
+        (
+            "POST",
+            "/api/v1/tariffs".into(),
+            json!({}),
+            &[Admin, Supervisor],
+        ),
+        ("GET", "/api/v1/parcels".into(), json!(null), ALL),
+        (
+            "POST",
+            "/api/v1/parcels".into(),
+            parcel_body(&branches),
+            STAFF,
+        ),
+        ("GET", parcel_path.clone(), json!(null), ALL),
+        (
+            "POST",
+            format!("{parcel_path}/transition"),
+            json!({"event": "arrive", "version": 1}),
+            ALL,
+        ),
+        (
+            "GET",
+            "/api/v1/customers?phone=%2B573001110000".into(),
+            json!(null),
+            STAFF,
+        ),
+        (
+            "POST",
+            "/api/v1/customers".into(),
+            json!({"phone": "+573005550000", "name": "Eva"}),
+            STAFF,
+        ),
+        ("GET", "/api/v1/users".into(), json!(null), &[Admin]),
+        ("POST", "/api/v1/users".into(), json!({}), &[Admin]),
+        ("GET", "/api/v1/users/me".into(), json!(null), ALL),
+        ("GET", "/api/v1/jobs/queues".into(), json!(null), ALL),
+        ("GET", "/api/v1/jobs/dead".into(), json!(null), &[Admin]),
+        ("GET", "/api/v1/jobs/no-such-job".into(), json!(null), ALL),
+        (
+            "POST",
+            "/api/v1/jobs/dead/no-such-job/retry".into(),
+            json!(null),
+            &[Admin],
+        ),
+    ];
+    let mut tokens = Vec::new();
+    for (role, email) in [
+        (Admin, "admin@example.com"),
+        (Supervisor, "supervisor@example.com"),
+        (Operator, "operator@example.com"),
+        (Courier, "courier@example.com"),
+    ] {
+        tokens.push((role, token(&app, email).await));
+    }
+    for (method, path, body, allowed) in &table {
+        let call = |t: Option<String>| {
+            let (method, path, body) = (*method, path.clone(), body.clone());
+            let app = &app;
+            async move {
+                match method {
+                    "GET" => app.get(&path, t.as_deref()).await.status,
+                    _ => app.post_json(&path, t.as_deref(), &body).await.status,
+                }
+            }
+        };
+        assert_eq!(call(None).await, 401, "{method} {path} without a token");
+        for (role, t) in &tokens {
+            let status = call(Some(t.clone())).await;
+            if allowed.contains(role) {
+                assert!(
+                    status != 401 && status != 403,
+                    "{method} {path} as {role:?} gave {status}"
+                );
+            } else {
+                assert_eq!(status, 403, "{method} {path} as {role:?}");
+            }
+        }
+    }
+    assert_eq!(
+        app.get("/api/v1/track/PQ000000000CO", None).await.status,
+        422,
+        "public, but validated"
+    );
+    app.stop().await;
+}

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use paqueteria_core::broker::{JobId, JobInfo, QueueStats};
 use serde::Deserialize;
 
-use crate::auth::{ADMIN, CurrentUser, EVERYONE};
+use crate::auth::{Admins, Authorized, Everyone};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::startup::AppState;
 
@@ -28,10 +28,9 @@ fn broker_error(e: paqueteria_core::BrokerError) -> ApiError {
 /// One job: state, attempts, timings, last error, result.
 pub async fn get(
     State(s): State<AppState>,
-    user: CurrentUser,
+    _user: Authorized<Everyone>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobInfo>> {
-    user.require(EVERYONE)?;
     let id = job_id(id)?;
     s.broker
         .job(&id)
@@ -44,9 +43,8 @@ pub async fn get(
 /// Counts per queue.
 pub async fn queues(
     State(s): State<AppState>,
-    user: CurrentUser,
+    _user: Authorized<Everyone>,
 ) -> ApiResult<Json<Vec<QueueStats>>> {
-    user.require(EVERYONE)?;
     let mut names: Vec<String> = paqueteria_core::jobs::queues::ALL
         .iter()
         .map(|q| (*q).to_owned())
@@ -71,10 +69,9 @@ pub struct DeadQuery {
 /// The dead set, newest first.
 pub async fn dead(
     State(s): State<AppState>,
-    user: CurrentUser,
+    _user: Authorized<Admins>,
     Query(q): Query<DeadQuery>,
 ) -> ApiResult<Json<Vec<JobInfo>>> {
-    user.require(ADMIN)?;
     let limit = q.limit.unwrap_or(50).min(500);
     Ok(Json(
         s.broker
@@ -87,10 +84,9 @@ pub async fn dead(
 /// Runs a dead job again with fresh attempts.
 pub async fn retry(
     State(s): State<AppState>,
-    user: CurrentUser,
+    _user: Authorized<Admins>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    user.require(ADMIN)?;
     let id = job_id(id)?;
     if s.broker.rerun_dead(&id).await.map_err(broker_error)? {
         Ok(StatusCode::ACCEPTED)
@@ -102,10 +98,9 @@ pub async fn retry(
 /// Deletes a dead job.
 pub async fn discard(
     State(s): State<AppState>,
-    user: CurrentUser,
+    _user: Authorized<Admins>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    user.require(ADMIN)?;
     let id = job_id(id)?;
     if s.broker.discard(&id).await.map_err(broker_error)? {
         Ok(StatusCode::NO_CONTENT)

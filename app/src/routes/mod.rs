@@ -2,8 +2,10 @@
 
 pub mod auth;
 pub mod branches;
+pub mod customers;
 pub mod health;
 pub mod jobs;
 pub mod parcels;
 pub mod tariffs;
 pub mod track;
+pub mod users;

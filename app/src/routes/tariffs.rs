@@ -7,7 +7,7 @@ use paqueteria_core::domain::{Grams, Money};
 use paqueteria_core::store::{NewTariff, Tariff};
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, EVERYONE};
+use crate::auth::{Authorized, Everyone, Managers};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ValidJson;
 use crate::startup::AppState;
@@ -30,10 +30,9 @@ pub struct QuoteIn {
 /// What a parcel would cost.
 pub async fn quote(
     State(s): State<AppState>,
-    user: CurrentUser,
+    _user: Authorized<Everyone>,
     ValidJson(q): ValidJson<QuoteIn>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    user.require(EVERYONE)?;
     if q.weight_grams == 0 {
         return Err(ApiError::field("weight_grams", "must be above 0"));
     }
@@ -60,12 +59,8 @@ pub async fn quote(
 /// Creates a tariff line (admins and supervisors).
 pub async fn create(
     State(s): State<AppState>,
-    user: CurrentUser,
+    _user: Authorized<Managers>,
     ValidJson(t): ValidJson<NewTariff>,
 ) -> ApiResult<(StatusCode, Json<Tariff>)> {
-    user.require(&[
-        paqueteria_core::domain::Role::Admin,
-        paqueteria_core::domain::Role::Supervisor,
-    ])?;
     Ok((StatusCode::CREATED, Json(s.store.create_tariff(&t).await?)))
 }

@@ -139,6 +139,14 @@ impl Store {
         user_from(&row)
     }
 
+    /// Every user, by email.
+    pub async fn users(&self) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from).collect()
+    }
+
     /// How many users exist (the first start creates an admin when none does).
     pub async fn count_users(&self) -> StoreResult<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
