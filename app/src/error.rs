@@ -9,7 +9,7 @@ use paqueteria_core::store::StoreError;
 use serde::Serialize;
 
 /// One invalid field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     /// Where: `["body", "weight_grams"]`, `["path", "id"]`…
     pub loc: Vec<String>,
@@ -18,6 +18,20 @@ pub struct FieldError {
     /// `value_error` (bad value) or `missing`.
     #[serde(rename = "type")]
     pub kind: &'static str,
+}
+
+/// The body of every error but a 422.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// The body of a 422.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ValidationBody {
+    /// One entry per invalid field.
+    pub detail: Vec<FieldError>,
 }
 
 /// An error answer.

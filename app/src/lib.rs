@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

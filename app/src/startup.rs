@@ -120,6 +120,10 @@ pub fn router(state: AppState) -> Router {
             telemetry::track,
         ))
         .with_state(state)
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url(
+            "/openapi.json",
+            <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+        ))
 }
 
 /// The app, built and not yet serving.

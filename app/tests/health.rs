@@ -98,3 +98,45 @@ where
     f(format!("{base}/{name}")).await;
     psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_and_the_interactive_docs_are_served() {
+    let app = TestApp::spawn(&[]).await;
+    let doc = app.get("/openapi.json", None).await;
+    assert_eq!(doc.status, 200);
+    let v = doc.json();
+    assert!(
+        v["openapi"].as_str().is_some_and(|s| s.starts_with("3.")),
+        "{}",
+        doc.body
+    );
+    for path in [
+        "/api/v1/parcels",
+        "/api/v1/parcels/{id}/transition",
+        "/api/v1/auth/token",
+        "/api/v1/track/{code}",
+    ] {
+        assert!(
+            v["paths"][path].is_object(),
+            "{path} is missing from /openapi.json"
+        );
+    }
+    assert_eq!(
+        v["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"],
+        "/api/v1/auth/token"
+    );
+    assert!(v["components"]["schemas"]["CreateParcel"].is_object());
+    let docs = app.get("/docs/", None).await;
+    assert_eq!(docs.status, 200);
+    assert!(
+        docs.body.to_lowercase().contains("swagger"),
+        "{}",
+        docs.body
+    );
+    let asset = app.get("/docs/swagger-ui-bundle.js", None).await;
+    assert_eq!(
+        asset.status, 200,
+        "the UI is served from the binary, not a CDN"
+    );
+    app.stop().await;
+}

@@ -14,7 +14,7 @@ use crate::startup::AppState;
 pub const TOKEN_TTL_MS: i64 = 12 * 3600 * 1000;
 
 /// The OAuth2 password-flow form.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 pub struct TokenForm {
     /// The user's email.
     pub username: String,
@@ -23,6 +23,7 @@ pub struct TokenForm {
 }
 
 /// Signs a user in.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "A bearer token"), (status = 401, description = "Wrong email or password", body = crate::error::ErrorBody), (status = 429, description = "Too many attempts", body = crate::error::ErrorBody)))]
 pub async fn token(
     State(s): State<AppState>,
     Form(f): Form<TokenForm>,

@@ -13,7 +13,7 @@ use crate::extract::ValidJson;
 use crate::startup::AppState;
 
 /// `POST /api/v1/branches`.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBranch {
     /// Short unique code, e.g. `BOG-01`.
@@ -31,6 +31,7 @@ pub struct CreateBranch {
 }
 
 /// Every branch.
+#[utoipa::path(get, path = "/api/v1/branches", tag = "branches", responses((status = 200, description = "Every branch", body = Vec<paqueteria_core::store::Branch>), (status = 401, description = "Not signed in", body = crate::error::ErrorBody)), security(("oauth2" = [])))]
 pub async fn list(
     State(s): State<AppState>,
     _user: Authorized<Everyone>,
@@ -39,6 +40,7 @@ pub async fn list(
 }
 
 /// Creates a branch.
+#[utoipa::path(post, path = "/api/v1/branches", tag = "branches", request_body = CreateBranch, responses((status = 201, description = "Created", body = paqueteria_core::store::Branch), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn create(
     State(s): State<AppState>,
     _user: Authorized<Admins>,

@@ -14,7 +14,7 @@ use crate::routes::parcels::CustomerIn;
 use crate::startup::AppState;
 
 /// `GET /api/v1/customers?phone=…`.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ByPhone {
     /// E.164 phone.
@@ -22,6 +22,7 @@ pub struct ByPhone {
 }
 
 /// The customer with a phone.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(ByPhone), responses((status = 200, description = "The customer", body = paqueteria_core::store::Customer), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn by_phone(
     State(s): State<AppState>,
     _user: Authorized<Staff>,
@@ -35,6 +36,7 @@ pub async fn by_phone(
 }
 
 /// Creates a customer, or updates the one with that phone.
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = crate::routes::parcels::CustomerIn, responses((status = 200, description = "Created or updated", body = paqueteria_core::store::Customer), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn upsert(
     State(s): State<AppState>,
     _user: Authorized<Staff>,

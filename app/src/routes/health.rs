@@ -11,11 +11,13 @@ use axum::response::IntoResponse;
 use crate::startup::AppState;
 
 /// Liveness: the process serves requests.
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, description = "The process serves requests")))]
 pub async fn live() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
 /// Readiness: the store and the broker answer within 2 s each.
+#[utoipa::path(get, path = "/health/ready", tag = "ops", responses((status = 200, description = "Store and broker answer"), (status = 503, description = "Store or broker unavailable")))]
 pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     let limit = Duration::from_secs(2);
     let store = matches!(

@@ -26,6 +26,7 @@ fn broker_error(e: paqueteria_core::BrokerError) -> ApiError {
 }
 
 /// One job: state, attempts, timings, last error, result.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")), responses((status = 200, description = "The job", body = paqueteria_core::broker::JobInfo), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn get(
     State(s): State<AppState>,
     _user: Authorized<Everyone>,
@@ -41,6 +42,7 @@ pub async fn get(
 }
 
 /// Counts per queue.
+#[utoipa::path(get, path = "/api/v1/jobs/queues", tag = "jobs", responses((status = 200, description = "Counts per queue", body = Vec<paqueteria_core::broker::QueueStats>), (status = 401, description = "Not signed in", body = crate::error::ErrorBody)), security(("oauth2" = [])))]
 pub async fn queues(
     State(s): State<AppState>,
     _user: Authorized<Everyone>,
@@ -58,7 +60,7 @@ pub async fn queues(
 }
 
 /// `?queue=&limit=` of the dead-set listing.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
 pub struct DeadQuery {
     /// Only this queue.
     pub queue: Option<String>,
@@ -67,6 +69,7 @@ pub struct DeadQuery {
 }
 
 /// The dead set, newest first.
+#[utoipa::path(get, path = "/api/v1/jobs/dead", tag = "jobs", params(DeadQuery), responses((status = 200, description = "Dead jobs, newest first", body = Vec<paqueteria_core::broker::JobInfo>), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn dead(
     State(s): State<AppState>,
     _user: Authorized<Admins>,
@@ -82,6 +85,7 @@ pub async fn dead(
 }
 
 /// Runs a dead job again with fresh attempts.
+#[utoipa::path(post, path = "/api/v1/jobs/dead/{id}/retry", tag = "jobs", params(("id" = String, Path, description = "Job id")), responses((status = 202, description = "Queued again"), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn retry(
     State(s): State<AppState>,
     _user: Authorized<Admins>,
@@ -96,6 +100,7 @@ pub async fn retry(
 }
 
 /// Deletes a dead job.
+#[utoipa::path(delete, path = "/api/v1/jobs/dead/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")), responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn discard(
     State(s): State<AppState>,
     _user: Authorized<Admins>,

@@ -13,7 +13,7 @@ use crate::extract::ValidJson;
 use crate::startup::AppState;
 
 /// A sender or recipient in a request.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerIn {
     /// E.164 phone, the lookup key.
@@ -44,7 +44,7 @@ impl From<CustomerIn> for NewCustomer {
 }
 
 /// `POST /api/v1/parcels`.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateParcel {
     /// Sender.
@@ -78,7 +78,7 @@ pub struct CreateParcel {
 }
 
 /// A parcel with its history.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct ParcelOut {
     /// The parcel.
     #[serde(flatten)]
@@ -99,6 +99,7 @@ fn actor(u: &paqueteria_core::store::User) -> Actor {
 }
 
 /// Registers a parcel with its quote.
+#[utoipa::path(post, path = "/api/v1/parcels", tag = "parcels", request_body = CreateParcel, responses((status = 201, description = "Registered; the pickup PIN is shown only here", body = ParcelOut), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn create(
     State(s): State<AppState>,
     user: Authorized<Staff>,
@@ -144,7 +145,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/parcels` query: filters, search and page.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this status (`RECEIVED`…).
@@ -160,6 +161,7 @@ pub struct ListQuery {
 }
 
 /// A page of parcels.
+#[utoipa::path(get, path = "/api/v1/parcels", tag = "parcels", params(ListQuery), responses((status = 200, description = "A page of parcels", body = paqueteria_core::store::ParcelPage), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn list(
     State(s): State<AppState>,
     _user: Authorized<Everyone>,
@@ -186,6 +188,7 @@ pub async fn list(
 }
 
 /// One parcel with its history.
+#[utoipa::path(get, path = "/api/v1/parcels/{id}", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), responses((status = 200, description = "The parcel with its history", body = ParcelOut), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn get(
     State(s): State<AppState>,
     _user: Authorized<Everyone>,
@@ -202,7 +205,7 @@ pub async fn get(
 
 /// `POST /api/v1/parcels/{id}/transition`: `{"event": "receive", "version": 1}`,
 /// with `"reason"` for cancel, return and fail_attempt.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 pub struct TransitionIn {
     /// The event, and its reason where it needs one.
     #[serde(flatten)]
@@ -212,6 +215,7 @@ pub struct TransitionIn {
 }
 
 /// Changes a parcel's status.
+#[utoipa::path(post, path = "/api/v1/parcels/{id}/transition", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), request_body = TransitionIn, responses((status = 200, description = "The parcel after the change", body = ParcelOut), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn transition(
     State(s): State<AppState>,
     user: Authorized<Everyone>,

@@ -13,7 +13,7 @@ use crate::extract::ValidJson;
 use crate::startup::AppState;
 
 /// `POST /api/v1/tariffs/quote`.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteIn {
     /// Package type.
@@ -28,6 +28,7 @@ pub struct QuoteIn {
 }
 
 /// What a parcel would cost.
+#[utoipa::path(post, path = "/api/v1/tariffs/quote", tag = "tariffs", request_body = QuoteIn, responses((status = 200, description = "The price"), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn quote(
     State(s): State<AppState>,
     _user: Authorized<Everyone>,
@@ -57,6 +58,7 @@ pub async fn quote(
 }
 
 /// Creates a tariff line (admins and supervisors).
+#[utoipa::path(post, path = "/api/v1/tariffs", tag = "tariffs", request_body = paqueteria_core::store::NewTariff, responses((status = 201, description = "Created", body = paqueteria_core::store::Tariff), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn create(
     State(s): State<AppState>,
     _user: Authorized<Managers>,

@@ -9,6 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 
 /// Status and history of a parcel by tracking code.
+#[utoipa::path(get, path = "/api/v1/track/{code}", tag = "tracking", params(("code" = String, Path, description = "Tracking code")), responses((status = 200, description = "Status and history, no personal data"), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)))]
 pub async fn track(
     State(s): State<AppState>,
     Path(code): Path<String>,

@@ -13,7 +13,7 @@ use crate::extract::ValidJson;
 use crate::startup::AppState;
 
 /// `POST /api/v1/users`.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Email, the sign-in name.
@@ -30,11 +30,13 @@ pub struct CreateUser {
 }
 
 /// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", responses((status = 200, description = "The signed-in user", body = paqueteria_core::store::User), (status = 401, description = "Not signed in", body = crate::error::ErrorBody)), security(("oauth2" = [])))]
 pub async fn me(user: Authorized<Everyone>) -> Json<User> {
     Json(user.0)
 }
 
 /// Every user.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "Every user", body = Vec<paqueteria_core::store::User>), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody)), security(("oauth2" = [])))]
 pub async fn list(
     State(s): State<AppState>,
     _user: Authorized<Admins>,
@@ -43,6 +45,7 @@ pub async fn list(
 }
 
 /// Creates a user.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser, responses((status = 201, description = "Created", body = paqueteria_core::store::User), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn create(
     State(s): State<AppState>,
     _user: Authorized<Admins>,

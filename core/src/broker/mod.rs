@@ -36,6 +36,7 @@ use crate::clock::Clock;
 use crate::jobs::JobPolicy;
 
 /// A job's id: a time-ordered UUID, or the `name:key` of an idempotent job.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct JobId(String);
@@ -155,6 +156,7 @@ pub struct Enqueued {
 }
 
 /// Where a job is in its life.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
@@ -210,6 +212,7 @@ impl fmt::Display for JobState {
 }
 
 /// Everything known about one job.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct JobInfo {
     /// Id.
@@ -323,6 +326,7 @@ pub enum CancelOutcome {
 }
 
 /// Counts of one queue.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct QueueStats {
     /// Queue.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// An amount in minor units of the deployment's currency (centavos of the
 /// Colombian peso by default). May be negative for refunds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -90,6 +91,7 @@ impl fmt::Display for Money {
 }
 
 /// A weight in grams.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]

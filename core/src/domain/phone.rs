@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A phone number in E.164 form: `+`, a country code that does not start
 /// with 0, and 8 to 15 digits in all.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);

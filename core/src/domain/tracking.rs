@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 const WEIGHTS: [u32; 8] = [8, 6, 4, 2, 3, 5, 9, 7];
 
 /// A parcel's tracking code, e.g. `PQ123456785CO`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TrackingCode(String);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Grams, Money, ParcelStatus, Phone, Role, Service, TrackingCode};
 
 /// A branch (a counter where parcels are received and picked up).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Branch {
     /// Id.
@@ -39,6 +40,7 @@ pub struct NewBranch {
 }
 
 /// A customer: a sender or a recipient. The phone is the counter's lookup key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
     /// Id.
@@ -72,6 +74,7 @@ pub struct NewCustomer {
 
 /// A price list line: what a package of a type, to a zone, in a weight band
 /// costs, and what storage after the grace period costs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tariff {
     /// Id.
@@ -113,6 +116,7 @@ impl Tariff {
 }
 
 /// A tariff line to create.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewTariff {
     /// Package type.
@@ -140,6 +144,7 @@ pub struct NewTariff {
 }
 
 /// A parcel.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Parcel {
     /// Id.
@@ -246,6 +251,7 @@ pub struct Actor {
 }
 
 /// One line of a parcel's history.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParcelEventRow {
     /// Id.
@@ -267,6 +273,7 @@ pub struct ParcelEventRow {
 }
 
 /// A payment; voided ones stay, with who voided them and why.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     /// Id.
@@ -284,6 +291,7 @@ pub struct Payment {
 }
 
 /// An outbound message row.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
     /// Id: the send job's idempotency key.
@@ -321,6 +329,7 @@ pub struct ParcelFilter {
 }
 
 /// One page of parcels.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParcelPage {
     /// The rows, newest first.

@@ -15,6 +15,7 @@ use super::{Store, StoreError, StoreResult};
 use crate::domain::Role;
 
 /// A user of the app.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Id.
