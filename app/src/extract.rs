@@ -39,14 +39,7 @@ where
         serde_path_to_error::deserialize(de)
             .map(ValidJson)
             .map_err(|e| {
-                let mut loc = vec!["body".to_owned()];
-                loc.extend(
-                    e.path()
-                        .to_string()
-                        .split('.')
-                        .filter(|s| !s.is_empty() && *s != "?")
-                        .map(str::to_owned),
-                );
+                let mut loc = location("body", e.path());
                 let inner = e.into_inner();
                 let kind = if inner.to_string().starts_with("missing field") {
                     "missing"
@@ -65,6 +58,18 @@ where
                 }])
             })
     }
+}
+
+/// FastAPI's `loc`: where the input came from, then the path serde failed at.
+fn location(source: &str, path: &serde_path_to_error::Path) -> Vec<String> {
+    std::iter::once(source.to_owned())
+        .chain(
+            path.to_string()
+                .split('.')
+                .filter(|s| !s.is_empty() && *s != "?")
+                .map(str::to_owned),
+        )
+        .collect()
 }
 
 /// serde_json ends messages with " at line 1 column 42": noise for a client.
@@ -96,14 +101,7 @@ where
         serde_path_to_error::deserialize(de)
             .map(ValidQuery)
             .map_err(|e| {
-                let mut loc = vec!["query".to_owned()];
-                loc.extend(
-                    e.path()
-                        .to_string()
-                        .split('.')
-                        .filter(|s| !s.is_empty() && *s != "?")
-                        .map(str::to_owned),
-                );
+                let loc = location("query", e.path());
                 ApiError::Validation(vec![FieldError {
                     loc,
                     msg: strip_position(&e.into_inner().to_string()),
