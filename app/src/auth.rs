@@ -29,6 +29,22 @@ impl CurrentUser {
     }
 }
 
+/// The browser's session cookie.
+pub const SESSION_COOKIE: &str = "paq_session";
+
+/// The session token in a `Cookie` header, if any.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
 /// Who may call a route: the roles it admits.
 pub trait Policy: Send + Sync + 'static {
     /// The roles admitted.
@@ -112,6 +128,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             })
             .map(str::trim)
             .filter(|t| !t.is_empty())
+            .or_else(|| session_cookie(&parts.headers))
             .ok_or(ApiError::Unauthorized)?;
         let user = state
             .store

@@ -15,6 +15,8 @@ use crate::routes;
         routes::health::live,
         routes::health::ready,
         routes::auth::token,
+        routes::auth::session,
+        routes::auth::logout,
         routes::parcels::list,
         routes::parcels::create,
         routes::parcels::get,

@@ -82,6 +82,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(routes::health::ready))
         .route("/metrics", get(routes::health::metrics))
         .route("/api/v1/auth/token", post(routes::auth::token))
+        .route("/api/v1/auth/session", post(routes::auth::session))
+        .route("/api/v1/auth/logout", post(routes::auth::logout))
         .route(
             "/api/v1/parcels",
             get(routes::parcels::list).post(routes::parcels::create),

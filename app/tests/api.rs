@@ -509,3 +509,82 @@ async fn every_role_gets_exactly_the_routes_it_may_use() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_signs_in_with_an_http_only_cookie_and_signs_out() {
+    let (app, _) = app_with_staff().await;
+    let form = format!("username=operator@example.com&password={PASSWORD}");
+    let r = app
+        .request(
+            "POST",
+            "/api/v1/auth/session",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            &form,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let raw = app
+        .request(
+            "POST",
+            "/api/v1/auth/session",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &form,
+        )
+        .await;
+    assert_eq!(raw.status, 204);
+    // The cookie is read back from a fresh sign-in's Set-Cookie header.
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(
+        format!(
+            "POST /api/v1/auth/session HTTP/1.0\r\nHost: t\r\nX-Forwarded-Proto: https\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut head = String::new();
+    s.read_to_string(&mut head).await.unwrap();
+    let cookie_line = head
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+        .unwrap()
+        .to_owned();
+    for attr in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(cookie_line.contains(attr), "{cookie_line} lacks {attr}");
+    }
+    let pair = cookie_line
+        .split_once(':')
+        .unwrap()
+        .1
+        .trim()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let me = app
+        .request("GET", "/api/v1/users/me", &[("Cookie", pair.as_str())], "")
+        .await;
+    assert_eq!(
+        (me.status, me.json()["email"].clone()),
+        (200, json!("operator@example.com"))
+    );
+    let out = app
+        .request(
+            "POST",
+            "/api/v1/auth/logout",
+            &[("Cookie", pair.as_str())],
+            "",
+        )
+        .await;
+    assert_eq!(out.status, 204);
+    let after = app
+        .request("GET", "/api/v1/users/me", &[("Cookie", pair.as_str())], "")
+        .await;
+    assert_eq!(after.status, 401, "the session ended");
+    app.stop().await;
+}
