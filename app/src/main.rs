@@ -52,7 +52,7 @@ async fn main() -> ExitCode {
 }
 
 async fn seed(settings: &AppSettings, parcels: usize) -> anyhow::Result<()> {
-    let store = Store::connect(&settings.core.database.url(), Clock::system()).await?;
+    let store = Store::open(&settings.core.database, Clock::system()).await?;
     let started = std::time::Instant::now();
     let done = paqueteria_app::seed::run(&store, parcels).await?;
     println!(

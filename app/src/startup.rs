@@ -139,7 +139,7 @@ impl Application {
     /// Opens the store (running its migrations) and the broker, on an
     /// already-bound listener (tests bind port 0).
     pub async fn build(settings: &Settings, listener: TcpListener) -> anyhow::Result<Self> {
-        let store = Store::connect(&settings.database.url(), Clock::system())
+        let store = Store::open(&settings.database, Clock::system())
             .await
             .with_context(|| format!("open the store ({})", settings.database.describe()))?;
         let broker = paqueteria_core::broker::connect(settings)

@@ -36,7 +36,11 @@ impl TestApp {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
-        env.insert("DATA_DIR".to_owned(), dir.path().display().to_string());
+        // A directory that does not exist yet, as on a fresh clone.
+        env.insert(
+            "DATA_DIR".to_owned(),
+            dir.path().join("data").display().to_string(),
+        );
         let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let app = Application::build(&settings, listener).await.unwrap();

@@ -145,6 +145,22 @@ impl Store {
         })
     }
 
+    /// Opens the store the settings select: PostgreSQL, or the SQLite file
+    /// (created with its directory when missing).
+    pub async fn open(
+        settings: &crate::settings::DatabaseSettings,
+        clock: Clock,
+    ) -> StoreResult<Self> {
+        match settings {
+            crate::settings::DatabaseSettings::Sqlite { path } => {
+                Self::open_sqlite(path, clock).await
+            }
+            crate::settings::DatabaseSettings::Postgres { .. } => {
+                Self::connect(&settings.url(), clock).await
+            }
+        }
+    }
+
     /// Opens the SQLite file at `path`, creating it and its directory.
     pub async fn open_sqlite(path: &std::path::Path, clock: Clock) -> StoreResult<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
