@@ -36,6 +36,8 @@ use crate::routes;
         routes::jobs::dead,
         routes::jobs::retry,
         routes::jobs::discard,
+        routes::reports::request,
+        routes::reports::get,
     ),
     modifiers(&OAuth2Password)
 )]

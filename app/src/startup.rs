@@ -117,6 +117,8 @@ pub fn router(state: AppState) -> Router {
             get(routes::users::list).post(routes::users::create),
         )
         .route("/api/v1/users/me", get(routes::users::me))
+        .route("/api/v1/reports", post(routes::reports::request))
+        .route("/api/v1/reports/{id}", get(routes::reports::get))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             telemetry::track,

@@ -588,3 +588,55 @@ async fn the_browser_signs_in_with_an_http_only_cookie_and_signs_out() {
     assert_eq!(after.status, 401, "the session ended");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_request_enqueues_its_job_and_its_state_is_readable() {
+    let (app, _) = app_with_staff().await;
+    let admin = token(&app, "admin@example.com").await;
+    let op = token(&app, "operator@example.com").await;
+    let body = json!({"kind": "pdf", "from_ms": 0, "to_ms": 1_000});
+    assert_eq!(
+        app.post_json("/api/v1/reports", Some(&op), &body)
+            .await
+            .status,
+        403
+    );
+    let r = app.post_json("/api/v1/reports", Some(&admin), &body).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let report = r.json();
+    let id = report["id"].as_i64().unwrap();
+    assert_eq!(report["job_id"], format!("report.pdf:{id}"));
+    let job = app
+        .get(&format!("/api/v1/jobs/report.pdf:{id}"), Some(&admin))
+        .await;
+    assert_eq!(
+        (job.status, job.json()["queue"].clone()),
+        (200, json!("reports"))
+    );
+    let got = app
+        .get(&format!("/api/v1/reports/{id}"), Some(&admin))
+        .await;
+    assert_eq!(
+        (got.status, got.json()["kind"].clone()),
+        (200, json!("pdf"))
+    );
+    let bad = app
+        .post_json("/api/v1/reports", Some(&admin), &json!({"kind": "docx"}))
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["detail"][0]["loc"].clone()),
+        (422, json!(["body", "kind"]))
+    );
+    let bad = app
+        .post_json(
+            "/api/v1/reports",
+            Some(&admin),
+            &json!({"kind": "pdf", "from_ms": 5, "to_ms": 1}),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["detail"][0]["loc"].clone()),
+        (422, json!(["body", "to_ms"]))
+    );
+    app.stop().await;
+}

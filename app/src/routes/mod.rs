@@ -6,6 +6,7 @@ pub mod customers;
 pub mod health;
 pub mod jobs;
 pub mod parcels;
+pub mod reports;
 pub mod tariffs;
 pub mod track;
 pub mod users;

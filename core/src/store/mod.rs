@@ -16,6 +16,7 @@
 mod messages;
 mod model;
 pub mod outbox;
+mod reports;
 mod users;
 
 use std::time::Duration;

@@ -341,3 +341,31 @@ pub struct ParcelPage {
     /// Rows per page.
     pub page_size: u32,
 }
+
+/// A requested report and how far it got.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Id (the report job's idempotency key).
+    pub id: i64,
+    /// `pdf` or `xlsx`.
+    pub kind: String,
+    /// The filters, as JSON.
+    pub filters: serde_json::Value,
+    /// Who asked for it.
+    pub requested_by: Option<i64>,
+    /// `pending`, `running`, `done` or `failed`.
+    pub state: String,
+    /// Percent done.
+    pub progress: i64,
+    /// Where the file is stored, once done.
+    pub file_key: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The job that builds it.
+    pub job_id: Option<String>,
+    /// Requested at (Unix ms).
+    pub created_at_ms: i64,
+    /// Done or failed at (Unix ms).
+    pub finished_at_ms: Option<i64>,
+}
