@@ -468,6 +468,18 @@ async fn every_role_gets_exactly_the_routes_it_may_use() {
             json!(null),
             &[Admin],
         ),
+        (
+            "POST",
+            "/api/v1/reports".into(),
+            json!({"kind": "xlsx"}),
+            &[Admin, Supervisor],
+        ),
+        (
+            "GET",
+            "/api/v1/reports/1".into(),
+            json!(null),
+            &[Admin, Supervisor],
+        ),
     ];
     let mut tokens = Vec::new();
     for (role, email) in [
