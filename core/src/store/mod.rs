@@ -176,6 +176,15 @@ impl Store {
         self.engine
     }
 
+    /// The row `sql` (bound to `id`) finds, or `NotFound(what)`.
+    async fn row_by_id(&self, sql: &str, id: i64, what: &'static str) -> StoreResult<AnyRow> {
+        sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound(what))
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -218,13 +227,13 @@ impl Store {
 
     /// One branch.
     pub async fn branch(&self, id: i64) -> StoreResult<Branch> {
-        let row = sqlx::query(
-            "SELECT id, code, name, city, address, phone, active FROM branches WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound("branch"))?;
+        let row = self
+            .row_by_id(
+                "SELECT id, code, name, city, address, phone, active FROM branches WHERE id = $1",
+                id,
+                "branch",
+            )
+            .await?;
         branch_from(&row)
     }
 
@@ -250,13 +259,13 @@ impl Store {
 
     /// One customer.
     pub async fn customer(&self, id: i64) -> StoreResult<Customer> {
-        let row = sqlx::query(
-            "SELECT id, phone, name, email, document, address FROM customers WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound("customer"))?;
+        let row = self
+            .row_by_id(
+                "SELECT id, phone, name, email, document, address FROM customers WHERE id = $1",
+                id,
+                "customer",
+            )
+            .await?;
         customer_from(&row)
     }
 
@@ -305,13 +314,13 @@ impl Store {
 
     /// One tariff line.
     pub async fn tariff(&self, id: i64) -> StoreResult<Tariff> {
-        let row = sqlx::query(&format!(
-            "SELECT {TARIFF_COLUMNS} FROM tariffs WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound("tariff"))?;
+        let row = self
+            .row_by_id(
+                &format!("SELECT {TARIFF_COLUMNS} FROM tariffs WHERE id = $1"),
+                id,
+                "tariff",
+            )
+            .await?;
         tariff_from(&row)
     }
 
@@ -460,13 +469,13 @@ impl Store {
 
     /// One parcel.
     pub async fn parcel(&self, id: i64) -> StoreResult<Parcel> {
-        let row = sqlx::query(&format!(
-            "SELECT {PARCEL_COLUMNS} FROM parcels WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound("parcel"))?;
+        let row = self
+            .row_by_id(
+                &format!("SELECT {PARCEL_COLUMNS} FROM parcels WHERE id = $1"),
+                id,
+                "parcel",
+            )
+            .await?;
         parcel_from(&row)
     }
 

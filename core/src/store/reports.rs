@@ -62,13 +62,13 @@ impl Store {
 
     /// One report.
     pub async fn report(&self, id: i64) -> StoreResult<Report> {
-        let row = sqlx::query(&format!(
-            "SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound("report"))?;
+        let row = self
+            .row_by_id(
+                &format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"),
+                id,
+                "report",
+            )
+            .await?;
         report_from(&row)
     }
 }

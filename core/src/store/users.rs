@@ -132,11 +132,13 @@ impl Store {
 
     /// One user.
     pub async fn user(&self, id: i64) -> StoreResult<User> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound("user"))?;
+        let row = self
+            .row_by_id(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+                id,
+                "user",
+            )
+            .await?;
         user_from(&row)
     }
 
