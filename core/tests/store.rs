@@ -153,6 +153,14 @@ fn parcel(origin: i64, destination: i64, service: Service) -> NewParcel {
     }
 }
 
+/// A parcel from `a` to `b`, registered by an operator.
+async fn register(s: &Store, a: i64, b: i64, service: Service) -> paqueteria_core::store::Parcel {
+    s.register_parcel(&parcel(a, b, service), &OPERATOR)
+        .await
+        .unwrap()
+        .parcel
+}
+
 async fn registering_quotes_from_the_tariff_and_keeps_the_fee_snapshot(db: TestDb) {
     let s = &db.store;
     let (a, b) = setup(s).await;
@@ -214,11 +222,7 @@ async fn registering_without_a_tariff_names_the_field(db: TestDb) {
 async fn a_home_delivery_runs_its_whole_life_with_history_payments_and_outbox(db: TestDb) {
     let s = &db.store;
     let (a, b) = setup(s).await;
-    let mut p = s
-        .register_parcel(&parcel(a, b, Service::HomeDelivery), &OPERATOR)
-        .await
-        .unwrap()
-        .parcel;
+    let mut p = register(s, a, b, Service::HomeDelivery).await;
     for (event, actor) in [
         (ParcelEvent::Receive, OPERATOR),
         (ParcelEvent::Dispatch, OPERATOR),
@@ -294,11 +298,7 @@ async fn a_home_delivery_runs_its_whole_life_with_history_payments_and_outbox(db
 async fn a_pickup_after_the_grace_pays_storage_per_started_day(db: TestDb) {
     let s = &db.store;
     let (a, b) = setup(s).await;
-    let mut p = s
-        .register_parcel(&parcel(a, b, Service::BranchPickup), &OPERATOR)
-        .await
-        .unwrap()
-        .parcel;
+    let mut p = register(s, a, b, Service::BranchPickup).await;
     for e in [
         ParcelEvent::Receive,
         ParcelEvent::Dispatch,
@@ -328,11 +328,7 @@ async fn a_pickup_after_the_grace_pays_storage_per_started_day(db: TestDb) {
 async fn a_refused_change_writes_nothing(db: TestDb) {
     let s = &db.store;
     let (a, b) = setup(s).await;
-    let p = s
-        .register_parcel(&parcel(a, b, Service::HomeDelivery), &OPERATOR)
-        .await
-        .unwrap()
-        .parcel;
+    let p = register(s, a, b, Service::HomeDelivery).await;
     let err = s
         .apply_event(p.id, p.version, &ParcelEvent::Deliver, &OPERATOR)
         .await;
@@ -351,11 +347,7 @@ async fn a_refused_change_writes_nothing(db: TestDb) {
 async fn concurrent_edits_of_one_parcel_give_one_winner_and_a_conflict(db: TestDb) {
     let s = db.store.clone();
     let (a, b) = setup(&s).await;
-    let p = s
-        .register_parcel(&parcel(a, b, Service::HomeDelivery), &OPERATOR)
-        .await
-        .unwrap()
-        .parcel;
+    let p = register(&s, a, b, Service::HomeDelivery).await;
     let p = s
         .apply_event(p.id, p.version, &ParcelEvent::Receive, &OPERATOR)
         .await
@@ -547,11 +539,7 @@ async fn notifications_of_a_change_made_while_the_broker_is_down_go_out_once_it_
     let db = TestDb::sqlite().await;
     let s = &db.store;
     let (a, b) = setup(s).await;
-    let p = s
-        .register_parcel(&parcel(a, b, Service::BranchPickup), &OPERATOR)
-        .await
-        .unwrap()
-        .parcel;
+    let p = register(s, a, b, Service::BranchPickup).await;
     // Nothing listens on port 1: every call fails as "unavailable".
     let down =
         RedisBroker::connect("redis://127.0.0.1:1/0", "down", BrokerConfig::default()).unwrap();

@@ -388,6 +388,26 @@ impl SqliteBroker {
         Ok(in_ready_order(got))
     }
 
+    /// Runs `sql` (bound to a queue and [`CHUNK`]) until it changes fewer
+    /// than a chunk of rows; each run is its own short write, so other
+    /// writers keep their turn. Returns the rows changed in all.
+    async fn in_chunks(&self, sql: &str, queue: &str) -> BrokerResult<u64> {
+        let mut n = 0;
+        loop {
+            let done = sqlx::query(sql)
+                .bind(queue)
+                .bind(CHUNK)
+                .execute(self.pool())
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            n += done;
+            if done < CHUNK as u64 {
+                return Ok(n);
+            }
+        }
+    }
+
     async fn queue_list(&self, queue: Option<&str>) -> BrokerResult<Vec<String>> {
         match queue {
             Some(q) => Ok(vec![q.to_owned()]),
@@ -824,19 +844,7 @@ impl Broker for SqliteBroker {
         for q in self.queue_list(queue).await? {
             // In chunks, each its own short write, so workers keep leasing
             // while a large dead set goes back to its queue.
-            loop {
-                let done = sqlx::query(&sql)
-                    .bind(&q)
-                    .bind(CHUNK)
-                    .execute(self.pool())
-                    .await
-                    .map_err(map_err)?
-                    .rows_affected();
-                n += done;
-                if done < CHUNK as u64 {
-                    break;
-                }
-            }
+            n += self.in_chunks(&sql, &q).await?;
         }
         if n > 0 {
             self.wake();
@@ -860,19 +868,7 @@ impl Broker for SqliteBroker {
         // not hold the file's write lock past the other writers' busy timeout.
         let mut n = 0;
         for sql in [PURGE_QUEUED, PURGE_WAITING] {
-            loop {
-                let done = sqlx::query(sql)
-                    .bind(queue)
-                    .bind(CHUNK)
-                    .execute(self.pool())
-                    .await
-                    .map_err(map_err)?
-                    .rows_affected();
-                n += done;
-                if done < CHUNK as u64 {
-                    break;
-                }
-            }
+            n += self.in_chunks(sql, queue).await?;
         }
         Ok(n)
     }
