@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 409: the row changed, or a unique key is taken.
     #[error("{0}")]
     Conflict(String),
+    /// 413: the upload is over the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// 429.
     #[error("{0}")]
     TooManyRequests(String),
@@ -97,6 +100,7 @@ impl IntoResponse for ApiError {
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             Self::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
             Self::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            Self::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             Self::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, m.clone()),
             Self::Internal(cause) => {
                 tracing::error!(%cause, "request failed");

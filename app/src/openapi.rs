@@ -38,6 +38,13 @@ use crate::routes;
         routes::jobs::discard,
         routes::reports::request,
         routes::reports::get,
+        routes::reports::download,
+        routes::attachments::upload,
+        routes::attachments::list,
+        routes::attachments::download,
+        routes::attachments::thumbnail,
+        routes::outbox::list,
+        routes::dashboard::get,
     ),
     modifiers(&OAuth2Password)
 )]

@@ -1,8 +1,9 @@
 //! `app seed --parcels N`: fills a store with realistic demo data: branches
 //! in six cities, a price list, customers, and parcels in every status.
 
+use futures::StreamExt;
 use paqueteria_core::domain::{Grams, Money, ParcelEvent, ParcelStatus, Phone, Role, Service};
-use paqueteria_core::store::{Actor, NewBranch, NewCustomer, NewParcel, NewTariff, Store};
+use paqueteria_core::store::{Actor, Engine, NewBranch, NewCustomer, NewParcel, NewTariff, Store};
 
 const CITIES: [(&str, &str); 6] = [
     ("BOG-01", "Bogotá"),
@@ -123,52 +124,68 @@ pub async fn run(store: &Store, parcels: usize) -> anyhow::Result<Seeded> {
                 .await?;
         }
     }
-    for i in 0..parcels {
-        let origin = branch_ids[i % branch_ids.len()];
-        let same = i.is_multiple_of(5);
-        let destination = if same {
-            origin
-        } else {
-            branch_ids[(i * 7 + 3) % branch_ids.len()]
-        };
-        let destination = if !same && destination == origin {
-            branch_ids[(i + 1) % branch_ids.len()]
-        } else {
-            destination
-        };
-        let service = if i.is_multiple_of(2) {
-            Service::BranchPickup
-        } else {
-            Service::HomeDelivery
-        };
-        let p = NewParcel {
-            sender: customer(i * 2)?,
-            recipient: customer(i * 2 + 1)?,
-            origin_branch_id: origin,
-            destination_branch_id: destination,
-            service,
-            delivery_address: "Avenida 68 # 22-15".to_owned(),
-            package_type: TYPES[i % TYPES.len()].to_owned(),
-            zone: if same { "local" } else { "national" }.to_owned(),
-            weight: Grams(u32::try_from(200 + (i * 377) % 20_000)?),
-            dimensions_mm: [300, 200, 150],
-            declared_value: Money::units(i64::try_from(20_000 + (i * 1_013) % 500_000)?),
-            cod_amount: if i.is_multiple_of(4) {
-                Money::units(50_000)
-            } else {
-                Money::ZERO
-            },
-        };
-        let mut parcel = store.register_parcel(&p, &SYSTEM).await?.parcel;
-        for event in path(i, same, service) {
-            parcel = store
-                .apply_event(parcel.id, parcel.version, &event, &SYSTEM)
-                .await?;
-        }
-        debug_assert!(parcel.status != ParcelStatus::Registered || i.is_multiple_of(9));
+    // PostgreSQL commits many transactions at once: parcels go in eight at
+    // a time there. SQLite has one writer, so one at a time is as fast.
+    let concurrency = match store.engine() {
+        Engine::Postgres => 8,
+        Engine::Sqlite => 1,
+    };
+    let branch_ids = &branch_ids;
+    let mut done = futures::stream::iter(0..parcels)
+        .map(|i| seed_parcel(store, branch_ids, i))
+        .buffer_unordered(concurrency);
+    while let Some(result) = done.next().await {
+        result?;
         out.parcels += 1;
     }
     Ok(out)
+}
+
+/// Registers parcel `i` and moves it to its status.
+async fn seed_parcel(store: &Store, branch_ids: &[i64], i: usize) -> anyhow::Result<()> {
+    let origin = branch_ids[i % branch_ids.len()];
+    let same = i.is_multiple_of(5);
+    let destination = if same {
+        origin
+    } else {
+        branch_ids[(i * 7 + 3) % branch_ids.len()]
+    };
+    let destination = if !same && destination == origin {
+        branch_ids[(i + 1) % branch_ids.len()]
+    } else {
+        destination
+    };
+    let service = if i.is_multiple_of(2) {
+        Service::BranchPickup
+    } else {
+        Service::HomeDelivery
+    };
+    let p = NewParcel {
+        sender: customer(i * 2)?,
+        recipient: customer(i * 2 + 1)?,
+        origin_branch_id: origin,
+        destination_branch_id: destination,
+        service,
+        delivery_address: "Avenida 68 # 22-15".to_owned(),
+        package_type: TYPES[i % TYPES.len()].to_owned(),
+        zone: if same { "local" } else { "national" }.to_owned(),
+        weight: Grams(u32::try_from(200 + (i * 377) % 20_000)?),
+        dimensions_mm: [300, 200, 150],
+        declared_value: Money::units(i64::try_from(20_000 + (i * 1_013) % 500_000)?),
+        cod_amount: if i.is_multiple_of(4) {
+            Money::units(50_000)
+        } else {
+            Money::ZERO
+        },
+    };
+    let mut parcel = store.register_parcel(&p, &SYSTEM).await?.parcel;
+    for event in path(i, same, service) {
+        parcel = store
+            .apply_event(parcel.id, parcel.version, &event, &SYSTEM)
+            .await?;
+    }
+    debug_assert!(parcel.status != ParcelStatus::Registered || i.is_multiple_of(9));
+    Ok(())
 }
 
 /// The events that take parcel `i` to one of every status in turn.

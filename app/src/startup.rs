@@ -1,8 +1,8 @@
 //! Settings → a running app.
 //!
 //! With `REDIS_URL` unset the app is the whole system in one process: the
-//! SQLite store, the embedded job engine, and a worker pool at concurrency 4
-//! running in-process. With `REDIS_URL` set it only enqueues, and workers run
+//! SQLite store, the embedded job engine, a worker pool at concurrency 4 and
+//! the scheduler running in-process. With `REDIS_URL` set it only enqueues, and workers run
 //! as the `worker` binary.
 
 use std::future::Future;
@@ -17,9 +17,13 @@ use axum::routing::{get, post};
 use paqueteria_core::broker::SharedBroker;
 use paqueteria_core::clock::Clock;
 use paqueteria_core::settings::{BrokerSettings, Settings, SettingsError};
+use paqueteria_core::storage::SharedStorage;
 use paqueteria_core::store::Store;
+use paqueteria_scheduler::Scheduler;
+use paqueteria_scheduler::settings::SchedulerSettings;
 use paqueteria_worker::jobs::Handlers;
 use paqueteria_worker::runtime::{Runtime, RuntimeConfig};
+use paqueteria_worker::services::Services;
 use tokio::net::TcpListener;
 
 use crate::routes;
@@ -65,6 +69,10 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Wakes the outbox relay right after a change commits.
     pub outbox_kick: Arc<tokio::sync::Notify>,
+    /// File storage (uploads land here; downloads come from here).
+    pub storage: SharedStorage,
+    /// Store, broker and transport settings.
+    pub settings: Arc<Settings>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -73,6 +81,14 @@ impl std::fmt::Debug for AppState {
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
+}
+
+/// The largest upload request body: the file limit plus room for the
+/// multipart envelope.
+fn upload_body_limit(state: &AppState) -> usize {
+    usize::try_from(state.settings.transports.upload_max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024)
 }
 
 /// The routes.
@@ -92,6 +108,24 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/parcels/{id}/transition",
             post(routes::parcels::transition),
+        )
+        .route(
+            "/api/v1/parcels/{id}/attachments",
+            get(routes::attachments::list)
+                .post(routes::attachments::upload)
+                .layer(
+                    // The multipart envelope may exceed the file by a little;
+                    // the handler enforces the file's own limit (413).
+                    axum::extract::DefaultBodyLimit::max(upload_body_limit(&state)),
+                ),
+        )
+        .route(
+            "/api/v1/attachments/{id}/download",
+            get(routes::attachments::download),
+        )
+        .route(
+            "/api/v1/attachments/{id}/thumbnail",
+            get(routes::attachments::thumbnail),
         )
         .route("/api/v1/track/{code}", get(routes::track::track))
         .route(
@@ -119,6 +153,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users/me", get(routes::users::me))
         .route("/api/v1/reports", post(routes::reports::request))
         .route("/api/v1/reports/{id}", get(routes::reports::get))
+        .route(
+            "/api/v1/reports/{id}/download",
+            get(routes::reports::download),
+        )
+        .route("/api/v1/outbox", get(routes::outbox::list))
+        .route("/api/v1/dashboard", get(routes::dashboard::get))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             telemetry::track,
@@ -134,7 +174,14 @@ pub fn router(state: AppState) -> Router {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    embedded: Option<Duration>,
+    embedded: Option<Embedded>,
+}
+
+/// What the all-in-one run adds: the worker pool and the scheduler.
+struct Embedded {
+    lease: Duration,
+    handlers: Handlers,
+    scheduler: Scheduler,
 }
 
 impl Application {
@@ -147,12 +194,20 @@ impl Application {
         let broker = paqueteria_core::broker::connect(settings)
             .await
             .with_context(|| format!("open the broker ({})", settings.broker.describe()))?;
-        let embedded =
-            matches!(settings.broker, BrokerSettings::Sqlite { .. }).then_some(settings.lease);
+        let services = Services::with_store(settings, broker.clone(), store.clone()).await?;
+        let embedded = match settings.broker {
+            BrokerSettings::Sqlite { .. } => Some(Embedded {
+                lease: settings.lease,
+                handlers: Handlers::with_services(&services).context("set up the job handlers")?,
+                scheduler: embedded_scheduler(settings, broker.clone()).await?,
+            }),
+            BrokerSettings::Redis { .. } => None,
+        };
         tracing::info!(
             store = %settings.database.describe(),
             broker = %settings.broker.describe(),
             workers = if embedded.is_some() { "in-process, concurrency 4" } else { "separate worker processes" },
+            scheduler = if embedded.is_some() { "in-process" } else { "the scheduler binary" },
             "engines"
         );
         Ok(Self {
@@ -165,6 +220,8 @@ impl Application {
                     NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
                 ))),
                 outbox_kick: Arc::new(tokio::sync::Notify::new()),
+                storage: services.storage.clone(),
+                settings: Arc::new(settings.clone()),
             },
             embedded,
         })
@@ -187,15 +244,26 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let addr = self.local_addr()?;
         let relay = tokio::spawn(relay_outbox(self.state.clone(), stop_rx.clone()));
-        let worker = self.embedded.map(|lease| {
+        let (embedded, scheduler) = match self.embedded {
+            Some(e) => (Some((e.lease, e.handlers)), Some(e.scheduler)),
+            None => (None, None),
+        };
+        let scheduler = scheduler.map(|s| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(s.run(Clock::system(), async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }))
+        });
+        let worker = embedded.map(|(lease, handlers)| {
             let runtime = Runtime::build(
                 RuntimeConfig {
                     lease,
                     ..RuntimeConfig::default()
                 },
                 self.state.broker.clone(),
-                Handlers::builtin(),
+                handlers,
                 paqueteria_worker::metrics::Metrics::new(),
             );
             let mut stop = stop_rx.clone();
@@ -203,7 +271,7 @@ impl Application {
                 let _ = stop.wait_for(|s| *s).await;
             }))
         });
-        tracing::info!(addr = %self.local_addr()?, "serving");
+        tracing::info!(%addr, "serving");
         let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await;
@@ -217,9 +285,41 @@ impl Application {
                 Ok(Ok(())) => {}
             }
         }
+        if let Some(s) = scheduler {
+            match s.await {
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "in-process scheduler stopped with an error")
+                }
+                Err(e) => tracing::error!(error = %e, "in-process scheduler task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
         let _ = relay.await;
         served.context("serve HTTP")
     }
+}
+
+/// The scheduler of the all-in-one run: the schedule and state of the
+/// scheduler binary (SCHEDULE_FILE, SCHEDULER_STATE…), its lead held by a
+/// file lock.
+async fn embedded_scheduler(
+    settings: &Settings,
+    broker: SharedBroker,
+) -> anyhow::Result<Scheduler> {
+    let s = SchedulerSettings::from_core(settings.clone(), |k| std::env::var(k).ok())
+        .map_err(|e| anyhow::anyhow!("invalid setting {e}"))?;
+    let entries = s.entries()?;
+    let leadership = s.leadership().await?;
+    Scheduler::new(
+        entries,
+        &s.state_path,
+        broker,
+        leadership,
+        paqueteria_scheduler::metrics::Metrics::new(),
+        Clock::system().now_ms(),
+        s.lease,
+    )
+    .with_context(|| format!("open the scheduler state {}", s.state_path.display()))
 }
 
 /// Enqueues committed outbox notifications right after a change commits,

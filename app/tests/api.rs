@@ -5,84 +5,10 @@
 
 mod common;
 
-use common::TestApp;
-use paqueteria_core::domain::{Grams, Money, Role};
-use paqueteria_core::store::{NewBranch, NewTariff, NewUser};
+use common::{PASSWORD, app_with_staff, parcel_body, token};
+use paqueteria_core::domain::Role;
+use paqueteria_core::store::NewUser;
 use serde_json::json;
-
-const PASSWORD: &str = "correct horse battery";
-
-/// An app with an admin, an operator and a courier, two branches and a tariff.
-async fn app_with_staff() -> (TestApp, Vec<i64>) {
-    let app = TestApp::spawn(&[]).await;
-    for (email, role) in [
-        ("admin@example.com", Role::Admin),
-        ("operator@example.com", Role::Operator),
-        ("courier@example.com", Role::Courier),
-    ] {
-        app.store
-            .create_user(&NewUser {
-                email: email.to_owned(),
-                name: email.to_owned(),
-                password: PASSWORD.to_owned(),
-                role,
-                branch_id: None,
-            })
-            .await
-            .unwrap();
-    }
-    let mut branches = Vec::new();
-    for code in ["BOG-01", "MED-01"] {
-        let b = app
-            .store
-            .create_branch(&NewBranch {
-                code: code.to_owned(),
-                name: format!("Sede {code}"),
-                city: "Bogotá".to_owned(),
-                address: String::new(),
-                phone: None,
-            })
-            .await
-            .unwrap();
-        branches.push(b.id);
-    }
-    app.store
-        .create_tariff(&NewTariff {
-            package_type: "box".to_owned(),
-            zone: "national".to_owned(),
-            min_grams: Grams(0),
-            max_grams: Grams(30_000),
-            base_price: Money::units(8_000),
-            per_kg_price: Money::units(2_000),
-            storage_grace_hours: 24,
-            storage_fee_per_day: Money::units(1_000),
-            cod_fee: Money::units(3_000),
-            valid_from_ms: 0,
-            valid_to_ms: None,
-        })
-        .await
-        .unwrap();
-    (app, branches)
-}
-
-async fn token(app: &TestApp, email: &str) -> String {
-    let r = app.login(email, PASSWORD).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["access_token"].as_str().unwrap().to_owned()
-}
-
-fn parcel_body(branches: &[i64]) -> serde_json::Value {
-    json!({
-        "sender": {"phone": "+573001110000", "name": "Ana Gómez", "email": "ana@example.com"},
-        "recipient": {"phone": "+573002220000", "name": "Luis Pérez"},
-        "origin_branch_id": branches[0],
-        "destination_branch_id": branches[1],
-        "service": "branch_pickup",
-        "package_type": "box",
-        "zone": "national",
-        "weight_grams": 1500
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_password_flow_gives_a_bearer_token_and_wrong_passwords_get_401_then_429() {
@@ -477,6 +403,39 @@ async fn every_role_gets_exactly_the_routes_it_may_use() {
         (
             "GET",
             "/api/v1/reports/1".into(),
+            json!(null),
+            &[Admin, Supervisor],
+        ),
+        (
+            "GET",
+            "/api/v1/outbox".into(),
+            json!(null),
+            &[Admin, Supervisor],
+        ),
+        ("GET", "/api/v1/dashboard".into(), json!(null), STAFF),
+        // (a JSON body is not a multipart form: 422 for those let in)
+        ("POST", format!("{parcel_path}/attachments"), json!({}), ALL),
+        (
+            "GET",
+            format!("{parcel_path}/attachments"),
+            json!(null),
+            ALL,
+        ),
+        (
+            "GET",
+            "/api/v1/attachments/1/download".into(),
+            json!(null),
+            ALL,
+        ),
+        (
+            "GET",
+            "/api/v1/attachments/1/thumbnail".into(),
+            json!(null),
+            ALL,
+        ),
+        (
+            "GET",
+            "/api/v1/reports/1/download".into(),
             json!(null),
             &[Admin, Supervisor],
         ),

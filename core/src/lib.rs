@@ -10,6 +10,8 @@
 //!   engines: [`broker::redis`] (production) and [`broker::sqlite`] (embedded).
 //! - [`client`]: the typed enqueue client the app and the scheduler use.
 //! - [`clock`]: wall-clock milliseconds, replaceable in tests.
+//! - [`store`]: the parcel store (SQLite or PostgreSQL).
+//! - [`storage`]: files on local disk or S3.
 
 pub mod broker;
 pub mod client;
@@ -17,7 +19,9 @@ pub mod clock;
 pub mod domain;
 pub mod jobs;
 pub mod settings;
+pub mod storage;
 pub mod store;
+pub mod telemetry;
 
 pub use broker::{Broker, BrokerError, JobId};
 pub use client::JobClient;

@@ -63,6 +63,28 @@ pub const VARIABLES: &[&str] = &[
     "JOB_RETENTION_SUCCEEDED",
     "JOB_RETENTION_DEAD",
     "JOB_LEASE",
+    "APP_TZ",
+    "APP_PUBLIC_URL",
+    "FILES_DIR",
+    "UPLOAD_MAX_BYTES",
+    "S3_BUCKET",
+    "S3_ENDPOINT",
+    "S3_REGION",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "S3_FORCE_PATH_STYLE",
+    "S3_PRESIGN_TTL",
+    "SMTP_URL",
+    "MAIL_FROM",
+    "LIWA_API_KEY",
+    "LIWA_ACCOUNT",
+    "LIWA_PASSWORD",
+    "LIWA_BASE_URL",
+    "LIWA_AUTH_URL",
+    "SMS_RATE_LIMIT",
+    "SMS_TIMEOUT",
+    "REPORT_RETENTION",
+    "TEMP_RETENTION",
 ];
 
 /// Which store engine to use.
@@ -112,6 +134,120 @@ pub struct Settings {
     pub retention: Retention,
     /// `JOB_LEASE` (default `8s`): how long a silent worker keeps its jobs.
     pub lease: Duration,
+    /// Where files go, how mail and SMS leave, how long things are kept.
+    pub transports: TransportSettings,
+    /// `APP_TZ` (default `America/Bogota`): the business's time zone, which
+    /// says when "today" starts for the dashboard and the reminders.
+    pub time_zone: chrono_tz::Tz,
+}
+
+/// Where files are kept.
+#[derive(Clone, Debug)]
+pub enum FilesSettings {
+    /// Local disk (the embedded default): `FILES_DIR`, default
+    /// `DATA_DIR/files`.
+    Local {
+        /// Root directory of the objects.
+        dir: PathBuf,
+    },
+    /// An S3 bucket (AWS or any S3-compatible server).
+    S3(S3Settings),
+}
+
+/// `S3_*`: the bucket and how to reach it.
+#[derive(Clone, Debug)]
+pub struct S3Settings {
+    /// `S3_BUCKET`.
+    pub bucket: String,
+    /// `S3_ENDPOINT`: a custom endpoint (SeaweedFS, MinIO…); unset for AWS.
+    pub endpoint: Option<String>,
+    /// `S3_REGION` (default `us-east-1`).
+    pub region: String,
+    /// `S3_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `S3_SECRET_ACCESS_KEY`.
+    pub secret_access_key: SecretString,
+    /// `S3_FORCE_PATH_STYLE` (default: true when `S3_ENDPOINT` is set).
+    pub force_path_style: bool,
+    /// `S3_PRESIGN_TTL` (default `15m`): lifetime of download links.
+    pub presign_ttl: Duration,
+}
+
+/// `SMTP_URL` and `MAIL_FROM`.
+#[derive(Clone, Debug)]
+pub struct SmtpSettings {
+    /// lettre's URL form: `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host:465` (TLS), `smtp://host:25`.
+    pub url: SecretString,
+    /// The sender, `Name <address>` or a bare address.
+    pub from: String,
+}
+
+/// `LIWA_*` and `SMS_*`: the SMS gateway.
+#[derive(Clone, Debug)]
+pub struct LiwaSettings {
+    /// `LIWA_API_KEY`, sent as the `API-KEY` header.
+    pub api_key: SecretString,
+    /// `LIWA_ACCOUNT`.
+    pub account: String,
+    /// `LIWA_PASSWORD`.
+    pub password: SecretString,
+    /// `LIWA_BASE_URL` (default `https://api.liwa.co`).
+    pub base_url: String,
+    /// `LIWA_AUTH_URL` (default `{LIWA_BASE_URL}/v2/auth/login`).
+    pub auth_url: String,
+}
+
+/// The outbound transports and file storage; unset means the embedded
+/// default (files on local disk, SMS and email into the store's outbox).
+#[derive(Clone, Debug)]
+pub struct TransportSettings {
+    /// `APP_PUBLIC_URL` (default `http://127.0.0.1:8000`): links in
+    /// messages point here.
+    pub public_url: String,
+    /// Files: local disk or S3.
+    pub files: FilesSettings,
+    /// `UPLOAD_MAX_BYTES` (default 10 MiB): the largest attachment accepted.
+    pub upload_max_bytes: u64,
+    /// Email over SMTP; `None` → the outbox.
+    pub smtp: Option<SmtpSettings>,
+    /// SMS through Liwa; `None` → the outbox.
+    pub sms: Option<LiwaSettings>,
+    /// `SMS_RATE_LIMIT` (default 10): gateway-wide messages per second,
+    /// shared by every worker.
+    pub sms_rate_limit: u32,
+    /// `SMS_TIMEOUT` (default `10s`): one gateway call's time limit.
+    pub sms_timeout: Duration,
+    /// `REPORT_RETENTION` (default `7d`): finished reports are deleted
+    /// after this.
+    pub report_retention: Duration,
+    /// `TEMP_RETENTION` (default `24h`): abandoned uploads and partial
+    /// files are deleted after this.
+    pub temp_retention: Duration,
+}
+
+impl TransportSettings {
+    /// One line for the start-up log saying which transports are live
+    /// (no secrets).
+    pub fn describe(&self) -> String {
+        let files = match &self.files {
+            FilesSettings::Local { dir } => format!("local disk at {}", dir.display()),
+            FilesSettings::S3(s) => format!(
+                "s3 bucket {} at {}",
+                s.bucket,
+                s.endpoint.as_deref().unwrap_or("AWS")
+            ),
+        };
+        let email = match &self.smtp {
+            Some(s) => format!("smtp {}", redact_url(s.url.expose_secret())),
+            None => "outbox (no SMTP_URL)".to_owned(),
+        };
+        let sms = match &self.sms {
+            Some(s) => format!("liwa at {}", s.base_url),
+            None => "outbox (no LIWA_API_KEY)".to_owned(),
+        };
+        format!("files: {files}; email: {email}; sms: {sms}")
+    }
 }
 
 impl Settings {
@@ -183,14 +319,149 @@ impl Settings {
                 reason: "must be at least 1s".to_owned(),
             });
         }
+        let transports = transports(&non_empty, &data_dir, &duration)?;
+        let tz_name = non_empty("APP_TZ").unwrap_or_else(|| "America/Bogota".to_owned());
+        let time_zone = tz_name
+            .trim()
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| SettingsError {
+                var: "APP_TZ",
+                reason: format!("{tz_name:?} is not an IANA time zone like America/Bogota"),
+            })?;
         Ok(Self {
             database,
             broker,
             data_dir,
             retention,
             lease,
+            transports,
+            time_zone,
         })
     }
+}
+
+fn transports(
+    non_empty: &dyn Fn(&str) -> Option<String>,
+    data_dir: &std::path::Path,
+    duration: &dyn Fn(&'static str, &str) -> Result<Duration, SettingsError>,
+) -> Result<TransportSettings, SettingsError> {
+    let required = |var: &'static str, because: &str| {
+        non_empty(var).ok_or_else(|| SettingsError {
+            var,
+            reason: format!("is required when {because} is set"),
+        })
+    };
+    let number = |var: &'static str, default: u64| -> Result<u64, SettingsError> {
+        match non_empty(var) {
+            None => Ok(default),
+            Some(raw) => raw.trim().parse().map_err(|_| SettingsError {
+                var,
+                reason: format!("{raw:?} is not a whole number"),
+            }),
+        }
+    };
+    let http_url = |var: &'static str, raw: String| {
+        if raw.starts_with("http://") || raw.starts_with("https://") {
+            Ok(raw.trim_end_matches('/').to_owned())
+        } else {
+            Err(SettingsError {
+                var,
+                reason: format!("{:?} is not an http:// or https:// URL", redact_url(&raw)),
+            })
+        }
+    };
+    let public_url = http_url(
+        "APP_PUBLIC_URL",
+        non_empty("APP_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:8000".to_owned()),
+    )?;
+    let files = match non_empty("S3_BUCKET") {
+        Some(bucket) => {
+            let endpoint = non_empty("S3_ENDPOINT")
+                .map(|e| http_url("S3_ENDPOINT", e))
+                .transpose()?;
+            let force_path_style = match non_empty("S3_FORCE_PATH_STYLE").as_deref() {
+                None => endpoint.is_some(),
+                Some("true" | "1" | "yes") => true,
+                Some("false" | "0" | "no") => false,
+                Some(other) => {
+                    return Err(SettingsError {
+                        var: "S3_FORCE_PATH_STYLE",
+                        reason: format!("{other:?} is not true or false"),
+                    });
+                }
+            };
+            FilesSettings::S3(S3Settings {
+                bucket,
+                endpoint,
+                region: non_empty("S3_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+                access_key_id: required("S3_ACCESS_KEY_ID", "S3_BUCKET")?,
+                secret_access_key: SecretString::from(required(
+                    "S3_SECRET_ACCESS_KEY",
+                    "S3_BUCKET",
+                )?),
+                force_path_style,
+                presign_ttl: duration("S3_PRESIGN_TTL", "15m")?,
+            })
+        }
+        None => FilesSettings::Local {
+            dir: non_empty("FILES_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("files")),
+        },
+    };
+    let smtp = match non_empty("SMTP_URL") {
+        Some(url) => {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(SettingsError {
+                    var: "SMTP_URL",
+                    reason: format!("{:?} is not an smtp:// or smtps:// URL", redact_url(&url)),
+                });
+            }
+            Some(SmtpSettings {
+                url: SecretString::from(url),
+                from: required("MAIL_FROM", "SMTP_URL")?,
+            })
+        }
+        None => None,
+    };
+    let sms = match non_empty("LIWA_API_KEY") {
+        Some(key) => {
+            let base_url = http_url(
+                "LIWA_BASE_URL",
+                non_empty("LIWA_BASE_URL").unwrap_or_else(|| "https://api.liwa.co".to_owned()),
+            )?;
+            let auth_url = match non_empty("LIWA_AUTH_URL") {
+                Some(u) => http_url("LIWA_AUTH_URL", u)?,
+                None => format!("{base_url}/v2/auth/login"),
+            };
+            Some(LiwaSettings {
+                api_key: SecretString::from(key),
+                account: required("LIWA_ACCOUNT", "LIWA_API_KEY")?,
+                password: SecretString::from(required("LIWA_PASSWORD", "LIWA_API_KEY")?),
+                base_url,
+                auth_url,
+            })
+        }
+        None => None,
+    };
+    let sms_rate_limit = number("SMS_RATE_LIMIT", 10)?;
+    if sms_rate_limit == 0 || sms_rate_limit > 10_000 {
+        return Err(SettingsError {
+            var: "SMS_RATE_LIMIT",
+            reason: "must be between 1 and 10000 messages per second".to_owned(),
+        });
+    }
+    Ok(TransportSettings {
+        public_url,
+        files,
+        upload_max_bytes: number("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,
+        smtp,
+        sms,
+        sms_rate_limit: u32::try_from(sms_rate_limit).unwrap_or(10),
+        sms_timeout: duration("SMS_TIMEOUT", "10s")?,
+        report_retention: duration("REPORT_RETENTION", "7d")?,
+        temp_retention: duration("TEMP_RETENTION", "24h")?,
+    })
 }
 
 fn validate_redis_url(url: &str) -> Result<(), String> {
@@ -266,6 +537,70 @@ mod tests {
         assert_eq!(
             s.ok().as_deref(),
             Some("postgresql at postgres://app:***@db:5432/paq")
+        );
+    }
+
+    #[test]
+    fn unset_transports_are_the_embedded_defaults() {
+        let t = load(&[("DATA_DIR", "/tmp/x")]).map(|s| s.transports);
+        assert!(
+            matches!(&t, Ok(t) if t.smtp.is_none() && t.sms.is_none()
+                && matches!(&t.files, FilesSettings::Local { dir } if dir == std::path::Path::new("/tmp/x/files"))),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn a_half_configured_transport_names_the_missing_variable() {
+        let err = |vars: &[(&str, &str)]| load(vars).err().map(|e| e.var);
+        assert_eq!(
+            err(&[("SMTP_URL", "smtp://localhost:25")]),
+            Some("MAIL_FROM")
+        );
+        assert_eq!(
+            err(&[("SMTP_URL", "http://x"), ("MAIL_FROM", "a@b.co")]),
+            Some("SMTP_URL")
+        );
+        assert_eq!(err(&[("LIWA_API_KEY", "k")]), Some("LIWA_ACCOUNT"));
+        assert_eq!(
+            err(&[("LIWA_API_KEY", "k"), ("LIWA_ACCOUNT", "a")]),
+            Some("LIWA_PASSWORD")
+        );
+        assert_eq!(err(&[("S3_BUCKET", "b")]), Some("S3_ACCESS_KEY_ID"));
+        assert_eq!(
+            err(&[("S3_BUCKET", "b"), ("S3_ACCESS_KEY_ID", "k")]),
+            Some("S3_SECRET_ACCESS_KEY")
+        );
+        assert_eq!(err(&[("SMS_RATE_LIMIT", "0")]), Some("SMS_RATE_LIMIT"));
+        assert_eq!(
+            err(&[("UPLOAD_MAX_BYTES", "ten")]),
+            Some("UPLOAD_MAX_BYTES")
+        );
+        assert_eq!(err(&[("APP_TZ", "Mars/Olympus")]), Some("APP_TZ"));
+    }
+
+    #[test]
+    fn transport_secrets_never_show_in_the_description() {
+        let s = load(&[
+            ("SMTP_URL", "smtp://mailer:smtpsecret@mail:587?tls=required"),
+            ("MAIL_FROM", "Paqueteria <no-reply@example.com>"),
+            ("LIWA_API_KEY", "liwakey"),
+            ("LIWA_ACCOUNT", "acct"),
+            ("LIWA_PASSWORD", "liwapass"),
+            ("S3_BUCKET", "parcels"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+            ("S3_ACCESS_KEY_ID", "AKIA"),
+            ("S3_SECRET_ACCESS_KEY", "s3secret"),
+        ]);
+        let text = s
+            .map(|s| format!("{} {:?}", s.transports.describe(), s.transports))
+            .unwrap_or_default();
+        for secret in ["smtpsecret", "liwakey", "liwapass", "s3secret"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(
+            text.contains("s3 bucket parcels") && text.contains("liwa at https://api.liwa.co"),
+            "{text}"
         );
     }
 

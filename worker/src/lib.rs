@@ -15,8 +15,11 @@ pub mod commands;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod report;
 pub mod runtime;
+pub mod services;
 pub mod telemetry;
+pub mod transport;
 
 use std::future::Future;
 

@@ -34,11 +34,22 @@ async fn main() -> ExitCode {
         }
         None => {
             tracing::info!(broker = %settings.broker.describe(), "job engine");
+            let handlers =
+                match paqueteria_worker::services::Services::open(&settings, broker.clone())
+                    .await
+                    .and_then(|s| paqueteria_worker::jobs::Handlers::with_services(&s))
+                {
+                    Ok(h) => h,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        return ExitCode::from(2);
+                    }
+                };
             paqueteria_worker::run(
                 cli.run,
                 broker,
                 settings.lease,
-                paqueteria_worker::jobs::Handlers::builtin(),
+                handlers,
                 paqueteria_worker::shutdown_signal(),
             )
             .await

@@ -1,19 +1,7 @@
 //! Logging set-up shared by the worker's commands.
 
-use tracing_subscriber::EnvFilter;
-
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`); JSON lines when
 /// `LOG_FORMAT=json`.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,apalis_core=warn"));
-    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    paqueteria_core::telemetry::init("info,apalis_core=warn");
 }

@@ -1,10 +1,13 @@
 //! The app's routes, one module per resource.
 
+pub mod attachments;
 pub mod auth;
 pub mod branches;
 pub mod customers;
+pub mod dashboard;
 pub mod health;
 pub mod jobs;
+pub mod outbox;
 pub mod parcels;
 pub mod reports;
 pub mod tariffs;

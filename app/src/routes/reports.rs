@@ -84,3 +84,22 @@ pub async fn get(
 ) -> ApiResult<Json<Report>> {
     Ok(Json(s.store.report(id).await?))
 }
+
+/// Downloads a finished report: the file itself from local storage, or a
+/// redirect to a short-lived link when the files are on S3.
+#[utoipa::path(get, path = "/api/v1/reports/{id}/download", tag = "reports", params(("id" = i64, Path, description = "Report id")), responses((status = 200, description = "The PDF or Excel file, as an attachment", content(("application/pdf"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))), (status = 307, description = "Redirect to a presigned link"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "Not finished yet", body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+pub async fn download(
+    State(s): State<AppState>,
+    _user: Authorized<Managers>,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::response::Response> {
+    let report = s.store.report(id).await?;
+    let Some(key) = report.file_key.filter(|_| report.state == "done") else {
+        return Err(ApiError::Conflict(format!(
+            "report {id} is {}; download it once it is done",
+            report.state
+        )));
+    };
+    let (filename, mime) = paqueteria_worker::report::download_name(id, &report.kind);
+    crate::routes::attachments::serve(&s, &key, &filename, mime, &format!("report {id}")).await
+}

@@ -6,13 +6,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use paqueteria_app::startup::Application;
+use paqueteria_core::domain::{Grams, Money, Role};
 use paqueteria_core::settings::Settings;
-use paqueteria_core::store::Store;
+use paqueteria_core::store::{NewBranch, NewTariff, NewUser, Store};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Store,
+    pub data_dir: std::path::PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dir: tempfile::TempDir,
@@ -53,6 +56,7 @@ impl TestApp {
         Self {
             addr,
             store,
+            data_dir: dir.path().join("data"),
             stop: Some(tx),
             done,
             _dir: dir,
@@ -66,6 +70,18 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Reply {
+        self.request_bytes(method, path, headers, body.as_bytes())
+            .await
+    }
+
+    /// A request with a binary body.
+    pub async fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
         let mut s = tokio::net::TcpStream::connect(self.addr).await.unwrap();
         let mut req = format!(
             "{method} {path} HTTP/1.0\r\nHost: test\r\nContent-Length: {}\r\n",
@@ -75,10 +91,14 @@ impl TestApp {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
-        req.push_str(body);
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).await.unwrap();
+        let mut req = req.into_bytes();
+        req.extend_from_slice(body);
+        // The server may answer (413) and close before it read it all.
+        let _ = s.write_all(&req).await;
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw).await;
+        // Binary bodies (downloads) come back lossily; use get_bytes for them.
+        let buf = String::from_utf8_lossy(&raw).into_owned();
         let status = buf
             .split_whitespace()
             .nth(1)
@@ -89,6 +109,25 @@ impl TestApp {
             .map(|(_, b)| b.to_owned())
             .unwrap_or_default();
         Reply { status, body }
+    }
+
+    /// A GET whose body may be binary: status, head (status line and
+    /// headers) and body bytes.
+    pub async fn get_bytes(&self, path: &str, token: &str) -> (u16, String, Vec<u8>) {
+        let mut s = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let req =
+            format!("GET {path} HTTP/1.0\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.unwrap();
+        let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (status, head, buf[split + 4..].to_vec())
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -129,4 +168,83 @@ impl TestApp {
         let _ = self.stop.take().map(|tx| tx.send(()));
         self.done.await.unwrap().unwrap();
     }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// An app with an admin, an operator and a courier, two branches and a tariff.
+pub async fn app_with_staff() -> (TestApp, Vec<i64>) {
+    app_with_staff_and(&[]).await
+}
+
+/// [`app_with_staff`] with more settings.
+pub async fn app_with_staff_and(vars: &[(&str, String)]) -> (TestApp, Vec<i64>) {
+    let app = TestApp::spawn(vars).await;
+    for (email, role) in [
+        ("admin@example.com", Role::Admin),
+        ("operator@example.com", Role::Operator),
+        ("courier@example.com", Role::Courier),
+    ] {
+        app.store
+            .create_user(&NewUser {
+                email: email.to_owned(),
+                name: email.to_owned(),
+                password: PASSWORD.to_owned(),
+                role,
+                branch_id: None,
+            })
+            .await
+            .unwrap();
+    }
+    let mut branches = Vec::new();
+    for code in ["BOG-01", "MED-01"] {
+        let b = app
+            .store
+            .create_branch(&NewBranch {
+                code: code.to_owned(),
+                name: format!("Sede {code}"),
+                city: "Bogotá".to_owned(),
+                address: String::new(),
+                phone: None,
+            })
+            .await
+            .unwrap();
+        branches.push(b.id);
+    }
+    app.store
+        .create_tariff(&NewTariff {
+            package_type: "box".to_owned(),
+            zone: "national".to_owned(),
+            min_grams: Grams(0),
+            max_grams: Grams(30_000),
+            base_price: Money::units(8_000),
+            per_kg_price: Money::units(2_000),
+            storage_grace_hours: 24,
+            storage_fee_per_day: Money::units(1_000),
+            cod_fee: Money::units(3_000),
+            valid_from_ms: 0,
+            valid_to_ms: None,
+        })
+        .await
+        .unwrap();
+    (app, branches)
+}
+
+pub async fn token(app: &TestApp, email: &str) -> String {
+    let r = app.login(email, PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["access_token"].as_str().unwrap().to_owned()
+}
+
+pub fn parcel_body(branches: &[i64]) -> serde_json::Value {
+    json!({
+        "sender": {"phone": "+573001110000", "name": "Ana Gómez", "email": "ana@example.com"},
+        "recipient": {"phone": "+573002220000", "name": "Luis Pérez"},
+        "origin_branch_id": branches[0],
+        "destination_branch_id": branches[1],
+        "service": "branch_pickup",
+        "package_type": "box",
+        "zone": "national",
+        "weight_grams": 1500
+    })
 }

@@ -57,11 +57,13 @@ fn build<J: Job>(payload: &str) -> Result<NewJob, CatalogError> {
     job.to_new_job()
 }
 
-/// Every job, in the order of DESIGN.md §2, then `system.ping`.
-pub fn catalog() -> [CatalogEntry; 11] {
-    [
+/// Every job, in the order of DESIGN.md §2, then the later additions and
+/// `system.ping`.
+pub fn catalog() -> Vec<CatalogEntry> {
+    vec![
         CatalogEntry::of::<GenerateReportPdf>(),
         CatalogEntry::of::<GenerateReportXlsx>(),
+        CatalogEntry::of::<StoreReport>(),
         CatalogEntry::of::<SendSms>(),
         CatalogEntry::of::<SendEmail>(),
         CatalogEntry::of::<StoreFile>(),
@@ -70,6 +72,7 @@ pub fn catalog() -> [CatalogEntry; 11] {
         CatalogEntry::of::<CleanupTmp>(),
         CatalogEntry::of::<RefreshDashboard>(),
         CatalogEntry::of::<SendDailyReminders>(),
+        CatalogEntry::of::<ExpireRegistrations>(),
         CatalogEntry::of::<Ping>(),
     ]
 }
@@ -83,7 +86,11 @@ pub fn lookup(name: &str) -> Result<CatalogEntry, CatalogError> {
 }
 
 fn known_names() -> String {
-    catalog().map(|e| e.name).join(", ")
+    catalog()
+        .iter()
+        .map(|e| e.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

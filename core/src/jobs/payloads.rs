@@ -48,6 +48,26 @@ impl Job for GenerateReportXlsx {
     }
 }
 
+/// Moves a generated report from `tmp/` to its place and tells the
+/// requester (`report.store`), the second step of the report chain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreReport {
+    /// The report row.
+    pub report_id: i64,
+}
+
+impl Job for StoreReport {
+    const NAME: &'static str = "report.store";
+    const QUEUE: &'static str = queues::REPORTS;
+    fn policy() -> JobPolicy {
+        JobPolicy::new(4, 5, 120, 120)
+    }
+    fn idempotency_key(&self) -> Option<String> {
+        Some(self.report_id.to_string())
+    }
+}
+
 /// Sends one SMS through the gateway (`sms.send`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,6 +249,24 @@ impl Job for SendDailyReminders {
         } else {
             Err(format!("date: {:?} is not YYYY-MM-DD", self.date))
         }
+    }
+}
+
+/// Cancels registrations whose parcel was never handed in
+/// (`maintenance.expire_registrations`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpireRegistrations {
+    /// Overrides the 15-day bound, in days.
+    #[serde(default)]
+    pub older_than_days: Option<u32>,
+}
+
+impl Job for ExpireRegistrations {
+    const NAME: &'static str = "maintenance.expire_registrations";
+    const QUEUE: &'static str = queues::MAINTENANCE;
+    fn policy() -> JobPolicy {
+        JobPolicy::new(3, 60, 1800, 600)
     }
 }
 

@@ -310,6 +310,39 @@ pub struct Notification {
     pub state: String,
     /// The send job's id once enqueued.
     pub job_id: Option<String>,
+    /// The gateway's id of the sent message (SMS) or the SMTP server's
+    /// queue answer (email).
+    pub provider_message_id: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// `liwa`, `smtp` or `outbox`, once it left.
+    pub transport: Option<String>,
+    /// Values the email template fills in (JSON object).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub context: serde_json::Value,
+}
+
+/// A message kept in the outbox because no SMTP server or SMS gateway is
+/// configured (the embedded default).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// Id.
+    pub id: i64,
+    /// The notification it delivers.
+    pub notification_id: i64,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// Phone or email address.
+    pub recipient: String,
+    /// Email subject.
+    pub subject: Option<String>,
+    /// SMS text or the email's text part.
+    pub text_body: String,
+    /// The email's HTML part.
+    pub html_body: Option<String>,
+    /// When it was "sent" (Unix ms).
+    pub created_at_ms: i64,
 }
 
 /// Filters of the parcel list.
@@ -368,4 +401,45 @@ pub struct Report {
     pub created_at_ms: i64,
     /// Done or failed at (Unix ms).
     pub finished_at_ms: Option<i64>,
+}
+
+/// A file attached to a parcel (a photo of the package, a signed receipt).
+///
+/// `pending` while the upload waits under `upload_key`; `stored` once
+/// `file.store` moved it to `storage_key`; `processed` once a photo has its
+/// thumbnail at `thumb_key`; `failed` with the reason in `error`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Id (the `file.store` and `file.thumbnail` jobs' idempotency key).
+    pub id: i64,
+    /// The parcel.
+    pub parcel_id: i64,
+    /// `photo` or `document`.
+    pub kind: String,
+    /// The file name as uploaded, cleaned.
+    pub filename: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size_bytes: i64,
+    /// `pending`, `stored`, `processed` or `failed`.
+    pub state: String,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Who uploaded it.
+    pub uploaded_by: Option<i64>,
+    /// Uploaded at (Unix ms).
+    pub created_at_ms: i64,
+    /// Stored or thumbnailed at (Unix ms).
+    pub processed_at_ms: Option<i64>,
+    /// Where the file is stored (empty until stored).
+    #[serde(skip)]
+    pub storage_key: String,
+    /// Where the upload waits until stored.
+    #[serde(skip)]
+    pub upload_key: Option<String>,
+    /// Where the thumbnail is, for a processed photo.
+    #[serde(skip)]
+    pub thumb_key: Option<String>,
 }

@@ -38,9 +38,11 @@ impl Store {
     }
 
     async fn mark_enqueued(&self, id: i64, job_id: &str) -> StoreResult<()> {
+        // A fast worker may have claimed the row already: keep its state,
+        // record the job either way.
         sqlx::query(
-            "UPDATE notifications SET state = 'enqueued', job_id = $1, enqueued_at = $2 \
-             WHERE id = $3 AND state = 'pending'",
+            "UPDATE notifications SET job_id = $1, enqueued_at = COALESCE(enqueued_at, $2), \
+             state = CASE WHEN state = 'pending' THEN 'enqueued' ELSE state END WHERE id = $3",
         )
         .bind(job_id)
         .bind(self.now())
@@ -65,7 +67,7 @@ impl Store {
                     notification_id: n.id,
                     to: n.recipient.clone(),
                     template: n.template.clone(),
-                    context: serde_json::json!({ "subject": n.body, "parcel_id": n.parcel_id }),
+                    context: email_context(&n),
                 }
                 .to_new_job(),
             }
@@ -87,4 +89,15 @@ impl Store {
         }
         Ok(r)
     }
+}
+
+/// The row's own template values plus its subject line and parcel.
+fn email_context(n: &Notification) -> serde_json::Value {
+    let mut context = match &n.context {
+        serde_json::Value::Object(map) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    context.insert("subject".to_owned(), n.body.clone().into());
+    context.insert("parcel_id".to_owned(), n.parcel_id.into());
+    serde_json::Value::Object(context)
 }

@@ -8,10 +8,18 @@
 //! error. CPU-heavy handlers register with [`Handlers::register_blocking`] and
 //! run on the blocking pool, off the async threads.
 //!
-//! One module per job family: [`system`] today; reports, SMS, email, files
-//! and maintenance come with their transports.
+//! One module per job family. Families with side effects take the shared
+//! [`Services`] (store, storage, broker client, settings) and build their
+//! transport from it in their `register` function.
 
+pub mod email;
+pub mod files;
+pub mod maintenance;
+pub mod reports;
+pub mod sms;
 pub mod system;
+
+pub use crate::services::Services;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -64,6 +72,17 @@ pub struct JobContext {
 
 type Handler = Arc<dyn Fn(JobContext, &str) -> BoxFuture<'static, JobResult> + Send + Sync>;
 
+/// A storage failure as a job error: retried when it may pass (network,
+/// 5xx, throttling), else final. `what` says what the job was doing.
+pub(crate) fn storage_error(what: &str, e: paqueteria_core::storage::StorageError) -> JobError {
+    let reason = format!("{what}: {e}");
+    if e.is_transient() {
+        JobError::Retry(reason)
+    } else {
+        JobError::Abort(reason)
+    }
+}
+
 /// The registry: job name → handler.
 #[derive(Clone, Default)]
 pub struct Handlers {
@@ -87,11 +106,23 @@ impl Handlers {
         Self::default()
     }
 
-    /// The handlers of every job this build can run.
+    /// The handlers that need no services (`system.ping`).
     pub fn builtin() -> Self {
         let mut h = Self::new();
         system::register(&mut h);
         h
+    }
+
+    /// Every job this build can run, on `services`. Fails when a
+    /// transport's settings do not work (a malformed SMTP URL, say).
+    pub fn with_services(services: &std::sync::Arc<Services>) -> anyhow::Result<Self> {
+        let mut h = Self::builtin();
+        reports::register(&mut h, services)?;
+        sms::register(&mut h, services)?;
+        email::register(&mut h, services)?;
+        files::register(&mut h, services)?;
+        maintenance::register(&mut h, services)?;
+        Ok(h)
     }
 
     /// Registers an async handler for catalog job `J`.

@@ -1,0 +1,201 @@
+//! Sending a notification at most once per row.
+//!
+//! A send job [`Store::claim_notification`]s its row before it calls the
+//! gateway or the SMTP server: the row goes `sending`. After the call it is
+//! recorded `sent` (with the provider's message id) or released for a retry
+//! or marked `failed`. A redelivered job finds the row `sent` and does
+//! nothing. If it finds the row still `sending`, the attempt before it died
+//! during the call and may have delivered: the row becomes `unknown` and is
+//! not sent again, so nobody receives a message twice.
+
+use sqlx::Row;
+
+use super::{
+    NOTIFICATION_COLUMNS, Notification, OutboxMessage, Store, StoreError, StoreResult,
+    notification_from,
+};
+
+/// What a send attempt may do with its row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Send it: the row is now `sending`.
+    Send(Notification),
+    /// Already sent by an earlier attempt.
+    AlreadySent(Notification),
+    /// An earlier attempt died during the call; its outcome is unknown and
+    /// the row is not sent again.
+    Unknown(Notification),
+}
+
+impl Store {
+    /// One notification.
+    pub async fn notification(&self, id: i64) -> StoreResult<Notification> {
+        let row = self
+            .row_by_id(
+                &format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1"),
+                id,
+                "notification",
+            )
+            .await?;
+        notification_from(&row)
+    }
+
+    /// Claims a row for one send attempt (see the module docs). A `failed`
+    /// row may be claimed again: that is an operator retrying a dead job.
+    pub async fn claim_notification(&self, id: i64) -> StoreResult<Claim> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM notifications WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(state) = state else {
+            return Err(StoreError::NotFound("notification"));
+        };
+        let next = match state.as_str() {
+            "pending" | "enqueued" | "failed" => "sending",
+            "sending" => "unknown",
+            _ => "",
+        };
+        if !next.is_empty() {
+            let error = (next == "unknown").then_some(
+                "an earlier attempt stopped during the send; it may have been delivered, so it is not sent again",
+            );
+            sqlx::query(
+                "UPDATE notifications SET state = $1, attempted_at = $2, error = COALESCE($3, error) WHERE id = $4",
+            )
+            .bind(next)
+            .bind(now)
+            .bind(error)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let n = self.notification(id).await?;
+        Ok(match n.state.as_str() {
+            "sending" => Claim::Send(n),
+            "sent" => Claim::AlreadySent(n),
+            _ => Claim::Unknown(n),
+        })
+    }
+
+    /// Records a delivered message and how it left.
+    pub async fn mark_notification_sent(
+        &self,
+        id: i64,
+        transport: &str,
+        provider_message_id: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE notifications SET state = 'sent', transport = $1, provider_message_id = $2, \
+             sent_at = $3, error = NULL WHERE id = $4",
+        )
+        .bind(transport)
+        .bind(provider_message_id)
+        .bind(self.now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives the row back after an attempt that certainly did not deliver
+    /// (connection refused, 5xx, 429): the retry may send it.
+    pub async fn release_notification(&self, id: i64, error: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE notifications SET state = 'enqueued', error = $1 WHERE id = $2 AND state = 'sending'",
+        )
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a permanent failure (the gateway refused the message).
+    pub async fn mark_notification_failed(&self, id: i64, error: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE notifications SET state = 'failed', error = $1 WHERE id = $2")
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps a message in the outbox (no transport configured) and records
+    /// the row sent, in one transaction; a second call for the same row
+    /// changes nothing.
+    pub async fn deliver_to_outbox(
+        &self,
+        notification_id: i64,
+        subject: Option<&str>,
+        text_body: &str,
+        html_body: Option<&str>,
+    ) -> StoreResult<()> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("SELECT channel, recipient FROM notifications WHERE id = $1")
+            .bind(notification_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound("notification"))?;
+        let channel: String = row.try_get("channel")?;
+        let recipient: String = row.try_get("recipient")?;
+        sqlx::query(
+            "INSERT INTO outbox_messages (notification_id, channel, recipient, subject, text_body, html_body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (notification_id) DO NOTHING",
+        )
+        .bind(notification_id)
+        .bind(&channel)
+        .bind(&recipient)
+        .bind(subject)
+        .bind(text_body)
+        .bind(html_body)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE notifications SET state = 'sent', transport = 'outbox', sent_at = $1, error = NULL WHERE id = $2",
+        )
+        .bind(now)
+        .bind(notification_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The outbox, newest first; `channel` filters to `sms` or `email`.
+    pub async fn outbox_messages(
+        &self,
+        channel: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let rows = sqlx::query(
+            "SELECT id, notification_id, channel, recipient, subject, text_body, html_body, created_at \
+             FROM outbox_messages WHERE ($1 IS NULL OR channel = $1) ORDER BY id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(channel)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxMessage {
+                    id: r.try_get("id")?,
+                    notification_id: r.try_get("notification_id")?,
+                    channel: r.try_get("channel")?,
+                    recipient: r.try_get("recipient")?,
+                    subject: r.try_get("subject")?,
+                    text_body: r.try_get("text_body")?,
+                    html_body: r.try_get("html_body")?,
+                    created_at_ms: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+}

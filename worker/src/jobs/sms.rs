@@ -1,0 +1,147 @@
+//! `sms.send`: one SMS through the Liwa gateway, or into the outbox when no
+//! gateway is configured.
+//!
+//! The notification row makes it effectively-once: the attempt claims the
+//! row before the call and records the gateway's message id after it (see
+//! `paqueteria_core::store::Claim`). A redelivered job finds the row sent
+//! and does nothing; one whose earlier attempt died during the call leaves
+//! it `unknown` rather than risk a second SMS.
+
+use std::sync::Arc;
+
+use paqueteria_core::jobs::SendSms;
+use paqueteria_core::settings::BrokerSettings;
+use paqueteria_core::store::{Claim, StoreError};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use super::{Handlers, JobContext, JobError, JobResult, Services};
+use crate::transport::SendError;
+use crate::transport::liwa::LiwaClient;
+use crate::transport::ratelimit::RateLimit;
+
+/// Registers `sms.send`.
+pub fn register(h: &mut Handlers, services: &Arc<Services>) -> anyhow::Result<()> {
+    let transports = &services.settings.transports;
+    let gateway = match &transports.sms {
+        Some(liwa) => {
+            let rate = transports.sms_rate_limit;
+            let limit = match &services.settings.broker {
+                BrokerSettings::Redis { url, prefix } => {
+                    // Connects lazily: a Redis still starting is not fatal.
+                    let url = url.expose_secret().to_owned();
+                    let prefix = prefix.clone();
+                    LazyLimit::Redis { url, prefix, rate }
+                }
+                BrokerSettings::Sqlite { .. } => LazyLimit::Local(rate),
+            };
+            Some((liwa.clone(), transports.sms_timeout, limit))
+        }
+        None => None,
+    };
+    let s = services.clone();
+    let client: Arc<tokio::sync::OnceCell<Arc<LiwaClient>>> =
+        Arc::new(tokio::sync::OnceCell::new());
+    h.register::<SendSms, _, _>(move |ctx, job| {
+        let s = s.clone();
+        let gateway = gateway.clone();
+        let client = client.clone();
+        async move {
+            let liwa = match gateway {
+                Some((settings, timeout, limit)) => Some(
+                    client
+                        .get_or_try_init(|| async move {
+                            let limit = limit.connect().await?;
+                            LiwaClient::new(settings, timeout, limit).map(Arc::new)
+                        })
+                        .await
+                        .map_err(|e| JobError::retry(format!("SMS gateway client: {e}")))?
+                        .clone(),
+                ),
+                None => None,
+            };
+            send(&s, liwa.as_deref(), ctx, job).await
+        }
+    });
+    Ok(())
+}
+
+#[derive(Clone)]
+enum LazyLimit {
+    Redis {
+        url: String,
+        prefix: String,
+        rate: u32,
+    },
+    Local(u32),
+}
+
+impl LazyLimit {
+    async fn connect(self) -> anyhow::Result<RateLimit> {
+        Ok(match self {
+            Self::Redis { url, prefix, rate } => RateLimit::redis(&url, &prefix, rate).await?,
+            Self::Local(rate) => RateLimit::local(rate),
+        })
+    }
+}
+
+pub(crate) fn store_error(e: StoreError) -> JobError {
+    match e {
+        StoreError::NotFound(_) => JobError::abort(e),
+        other => JobError::retry(other),
+    }
+}
+
+async fn send(s: &Services, liwa: Option<&LiwaClient>, ctx: JobContext, job: SendSms) -> JobResult {
+    let id = job.notification_id;
+    match s.store.claim_notification(id).await.map_err(store_error)? {
+        Claim::Send(_) => {}
+        Claim::AlreadySent(n) => {
+            tracing::info!(job_id = %ctx.id, notification_id = id, "SMS already sent; nothing to do");
+            return Ok(Some(
+                json!({ "skipped": "already sent", "provider_message_id": n.provider_message_id }),
+            ));
+        }
+        Claim::Unknown(_) => {
+            tracing::warn!(job_id = %ctx.id, notification_id = id,
+                "an earlier attempt stopped during the send; not sending again to avoid a duplicate");
+            return Ok(Some(
+                json!({ "skipped": "outcome of an earlier attempt unknown" }),
+            ));
+        }
+    }
+    let Some(liwa) = liwa else {
+        s.store
+            .deliver_to_outbox(id, None, &job.body, None)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(job_id = %ctx.id, notification_id = id, "SMS kept in the outbox (no gateway configured)");
+        return Ok(Some(json!({ "transport": "outbox" })));
+    };
+    match liwa.send(&job.to, &job.body).await {
+        Ok(message_id) => {
+            s.store
+                .mark_notification_sent(id, "liwa", Some(&message_id))
+                .await
+                .map_err(store_error)?;
+            tracing::info!(job_id = %ctx.id, notification_id = id, %message_id, "SMS sent");
+            Ok(Some(
+                json!({ "transport": "liwa", "provider_message_id": message_id }),
+            ))
+        }
+        Err(SendError::Transient(e)) => {
+            s.store
+                .release_notification(id, &e)
+                .await
+                .map_err(store_error)?;
+            Err(JobError::Retry(e))
+        }
+        Err(SendError::Permanent(e)) => {
+            s.store
+                .mark_notification_failed(id, &e)
+                .await
+                .map_err(store_error)?;
+            Err(JobError::Abort(e))
+        }
+    }
+}
