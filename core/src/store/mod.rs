@@ -521,27 +521,11 @@ impl Store {
         let page = f.page.max(1);
         let limit = i64::from(page_size);
         let offset = i64::from(page - 1) * limit;
-        let mut sql = ListSql::new(self.engine);
         // The status goes in as a literal (one of the enum's names), not as
         // a bound value: SQLite plans `status = ?` again on every run, since
         // the value decides whether the partial index `parcels_registered`
         // applies, and that planning cost more than the query.
         let status = f.status.map(|st| format!("'{}'", st.as_str()));
-        let branch = f.branch_id.map(|b| sql.bind(Bind::Int(b)));
-        // The status and branch filters on the rows of `table` (parcels or
-        // parcel_counts), as SQL conditions.
-        let filters = |table: &str| {
-            let mut conds = Vec::new();
-            if let Some(st) = &status {
-                conds.push(format!("{table}.status = {st}"));
-            }
-            if let Some(b) = &branch {
-                conds.push(format!(
-                    "({table}.origin_branch_id = {b} OR {table}.destination_branch_id = {b})"
-                ));
-            }
-            conds
-        };
         // The page's bounds (`lim`, `off`) go in as literals too: with a
         // bound LIMIT, PostgreSQL's generic plan must assume a large one, so
         // it plans the statement again on every run.
@@ -552,6 +536,27 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if let Some(q) = q
+            && self.search_is_broad(q).await?
+        {
+            let mut sql = ListSql::new(self.engine);
+            let branch = f.branch_id.map(|b| sql.bind(Bind::Int(b)));
+            let conds = status_branch(status.as_deref(), branch.as_deref(), "p");
+            if let Some(mut listed) = self
+                .list_broad(q, &conds, &columns, sql, limit, offset)
+                .await?
+            {
+                listed.page = page;
+                listed.page_size = page_size;
+                return Ok(listed);
+            }
+            // A page past the end: the exact count below says where it is.
+        }
+        let mut sql = ListSql::new(self.engine);
+        let branch = f.branch_id.map(|b| sql.bind(Bind::Int(b)));
+        // The status and branch filters on the rows of `table` (parcels or
+        // parcel_counts), as SQL conditions.
+        let filters = |table: &str| status_branch(status.as_deref(), branch.as_deref(), table);
         let (with, total, rows) = match q {
             None => {
                 let total = format!(
@@ -623,9 +628,104 @@ impl Store {
         Ok(ParcelPage {
             items,
             total,
+            total_exact: true,
             page,
             page_size,
         })
+    }
+
+    /// Whether a search matches so many customers (`BROAD_MATCHES` or more,
+    /// or any 1- or 2-character text) that walking the newest parcels finds
+    /// a page sooner than gathering every match.
+    async fn search_is_broad(&self, q: &str) -> StoreResult<bool> {
+        let lower = q.to_lowercase();
+        if lower.chars().count() < 3 {
+            return Ok(true);
+        }
+        let probe = match self.engine {
+            Engine::Sqlite => format!(
+                "SELECT COUNT(*) FROM (SELECT rowid FROM customers_search WHERE customers_search MATCH $1 LIMIT {BROAD_MATCHES}) AS probe"
+            ),
+            Engine::Postgres => format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE lower(name) LIKE $1 LIMIT {BROAD_MATCHES}) AS probe"
+            ),
+        };
+        let text = match self.engine {
+            Engine::Sqlite => format!("\"{}\"", lower.replace('"', "\"\"")),
+            Engine::Postgres => format!("%{}%", like_escape(&lower)),
+        };
+        let n: i64 = sqlx::query_scalar(&probe)
+            .bind(text)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n >= BROAD_MATCHES)
+    }
+
+    /// A page of a broad search: the newest parcels that pass `filters` and
+    /// match `q` (the same matches as [`Store::search_matches`]), walked in
+    /// id order with each parcel's sender and recipient checked, one more
+    /// than the page to learn whether another follows. `None` for a page
+    /// past the end (its total needs the exact count).
+    async fn list_broad(
+        &self,
+        q: &str,
+        filters: &[String],
+        columns: &str,
+        mut sql: ListSql,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Option<ParcelPage>> {
+        let sqlite = self.engine == Engine::Sqlite;
+        let escaped = like_escape(&q.to_lowercase());
+        let name = sql.bind(Bind::Text(format!("%{escaped}%")));
+        let escape = if sqlite { " ESCAPE '\\'" } else { "" };
+        let mut matches = vec![
+            format!("lower(s.name) LIKE {name}{escape}"),
+            format!("lower(r.name) LIKE {name}{escape}"),
+        ];
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 7 {
+            let end = sql.bind(Bind::Text(format!("%{digits}")));
+            matches.push(format!("s.phone LIKE {end}"));
+            matches.push(format!("r.phone LIKE {end}"));
+        }
+        if let Some((from, to)) = code_range(q) {
+            let (from, to) = (sql.bind(Bind::Text(from)), sql.bind(Bind::Text(to)));
+            let (ge, lt) = if sqlite { (">=", "<") } else { ("~>=~", "~<~") };
+            matches.push(format!(
+                "(p.tracking_code {ge} {from} AND p.tracking_code {lt} {to})"
+            ));
+        }
+        let mut conds = filters.to_vec();
+        conds.push(format!("({})", matches.join(" OR ")));
+        let statement = format!(
+            "SELECT {columns} FROM parcels p JOIN customers s ON s.id = p.sender_id \
+             JOIN customers r ON r.id = p.recipient_id{} ORDER BY p.id DESC LIMIT {} OFFSET {offset}",
+            where_all(&conds),
+            limit + 1
+        );
+        let mut query = sqlx::query(&statement);
+        for b in &sql.binds {
+            query = b.bind(query);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        if rows.is_empty() && offset > 0 {
+            return Ok(None);
+        }
+        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+        let items = rows
+            .iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(parcel_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let seen = offset + i64::try_from(items.len()).unwrap_or(i64::MAX);
+        Ok(Some(ParcelPage {
+            items,
+            total: seen + i64::from(more),
+            total_exact: !more,
+            page: 0,
+            page_size: 0,
+        }))
     }
 
     /// `WITH k AS (…), m AS (…) ` for a search: `k` holds the customers
@@ -652,10 +752,7 @@ impl Store {
         } else {
             // 1 or 2 characters (trigrams do not serve them), or PostgreSQL
             // (its trigram index serves this LIKE).
-            let escaped = lower
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
+            let escaped = like_escape(&lower);
             let name = sql.bind(Bind::Text(format!("%{escaped}%")));
             // (the backslash is PostgreSQL's default escape; SQLite has none)
             let escape = if sqlite { " ESCAPE '\\'" } else { "" };
@@ -683,20 +780,12 @@ impl Store {
             "sender_id IN (SELECT id FROM k)".to_owned(),
             "recipient_id IN (SELECT id FROM k)".to_owned(),
         ];
-        // Tracking codes are uppercase letters and digits: any other
-        // character cannot start one.
-        let code = q.to_uppercase().replace(' ', "");
-        if !code.is_empty() && code.bytes().all(|c| c.is_ascii_alphanumeric()) {
-            // In byte order, the codes from `code` up to, not including,
-            // `code` with its last character raised by one. SQLite compares
-            // text byte by byte; PostgreSQL's ~>=~ and ~<~ do too, whatever
-            // the database's collation, and walk `parcels_tracking_code_prefix`.
-            let mut end = code.clone().into_bytes();
-            if let Some(last) = end.last_mut() {
-                *last += 1;
-            }
-            let from = sql.bind(Bind::Text(code));
-            let to = sql.bind(Bind::Text(String::from_utf8_lossy(&end).into_owned()));
+        // In byte order: SQLite compares text byte by byte; PostgreSQL's
+        // ~>=~ and ~<~ do too, whatever the database's collation, and walk
+        // `parcels_tracking_code_prefix`.
+        if let Some((from, to)) = code_range(q) {
+            let from = sql.bind(Bind::Text(from));
+            let to = sql.bind(Bind::Text(to));
             let (ge, lt) = if sqlite { (">=", "<") } else { ("~>=~", "~<~") };
             matches.push(format!(
                 "tracking_code {ge} {from} AND tracking_code {lt} {to}"
@@ -977,6 +1066,46 @@ impl ListSql {
             Engine::Postgres => format!("(SELECT CAST(${n} AS {ty}))"),
         }
     }
+}
+
+/// Searches that match at least this many customers are broad.
+const BROAD_MATCHES: i64 = 200;
+
+/// The status and branch filters of a list on the rows of `table`.
+fn status_branch(status: Option<&str>, branch: Option<&str>, table: &str) -> Vec<String> {
+    let mut conds = Vec::new();
+    if let Some(st) = status {
+        conds.push(format!("{table}.status = {st}"));
+    }
+    if let Some(b) = branch {
+        conds.push(format!(
+            "({table}.origin_branch_id = {b} OR {table}.destination_branch_id = {b})"
+        ));
+    }
+    conds
+}
+
+/// `text` for a LIKE pattern: `\`, `%` and `_` match themselves.
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The tracking codes a search text starts (spaces removed, upper case):
+/// from the text up to, not including, the text with its last character
+/// raised by one, in byte order. `None` when no code can start so (codes
+/// are letters and digits).
+fn code_range(q: &str) -> Option<(String, String)> {
+    let code = q.to_uppercase().replace(' ', "");
+    if code.is_empty() || !code.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let mut end = code.clone().into_bytes();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    Some((code, String::from_utf8_lossy(&end).into_owned()))
 }
 
 /// ` WHERE a AND b …`, or nothing without conditions.

@@ -367,8 +367,13 @@ pub struct ParcelFilter {
 pub struct ParcelPage {
     /// The rows, newest first.
     pub items: Vec<Parcel>,
-    /// Rows matching the filters in all.
+    /// Rows matching the filters in all; when `total_exact` is false, at
+    /// least this many (the page and whether another follows).
     pub total: i64,
+    /// Whether `total` is the exact count. A search that matches many
+    /// customers (a common surname) is answered from the newest parcels
+    /// without counting every match.
+    pub total_exact: bool,
     /// This page.
     pub page: u32,
     /// Rows per page.
