@@ -510,7 +510,8 @@ async fn the_list_agrees_with_a_plain_scan(db: TestDb) {
         "Marta Díaz",
     ];
     // (id, code, status, origin, destination, [(name, phone)] of both ends)
-    let mut rows: Vec<(i64, String, ParcelStatus, i64, i64, Vec<(String, String)>)> = Vec::new();
+    type Row = (i64, String, ParcelStatus, i64, i64, Vec<(String, String)>);
+    let mut rows: Vec<Row> = Vec::new();
     for i in 0..30usize {
         let (origin, dest) = match i % 3 {
             0 => (a, b),
