@@ -612,7 +612,10 @@ impl Store {
             ),
         };
         let statement = format!("{with}SELECT ({total}) AS total, ({items}) AS items");
-        let mut query = sqlx::query(&statement);
+        // A search runs unprepared on PostgreSQL, so its name pattern is
+        // planned with its value (see `search_matches`).
+        let mut query = sqlx::query(&statement)
+            .persistent(q.is_none() || self.engine == Engine::Sqlite);
         for b in &sql.binds {
             query = b.bind(query);
         }
@@ -654,8 +657,13 @@ impl Store {
             Engine::Sqlite => format!("\"{}\"", lower.replace('"', "\"\"")),
             Engine::Postgres => format!("%{}%", like_escape(&lower)),
         };
+        // Unprepared on PostgreSQL: a prepared statement switches to a
+        // generic plan after five runs, and the generic plan of this LIKE
+        // scans every customer; planned with the text, a rare one (a code,
+        // a phone) is looked up in the trigram index.
         let n: i64 = sqlx::query_scalar(&probe)
             .bind(text)
+            .persistent(self.engine == Engine::Sqlite)
             .fetch_one(&self.pool)
             .await?;
         Ok(n >= BROAD_MATCHES)
@@ -753,7 +761,10 @@ impl Store {
             // 1 or 2 characters (trigrams do not serve them), or PostgreSQL
             // (its trigram index serves this LIKE).
             let escaped = like_escape(&lower);
-            let name = sql.bind(Bind::Text(format!("%{escaped}%")));
+            // A plain parameter, planned with its value (the statement runs
+            // unprepared on PostgreSQL, see `list_parcels`): only then does
+            // the planner take the trigram index for a rare text.
+            let name = sql.bind_plain(Bind::Text(format!("%{escaped}%")));
             // (the backslash is PostgreSQL's default escape; SQLite has none)
             let escape = if sqlite { " ESCAPE '\\'" } else { "" };
             format!("SELECT id FROM customers WHERE lower(name) LIKE {name}{escape}")
@@ -1054,6 +1065,13 @@ impl ListSql {
     /// (a custom plan), and for a search that planning took longer than the
     /// run. Behind a sub-select the values no longer change the estimates,
     /// so it keeps one generic plan, whose indexes suit every value.
+    /// Binds `b` as a plain `$n` on both engines: for a value the planner
+    /// must see when it plans (see `search_matches`).
+    fn bind_plain(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+
     fn bind(&mut self, b: Bind) -> String {
         let ty = match b {
             Bind::Text(_) => "TEXT",
