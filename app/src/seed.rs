@@ -138,6 +138,10 @@ pub async fn run(store: &Store, parcels: usize) -> anyhow::Result<Seeded> {
         result?;
         out.parcels += 1;
     }
+    drop(done);
+    // Fresh statistics: the first searches after a seed are planned on the
+    // real table sizes, not on those of an empty store.
+    store.analyze().await?;
     Ok(out)
 }
 

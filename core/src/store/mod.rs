@@ -200,6 +200,14 @@ impl Store {
             .ok_or(StoreError::NotFound(what))
     }
 
+    /// Refreshes the planner's statistics (after a bulk load such as
+    /// `app seed`, so the first queries are planned on the real sizes).
+    pub async fn analyze(&self) -> StoreResult<()> {
+        // The same statement on both engines.
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -614,8 +622,8 @@ impl Store {
         let statement = format!("{with}SELECT ({total}) AS total, ({items}) AS items");
         // A search runs unprepared on PostgreSQL, so its name pattern is
         // planned with its value (see `search_matches`).
-        let mut query = sqlx::query(&statement)
-            .persistent(q.is_none() || self.engine == Engine::Sqlite);
+        let mut query =
+            sqlx::query(&statement).persistent(q.is_none() || self.engine == Engine::Sqlite);
         for b in &sql.binds {
             query = b.bind(query);
         }
