@@ -8,9 +8,8 @@ use paqueteria_core::jobs::SendEmail;
 use paqueteria_core::store::Claim;
 use serde_json::json;
 
-use super::sms::store_error;
+use super::sms::{send_failed, store_error};
 use super::{Handlers, JobContext, JobError, JobResult, Services};
-use crate::transport::SendError;
 use crate::transport::email::{Mailer, Templates};
 
 /// Templates whose email repeats the event's own sentence (it carries the
@@ -126,19 +125,6 @@ async fn send(
                 json!({ "transport": "smtp", "server_answer": answer }),
             ))
         }
-        Err(SendError::Transient(e)) => {
-            s.store
-                .release_notification(id, &e)
-                .await
-                .map_err(store_error)?;
-            Err(JobError::Retry(e))
-        }
-        Err(SendError::Permanent(e)) => {
-            s.store
-                .mark_notification_failed(id, &e)
-                .await
-                .map_err(store_error)?;
-            Err(JobError::Abort(e))
-        }
+        Err(e) => Err(send_failed(s, id, e).await),
     }
 }

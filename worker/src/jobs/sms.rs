@@ -85,6 +85,26 @@ impl LazyLimit {
     }
 }
 
+/// Records a failed send on the notification row and says what the job
+/// becomes: a transient failure frees the row for the retry, a permanent
+/// one marks it failed and sends the job to the dead set.
+pub(crate) async fn send_failed(s: &Services, id: i64, e: SendError) -> JobError {
+    let (recorded, error) = match e {
+        SendError::Transient(e) => (
+            s.store.release_notification(id, &e).await,
+            JobError::Retry(e),
+        ),
+        SendError::Permanent(e) => (
+            s.store.mark_notification_failed(id, &e).await,
+            JobError::Abort(e),
+        ),
+    };
+    match recorded {
+        Ok(()) => error,
+        Err(e) => store_error(e),
+    }
+}
+
 pub(crate) fn store_error(e: StoreError) -> JobError {
     match e {
         StoreError::NotFound(_) => JobError::abort(e),
@@ -129,19 +149,6 @@ async fn send(s: &Services, liwa: Option<&LiwaClient>, ctx: JobContext, job: Sen
                 json!({ "transport": "liwa", "provider_message_id": message_id }),
             ))
         }
-        Err(SendError::Transient(e)) => {
-            s.store
-                .release_notification(id, &e)
-                .await
-                .map_err(store_error)?;
-            Err(JobError::Retry(e))
-        }
-        Err(SendError::Permanent(e)) => {
-            s.store
-                .mark_notification_failed(id, &e)
-                .await
-                .map_err(store_error)?;
-            Err(JobError::Abort(e))
-        }
+        Err(e) => Err(send_failed(s, id, e).await),
     }
 }
