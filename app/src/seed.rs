@@ -13,7 +13,9 @@ const CITIES: [(&str, &str); 6] = [
     ("BUC-01", "Bucaramanga"),
     ("PEI-01", "Pereira"),
 ];
-const FIRST: [&str; 12] = [
+// Names as in Colombia: a first name and two surnames, 64,000 combinations,
+// so a full name is shared by a few customers and a surname by one in 20.
+const FIRST: [&str; 40] = [
     "Ana",
     "Luis",
     "Carolina",
@@ -26,8 +28,36 @@ const FIRST: [&str; 12] = [
     "Camilo",
     "Valentina",
     "Diego",
+    "Isabella",
+    "Santiago",
+    "Mariana",
+    "Sebastián",
+    "Gabriela",
+    "Mateo",
+    "Daniela",
+    "Nicolás",
+    "Laura",
+    "Alejandro",
+    "Paula",
+    "Juan",
+    "Natalia",
+    "Felipe",
+    "Catalina",
+    "Julián",
+    "Manuela",
+    "David",
+    "Juliana",
+    "Esteban",
+    "Sara",
+    "Carlos",
+    "Angélica",
+    "Óscar",
+    "Diana",
+    "Hernán",
+    "Paola",
+    "Ricardo",
 ];
-const LAST: [&str; 10] = [
+const LAST: [&str; 40] = [
     "Gómez",
     "Rodríguez",
     "Martínez",
@@ -38,6 +68,36 @@ const LAST: [&str; 10] = [
     "Ramírez",
     "Vargas",
     "Castro",
+    "García",
+    "Hernández",
+    "Sánchez",
+    "Pérez",
+    "González",
+    "Moreno",
+    "Jiménez",
+    "Muñoz",
+    "Rojas",
+    "Romero",
+    "Álvarez",
+    "Suárez",
+    "Ortiz",
+    "Mejía",
+    "Restrepo",
+    "Cárdenas",
+    "Osorio",
+    "Gutiérrez",
+    "Acosta",
+    "Salazar",
+    "Quintero",
+    "Herrera",
+    "Cardona",
+    "Zapata",
+    "Ospina",
+    "Giraldo",
+    "Valencia",
+    "Mendoza",
+    "Cortés",
+    "Parra",
 ];
 const TYPES: [&str; 3] = ["envelope", "box", "large_box"];
 const ZONES: [&str; 2] = ["local", "national"];
@@ -65,11 +125,16 @@ fn customer(i: usize) -> anyhow::Result<NewCustomer> {
     .map_err(anyhow::Error::msg)?;
     Ok(NewCustomer {
         phone,
-        name: format!(
-            "{} {}",
-            FIRST[i % FIRST.len()],
-            LAST[(i / FIRST.len()) % LAST.len()]
-        ),
+        name: {
+            // Spread over the combinations, the same for the same i.
+            let h = i.wrapping_mul(2_654_435_761);
+            format!(
+                "{} {} {}",
+                FIRST[h % FIRST.len()],
+                LAST[(h / FIRST.len()) % LAST.len()],
+                LAST[(h / (FIRST.len() * LAST.len())) % LAST.len()]
+            )
+        },
         email: i
             .is_multiple_of(3)
             .then(|| format!("cliente{i}@example.com")),

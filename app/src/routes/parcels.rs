@@ -152,7 +152,10 @@ pub struct ListQuery {
     pub status: Option<paqueteria_core::domain::ParcelStatus>,
     /// Only parcels from or to this branch.
     pub branch_id: Option<i64>,
-    /// Tracking code, phone or name.
+    /// Search: the start of a tracking code, the end of a phone (7 digits
+    /// or more), or words that start the sender's or recipient's names, in
+    /// any order, accents and case ignored (`diaz car` finds "Carolina
+    /// Díaz"). Counted up to 1,000 matches (see `total_exact`).
     pub q: Option<String>,
     /// Page, from 1.
     pub page: Option<u32>,

@@ -20,6 +20,7 @@ mod model;
 mod notifications;
 pub mod outbox;
 mod reports;
+pub mod search;
 mod users;
 
 use std::time::Duration;
@@ -149,11 +150,36 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(format!("migrations: {e}")))?;
-        Ok(Self {
+        let store = Self {
             pool,
             engine,
             clock,
-        })
+        };
+        store.fill_search_text().await?;
+        Ok(store)
+    }
+
+    /// Gives the parcels saved before name search existed (migration 0005)
+    /// their search words, a thousand per transaction.
+    async fn fill_search_text(&self) -> StoreResult<()> {
+        let mut filled = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let n = refresh_search_text(
+                &mut tx,
+                "p.id IN (SELECT id FROM parcels WHERE search_text IS NULL ORDER BY id LIMIT 1000)",
+            )
+            .await?;
+            tx.commit().await?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled > 0 {
+            tracing::info!(parcels = filled, "search words filled in");
+        }
+        Ok(())
     }
 
     /// Opens the store the settings select: PostgreSQL, or the SQLite file
@@ -441,9 +467,9 @@ impl Store {
                 "INSERT INTO parcels (tracking_code, pickup_pin_hash, sender_id, recipient_id, origin_branch_id, \
                  destination_branch_id, service, delivery_address, package_type, weight_grams, length_mm, \
                  width_mm, height_mm, declared_value, cod_amount, tariff_id, quoted_amount, storage_grace_hours, \
-                 storage_fee_per_day, cod_fee, status, created_at, updated_at) \
+                 storage_fee_per_day, cod_fee, status, created_at, updated_at, search_text) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-                 $20, $21, $22, $22) RETURNING id",
+                 $20, $21, $22, $22, $23) RETURNING id",
             )
             .bind(code.as_str())
             .bind(pin_hash(code.as_str(), &pin))
@@ -467,6 +493,10 @@ impl Store {
             .bind(tariff.cod_fee.0)
             .bind(ParcelStatus::Registered.as_str())
             .bind(now)
+            .bind(search::parcel_search_text(
+                p.sender.name.trim(),
+                p.recipient.name.trim(),
+            ))
             .fetch_one(&mut *tx)
             .await?;
             parcel_id = Some(id);
@@ -538,292 +568,266 @@ impl Store {
         // the value decides whether the partial index `parcels_registered`
         // applies, and that planning cost more than the query.
         let status = f.status.map(|st| format!("'{}'", st.as_str()));
+        let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if let Some(q) = q {
+            return self
+                .search_parcels(q, status.as_deref(), f.branch_id, page, page_size)
+                .await;
+        }
         // The page's bounds (`lim`, `off`) go in as literals too: with a
         // bound LIMIT, PostgreSQL's generic plan must assume a large one, so
         // it plans the statement again on every run.
         let (lim, off) = (limit, offset);
-        let columns = PARCEL_COLUMNS
-            .split(", ")
-            .map(|c| format!("p.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-        if let Some(q) = q
-            && self.search_is_broad(q).await?
-        {
-            let mut sql = ListSql::new(self.engine);
-            let branch = f.branch_id.map(|b| sql.bind(Bind::Int(b)));
-            let conds = status_branch(status.as_deref(), branch.as_deref(), "p");
-            if let Some(mut listed) = self
-                .list_broad(q, &conds, &columns, sql, limit, offset)
-                .await?
-            {
-                listed.page = page;
-                listed.page_size = page_size;
-                return Ok(listed);
-            }
-            // A page past the end: the exact count below says where it is.
-        }
+        let columns = prefixed_columns("p");
         let mut sql = ListSql::new(self.engine);
         let branch = f.branch_id.map(|b| sql.bind(Bind::Int(b)));
         // The status and branch filters on the rows of `table` (parcels or
         // parcel_counts), as SQL conditions.
         let filters = |table: &str| status_branch(status.as_deref(), branch.as_deref(), table);
-        let (with, total, rows) = match q {
-            None => {
-                let total = format!(
-                    "SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM parcel_counts c{}",
-                    where_all(&filters("c"))
-                );
-                let rows = match &branch {
-                    None => format!(
-                        "SELECT {columns} FROM parcels p{} ORDER BY p.id DESC LIMIT {lim} OFFSET {off}",
-                        where_all(&filters("p"))
-                    ),
-                    // The newest `limit + offset` from the origin index and
-                    // from the destination index hold the page between them;
-                    // only the page's ids are then read in full.
-                    Some(b) => {
-                        let k = limit + offset;
-                        let st = status
-                            .as_ref()
-                            .map(|st| format!("status = {st} AND "))
-                            .unwrap_or_default();
-                        format!(
-                            "SELECT {columns} FROM parcels p WHERE p.id IN (SELECT id FROM (\
-                             SELECT id FROM (SELECT id FROM parcels WHERE {st}origin_branch_id = {b} \
-                             ORDER BY id DESC LIMIT {k}) AS o \
-                             UNION SELECT id FROM (SELECT id FROM parcels WHERE {st}destination_branch_id = {b} \
-                             ORDER BY id DESC LIMIT {k}) AS d) AS u ORDER BY id DESC LIMIT {lim} OFFSET {off}) \
-                             ORDER BY p.id DESC"
-                        )
-                    }
-                };
-                (String::new(), total, rows)
-            }
-            Some(q) => {
-                // `m` holds the matches that pass the filters too, so the
-                // page is sorted from `m` alone and only its ids are read in
-                // full: no plan walks the whole table to merge with `m`.
-                let with = self.search_matches(q, &filters("parcels"), &mut sql);
-                let total = "SELECT COUNT(*) FROM m".to_owned();
-                let rows = format!(
-                    "SELECT {columns} FROM parcels p WHERE p.id IN \
-                     (SELECT id FROM m ORDER BY id DESC LIMIT {lim} OFFSET {off}) ORDER BY p.id DESC"
-                );
-                (with, total, rows)
+        let total = format!(
+            "SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM parcel_counts c{}",
+            where_all(&filters("c"))
+        );
+        let rows = match &branch {
+            None => format!(
+                "SELECT {columns} FROM parcels p{} ORDER BY p.id DESC LIMIT {lim} OFFSET {off}",
+                where_all(&filters("p"))
+            ),
+            // The newest `limit + offset` from the origin index and from the
+            // destination index hold the page between them; only the page's
+            // ids are then read in full.
+            Some(b) => {
+                let k = limit + offset;
+                let st = status
+                    .as_ref()
+                    .map(|st| format!("status = {st} AND "))
+                    .unwrap_or_default();
+                format!(
+                    "SELECT {columns} FROM parcels p WHERE p.id IN (SELECT id FROM (\
+                     SELECT id FROM (SELECT id FROM parcels WHERE {st}origin_branch_id = {b} \
+                     ORDER BY id DESC LIMIT {k}) AS o \
+                     UNION SELECT id FROM (SELECT id FROM parcels WHERE {st}destination_branch_id = {b} \
+                     ORDER BY id DESC LIMIT {k}) AS d) AS u ORDER BY id DESC LIMIT {lim} OFFSET {off}) \
+                     ORDER BY p.id DESC"
+                )
             }
         };
-        let plain = PARCEL_COLUMNS;
-        let items = match self.engine {
-            Engine::Sqlite => format!(
-                "SELECT COALESCE(json_group_array(json_array({plain})), '[]') FROM ({rows}) AS page"
-            ),
-            Engine::Postgres => format!(
-                "SELECT COALESCE(CAST(json_agg(json_build_array({plain})) AS TEXT), '[]') FROM ({rows}) AS page"
-            ),
-        };
-        let statement = format!("{with}SELECT ({total}) AS total, ({items}) AS items");
-        // A search runs unprepared on PostgreSQL, so its name pattern is
-        // planned with its value (see `search_matches`).
-        let mut query =
-            sqlx::query(&statement).persistent(q.is_none() || self.engine == Engine::Sqlite);
+        let statement = format!(
+            "SELECT ({total}) AS total, ({}) AS items",
+            self.page_json(&rows)
+        );
+        let mut query = sqlx::query(&statement);
         for b in &sql.binds {
             query = b.bind(query);
         }
         let row = query.fetch_one(&self.pool).await?;
-        let total: i64 = row.try_get("total")?;
-        let items: String = row.try_get("items")?;
-        let mut items = serde_json::from_str::<Vec<ListedParcel>>(&items)
-            .map_err(|e| StoreError::Database(format!("parcel list: {e}")))?
-            .into_iter()
-            .map(ListedParcel::into_parcel)
-            .collect::<StoreResult<Vec<_>>>()?;
-        items.sort_by_key(|p| std::cmp::Reverse(p.id));
         Ok(ParcelPage {
-            items,
-            total,
+            items: listed_parcels(&row.try_get::<String, _>("items")?)?,
+            total: row.try_get("total")?,
             total_exact: true,
             page,
             page_size,
         })
     }
 
-    /// Whether a search matches so many customers (`BROAD_MATCHES` or more,
-    /// or any 1- or 2-character text) that walking the newest parcels finds
-    /// a page sooner than gathering every match.
-    async fn search_is_broad(&self, q: &str) -> StoreResult<bool> {
-        let lower = q.to_lowercase();
-        if lower.chars().count() < 3 {
-            return Ok(true);
-        }
-        let probe = match self.engine {
+    /// `SELECT` of one JSON text: the rows of `rows` (the columns of
+    /// `PARCEL_COLUMNS`) as an array of arrays.
+    fn page_json(&self, rows: &str) -> String {
+        let plain = PARCEL_COLUMNS;
+        match self.engine {
             Engine::Sqlite => format!(
-                "SELECT COUNT(*) FROM (SELECT rowid FROM customers_search WHERE customers_search MATCH $1 LIMIT {BROAD_MATCHES}) AS probe"
+                "SELECT COALESCE(json_group_array(json_array({plain})), '[]') FROM ({rows}) AS page"
             ),
             Engine::Postgres => format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE lower(name) LIKE $1 LIMIT {BROAD_MATCHES}) AS probe"
+                "SELECT COALESCE(CAST(json_agg(json_build_array({plain})) AS TEXT), '[]') FROM ({rows}) AS page"
             ),
-        };
-        let text = match self.engine {
-            Engine::Sqlite => format!("\"{}\"", lower.replace('"', "\"\"")),
-            Engine::Postgres => format!("%{}%", like_escape(&lower)),
-        };
-        // Unprepared on PostgreSQL: a prepared statement switches to a
-        // generic plan after five runs, and the generic plan of this LIKE
-        // scans every customer; planned with the text, a rare one (a code,
-        // a phone) is looked up in the trigram index.
-        let n: i64 = sqlx::query_scalar(&probe)
-            .bind(text)
-            .persistent(self.engine == Engine::Sqlite)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n >= BROAD_MATCHES)
+        }
     }
 
-    /// A page of a broad search: the newest parcels that pass `filters` and
-    /// match `q` (the same matches as [`Store::search_matches`]), walked in
-    /// id order with each parcel's sender and recipient checked, one more
-    /// than the page to learn whether another follows. `None` for a page
-    /// past the end (its total needs the exact count).
-    async fn list_broad(
+    /// A page of the parcels that match `q`: the tracking codes it starts,
+    /// the customers whose phone ends with its digits (7 or more), and the
+    /// parcels whose sender's and recipient's names hold a word starting
+    /// with each word of `q` (see [`search`]). Each of these is read newest
+    /// first and only as far as the page reaches; the page is their union.
+    /// The total is counted up to `SEARCH_COUNT_CAP`.
+    ///
+    /// The statements run unprepared on PostgreSQL, so that it plans them
+    /// with their values: a common surname is best found by walking the
+    /// newest parcels, a rare one through the index.
+    async fn search_parcels(
         &self,
         q: &str,
-        filters: &[String],
-        columns: &str,
-        mut sql: ListSql,
-        limit: i64,
-        offset: i64,
-    ) -> StoreResult<Option<ParcelPage>> {
+        status: Option<&str>,
+        branch_id: Option<i64>,
+        page: u32,
+        page_size: u32,
+    ) -> StoreResult<ParcelPage> {
         let sqlite = self.engine == Engine::Sqlite;
-        let escaped = like_escape(&q.to_lowercase());
-        let name = sql.bind(Bind::Text(format!("%{escaped}%")));
-        let escape = if sqlite { " ESCAPE '\\'" } else { "" };
-        let mut matches = vec![
-            format!("lower(s.name) LIKE {name}{escape}"),
-            format!("lower(r.name) LIKE {name}{escape}"),
-        ];
-        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 7 {
-            let end = sql.bind(Bind::Text(format!("%{digits}")));
-            matches.push(format!("s.phone LIKE {end}"));
-            matches.push(format!("r.phone LIKE {end}"));
-        }
-        if let Some((from, to)) = code_range(q) {
-            let (from, to) = (sql.bind(Bind::Text(from)), sql.bind(Bind::Text(to)));
-            let (ge, lt) = if sqlite { (">=", "<") } else { ("~>=~", "~<~") };
-            matches.push(format!(
-                "(p.tracking_code {ge} {from} AND p.tracking_code {lt} {to})"
-            ));
-        }
-        let mut conds = filters.to_vec();
-        conds.push(format!("({})", matches.join(" OR ")));
-        let statement = format!(
-            "SELECT {columns} FROM parcels p JOIN customers s ON s.id = p.sender_id \
-             JOIN customers r ON r.id = p.recipient_id{} ORDER BY p.id DESC LIMIT {} OFFSET {offset}",
-            where_all(&conds),
-            limit + 1
-        );
-        let mut query = sqlx::query(&statement);
-        for b in &sql.binds {
-            query = b.bind(query);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        if rows.is_empty() && offset > 0 {
-            return Ok(None);
-        }
-        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
-        let items = rows
-            .iter()
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .map(parcel_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let seen = offset + i64::try_from(items.len()).unwrap_or(i64::MAX);
-        Ok(Some(ParcelPage {
-            items,
-            total: seen + i64::from(more),
-            total_exact: !more,
-            page: 0,
-            page_size: 0,
-        }))
-    }
-
-    /// `WITH k AS (…), m AS (…) ` for a search: `k` holds the customers
-    /// whose name contains `q` or, when `q` has 7 digits or more, whose phone
-    /// ends with them; `m` the ids of the parcels that pass `filters` and
-    /// whose tracking code starts with `q` (spaces removed) or whose sender
-    /// or recipient is in `k`.
-    /// `q` is plain text: `%` and `_` in it match themselves.
-    ///
-    /// On SQLite no value is bound to a LIKE (but for a 1- or 2-character
-    /// name, which scans the customers anyway): SQLite plans such a
-    /// statement again on every run, since the pattern may allow an index,
-    /// and that planning cost more than the query.
-    fn search_matches(&self, q: &str, filters: &[String], sql: &mut ListSql) -> String {
-        let sqlite = self.engine == Engine::Sqlite;
-        let lower = q.to_lowercase();
-        let mut who = if sqlite && q.chars().count() >= 3 {
-            // A trigram phrase matches where its text occurs, ignoring the
-            // case of any letter (as lower() does on PostgreSQL).
-            let phrase = sql.bind(Bind::Text(format!("\"{}\"", lower.replace('"', "\"\""))));
-            format!(
-                "SELECT rowid AS id FROM customers_search WHERE customers_search MATCH {phrase}"
-            )
-        } else {
-            // 1 or 2 characters (trigrams do not serve them), or PostgreSQL
-            // (its trigram index serves this LIKE).
-            let escaped = like_escape(&lower);
-            // A plain parameter, planned with its value (the statement runs
-            // unprepared on PostgreSQL, see `list_parcels`): only then does
-            // the planner take the trigram index for a rare text.
-            let name = sql.bind_plain(Bind::Text(format!("%{escaped}%")));
-            // (the backslash is PostgreSQL's default escape; SQLite has none)
-            let escape = if sqlite { " ESCAPE '\\'" } else { "" };
-            format!("SELECT id FROM customers WHERE lower(name) LIKE {name}{escape}")
-        };
-        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 7 {
-            // the index on the phone's last 7 characters finds the
-            // candidates; the comparison of the whole end checks them
-            let end = sql.bind(Bind::Text(digits[digits.len() - 7..].to_owned()));
-            let whole = sql.bind(Bind::Text(digits));
-            who.push_str(&if sqlite {
-                format!(
-                    " UNION SELECT id FROM customers WHERE substr(phone, -7) = {end} \
-                     AND substr(phone, -length({whole})) = {whole}"
-                )
+        let limit = i64::from(page_size);
+        let offset = i64::from(page - 1) * limit;
+        let mut sql = ListSql::new(self.engine);
+        let branch = branch_id.map(|b| sql.bind_plain(Bind::Int(b)));
+        let filters = status_branch(status, branch.as_deref(), "p");
+        // Each arm: a SELECT of matching parcel ids (`id`) and the column
+        // that orders it newest first.
+        let mut arms: Vec<(String, &str)> = Vec::new();
+        let words: Vec<String> = search::search_words(q)
+            .into_iter()
+            .take(MAX_SEARCH_WORDS)
+            .collect();
+        if !words.is_empty() {
+            if sqlite {
+                let text = words
+                    .iter()
+                    .map(|w| format!("\"{w}\"*"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                let m = sql.bind_plain(Bind::Text(text));
+                arms.push(if filters.is_empty() {
+                    (
+                        format!("SELECT rowid AS id FROM parcels_search WHERE parcels_search MATCH {m}"),
+                        "rowid",
+                    )
+                } else {
+                    (
+                        format!(
+                            "SELECT p.id AS id FROM parcels_search JOIN parcels p ON p.id = parcels_search.rowid \
+                             WHERE parcels_search MATCH {m} AND {}",
+                            filters.join(" AND ")
+                        ),
+                        "parcels_search.rowid",
+                    )
+                });
             } else {
-                format!(
-                    " UNION SELECT id FROM customers WHERE right(phone, 7) = {end} \
-                     AND right(phone, length({whole})) = {whole}"
-                )
-            });
+                let text = words
+                    .iter()
+                    .map(|w| format!("'{w}':*"))
+                    .collect::<Vec<_>>()
+                    .join(" & ");
+                let m = sql.bind_plain(Bind::Text(text));
+                let mut conds = vec![format!("p.search_words @@ to_tsquery('simple', {m})")];
+                conds.extend(filters.iter().cloned());
+                arms.push((
+                    format!("SELECT p.id AS id FROM parcels p{}", where_all(&conds)),
+                    "p.id",
+                ));
+            }
         }
-        let mut matches = vec![
-            "sender_id IN (SELECT id FROM k)".to_owned(),
-            "recipient_id IN (SELECT id FROM k)".to_owned(),
-        ];
         // In byte order: SQLite compares text byte by byte; PostgreSQL's
         // ~>=~ and ~<~ do too, whatever the database's collation, and walk
         // `parcels_tracking_code_prefix`.
         if let Some((from, to)) = code_range(q) {
-            let from = sql.bind(Bind::Text(from));
-            let to = sql.bind(Bind::Text(to));
+            let from = sql.bind_plain(Bind::Text(from));
+            let to = sql.bind_plain(Bind::Text(to));
             let (ge, lt) = if sqlite { (">=", "<") } else { ("~>=~", "~<~") };
-            matches.push(format!(
-                "tracking_code {ge} {from} AND tracking_code {lt} {to}"
+            let mut conds = vec![format!(
+                "p.tracking_code {ge} {from} AND p.tracking_code {lt} {to}"
+            )];
+            conds.extend(filters.iter().cloned());
+            arms.push((
+                format!("SELECT p.id AS id FROM parcels p{}", where_all(&conds)),
+                "p.id",
             ));
         }
-        let matches = matches
-            .iter()
-            .map(|m| {
-                let conds: Vec<String> = std::iter::once(m.clone())
-                    .chain(filters.iter().cloned())
-                    .collect();
-                format!("SELECT id FROM parcels{}", where_all(&conds))
-            })
-            .collect::<Vec<_>>();
-        format!("WITH k AS ({who}), m AS ({}) ", matches.join(" UNION "))
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 7 {
+            // the index on the phone's last 7 characters finds the
+            // candidates; the comparison of the whole end checks them
+            let end = sql.bind_plain(Bind::Text(digits[digits.len() - 7..].to_owned()));
+            let whole = sql.bind_plain(Bind::Text(digits));
+            let who = if sqlite {
+                format!(
+                    "SELECT id FROM customers WHERE substr(phone, -7) = {end} \
+                     AND substr(phone, -length({whole})) = {whole}"
+                )
+            } else {
+                format!(
+                    "SELECT id FROM customers WHERE right(phone, 7) = {end} \
+                     AND right(phone, length({whole})) = {whole}"
+                )
+            };
+            for side in ["sender_id", "recipient_id"] {
+                let mut conds = vec![format!("p.{side} IN ({who})")];
+                conds.extend(filters.iter().cloned());
+                arms.push((
+                    format!("SELECT p.id AS id FROM parcels p{}", where_all(&conds)),
+                    "p.id",
+                ));
+            }
+        }
+        if arms.is_empty() {
+            return Ok(ParcelPage {
+                items: Vec::new(),
+                total: 0,
+                total_exact: true,
+                page,
+                page_size,
+            });
+        }
+        // The union of the arms, each cut at `cut` rows (newest first when
+        // `order`).
+        let union = |cut: i64, order: bool| {
+            arms.iter()
+                .enumerate()
+                .map(|(i, (arm, by))| {
+                    let order = if order {
+                        format!(" ORDER BY {by} DESC")
+                    } else {
+                        String::new()
+                    };
+                    format!("SELECT id FROM ({arm}{order} LIMIT {cut}) AS a{i}")
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ")
+        };
+        // One more than the page, to learn whether another follows.
+        let rows = format!(
+            "SELECT {} FROM parcels p WHERE p.id IN (SELECT id FROM ({}) AS u \
+             ORDER BY id DESC LIMIT {} OFFSET {offset}) ORDER BY p.id DESC",
+            prefixed_columns("p"),
+            union(offset + limit + 1, true),
+            limit + 1
+        );
+        let statement = format!("SELECT ({})", self.page_json(&rows));
+        let mut query = sqlx::query_scalar::<_, String>(&statement).persistent(sqlite);
+        for b in &sql.binds {
+            query = b.bind_scalar(query);
+        }
+        let mut items = listed_parcels(&query.fetch_one(&self.pool).await?)?;
+        let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        // matches known to exist: the rows before this page and on it
+        let seen = if items.is_empty() {
+            0
+        } else {
+            offset + i64::try_from(items.len()).unwrap_or(i64::MAX)
+        };
+        let (total, total_exact) = if (offset == 0 || !items.is_empty()) && !more {
+            // the last page: every match is counted
+            (seen, true)
+        } else {
+            let count = format!(
+                "SELECT COUNT(*) FROM ({}) AS u",
+                union(SEARCH_COUNT_CAP, false)
+            );
+            let mut query = sqlx::query_scalar::<_, i64>(&count).persistent(sqlite);
+            for b in &sql.binds {
+                query = b.bind_scalar(query);
+            }
+            let n = query.fetch_one(&self.pool).await?;
+            if n < SEARCH_COUNT_CAP {
+                (n, true)
+            } else {
+                (n.max(seen + i64::from(more)), false)
+            }
+        };
+        Ok(ParcelPage {
+            items,
+            total,
+            total_exact,
+            page,
+            page_size,
+        })
     }
 
     /// Whether `pin` is the parcel's pickup PIN.
@@ -1046,9 +1050,17 @@ enum Bind {
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+type AnyScalar<'q, O> = sqlx::query::QueryScalar<'q, Any, O, sqlx::any::AnyArguments<'q>>;
 
 impl Bind {
     fn bind<'q>(&self, q: AnyQuery<'q>) -> AnyQuery<'q> {
+        match self {
+            Self::Text(t) => q.bind(t.clone()),
+            Self::Int(i) => q.bind(*i),
+        }
+    }
+
+    fn bind_scalar<'q, O>(&self, q: AnyScalar<'q, O>) -> AnyScalar<'q, O> {
         match self {
             Self::Text(t) => q.bind(t.clone()),
             Self::Int(i) => q.bind(*i),
@@ -1071,19 +1083,19 @@ impl ListSql {
         }
     }
 
-    /// Binds `b` and returns how the statement reads it: `$n` on SQLite;
-    /// on PostgreSQL `(SELECT CAST($n AS …))`. PostgreSQL plans a prepared
-    /// statement anew on every run while its values change the estimates
-    /// (a custom plan), and for a search that planning took longer than the
-    /// run. Behind a sub-select the values no longer change the estimates,
-    /// so it keeps one generic plan, whose indexes suit every value.
     /// Binds `b` as a plain `$n` on both engines: for a value the planner
-    /// must see when it plans (see `search_matches`).
+    /// must see when it plans (see `Store::search_parcels`).
     fn bind_plain(&mut self, b: Bind) -> String {
         self.binds.push(b);
         format!("${}", self.binds.len())
     }
 
+    /// Binds `b` and returns how the statement reads it: `$n` on SQLite;
+    /// on PostgreSQL `(SELECT CAST($n AS …))`. PostgreSQL plans a prepared
+    /// statement anew on every run while its values change the estimates
+    /// (a custom plan), and for a list that planning took longer than the
+    /// run. Behind a sub-select the values no longer change the estimates,
+    /// so it keeps one generic plan, whose indexes suit every value.
     fn bind(&mut self, b: Bind) -> String {
         let ty = match b {
             Bind::Text(_) => "TEXT",
@@ -1098,8 +1110,32 @@ impl ListSql {
     }
 }
 
-/// Searches that match at least this many customers are broad.
-const BROAD_MATCHES: i64 = 200;
+/// A search counts its matches up to this many; past it, the page says
+/// `total_exact: false`.
+const SEARCH_COUNT_CAP: i64 = 1000;
+
+/// The words of a search text that count (the rest are ignored).
+const MAX_SEARCH_WORDS: usize = 8;
+
+/// `PARCEL_COLUMNS`, each prefixed with `table.`.
+fn prefixed_columns(table: &str) -> String {
+    PARCEL_COLUMNS
+        .split(", ")
+        .map(|c| format!("{table}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The parcels of a page's JSON (see `Store::page_json`), newest first.
+fn listed_parcels(json: &str) -> StoreResult<Vec<Parcel>> {
+    let mut items = serde_json::from_str::<Vec<ListedParcel>>(json)
+        .map_err(|e| StoreError::Database(format!("parcel list: {e}")))?
+        .into_iter()
+        .map(ListedParcel::into_parcel)
+        .collect::<StoreResult<Vec<_>>>()?;
+    items.sort_by_key(|p| std::cmp::Reverse(p.id));
+    Ok(items)
+}
 
 /// The status and branch filters of a list on the rows of `table`.
 fn status_branch(status: Option<&str>, branch: Option<&str>, table: &str) -> Vec<String> {
@@ -1113,13 +1149,6 @@ fn status_branch(status: Option<&str>, branch: Option<&str>, table: &str) -> Vec
         ));
     }
     conds
-}
-
-/// `text` for a LIKE pattern: `\`, `%` and `_` match themselves.
-fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// The tracking codes a search text starts (spaces removed, upper case):
@@ -1268,6 +1297,11 @@ async fn upsert_customer_in(
             message: "must not be empty".to_owned(),
         });
     }
+    let before: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM customers WHERE phone = $1")
+            .bind(c.phone.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO customers (phone, name, email, document, address, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (phone) DO UPDATE SET name = excluded.name, \
@@ -1283,7 +1317,33 @@ async fn upsert_customer_in(
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
+    if before.is_some_and(|(_, name)| name != c.name.trim()) {
+        // The customer's earlier parcels are found by the new name.
+        refresh_search_text(tx, &format!("p.sender_id = {id} OR p.recipient_id = {id}")).await?;
+    }
     Ok(id)
+}
+
+/// Rewrites `parcels.search_text` of the parcels `which` (a condition on
+/// `p`) from their sender's and recipient's names; returns how many.
+async fn refresh_search_text(
+    tx: &mut Transaction<'static, Any>,
+    which: &str,
+) -> StoreResult<usize> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(&format!(
+        "SELECT p.id, s.name, r.name FROM parcels p JOIN customers s ON s.id = p.sender_id \
+         JOIN customers r ON r.id = p.recipient_id WHERE {which}"
+    ))
+    .fetch_all(&mut **tx)
+    .await?;
+    for (id, sender, recipient) in &rows {
+        sqlx::query("UPDATE parcels SET search_text = $1 WHERE id = $2")
+            .bind(search::parcel_search_text(sender, recipient))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(rows.len())
 }
 
 #[allow(clippy::too_many_arguments)]

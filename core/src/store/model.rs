@@ -352,8 +352,10 @@ pub struct ParcelFilter {
     pub status: Option<ParcelStatus>,
     /// Only parcels from or to this branch.
     pub branch_id: Option<i64>,
-    /// Search: a tracking code (or its start), a phone (or its end), or part
-    /// of a sender's or recipient's name.
+    /// Search: a tracking code (or its start), a phone (or its last 7
+    /// digits or more), or words of the sender's and recipient's names,
+    /// each the start of a name word, in any order, accents and case
+    /// ignored ("diaz car" finds "Carolina Díaz").
     pub q: Option<String>,
     /// Page, from 1.
     pub page: u32,
@@ -368,11 +370,11 @@ pub struct ParcelPage {
     /// The rows, newest first.
     pub items: Vec<Parcel>,
     /// Rows matching the filters in all; when `total_exact` is false, at
-    /// least this many (the page and whether another follows).
+    /// least this many.
     pub total: i64,
-    /// Whether `total` is the exact count. A search that matches many
-    /// customers (a common surname) is answered from the newest parcels
-    /// without counting every match.
+    /// Whether `total` is the exact count. A search counts its matches up
+    /// to 1,000 (a common surname matches more): past that, `total` is a
+    /// lower bound, as a search box shows "1,000+".
     pub total_exact: bool,
     /// This page.
     pub page: u32,

@@ -1,0 +1,62 @@
+//! Name search: the words of the sender's and recipient's names, folded so
+//! that a clerk finds "Muñoz" by typing "munoz" and "Díaz" by "DIAZ".
+//!
+//! Every parcel keeps those words in `parcels.search_text` (written with the
+//! parcel, rewritten when a customer's name changes); SQLite indexes them
+//! with FTS5, PostgreSQL with a GIN index over a `tsvector`. A search word
+//! matches a name word that starts with it; every word must match.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// The words of `text` as name search compares them: accents dropped
+/// (á → a, ñ → n), lower case, split at anything that is not a letter or a
+/// digit.
+pub fn search_words(text: &str) -> Vec<String> {
+    let folded: String = text
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What `parcels.search_text` holds for a sender and a recipient.
+pub fn parcel_search_text(sender: &str, recipient: &str) -> String {
+    let mut words = search_words(sender);
+    words.extend(search_words(recipient));
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_folded_and_split() {
+        assert_eq!(
+            search_words("Carolina DÍAZ Muñoz"),
+            ["carolina", "diaz", "munoz"]
+        );
+        assert_eq!(
+            search_words("Ana_María  O'Neill-Pérez"),
+            ["ana", "maria", "o", "neill", "perez"]
+        );
+        assert_eq!(search_words("100% Envíos"), ["100", "envios"]);
+        assert_eq!(search_words(" %_ "), Vec::<String>::new());
+        // decomposed input folds the same as composed
+        assert_eq!(search_words("Jose\u{301}"), ["jose"]);
+    }
+
+    #[test]
+    fn a_parcel_keeps_both_names() {
+        assert_eq!(
+            parcel_search_text("Óscar Ruiz", "Ana Pérez"),
+            "oscar ruiz ana perez"
+        );
+    }
+}
