@@ -8,6 +8,12 @@ use paqueteria_app::startup::{AppSettings, Application, ensure_first_admin};
 use paqueteria_core::clock::Clock;
 use paqueteria_core::store::Store;
 
+// mimalloc: a page of the parcel list allocates and frees many small
+// strings; with glibc's allocator malloc and free took about a tenth of the
+// app's CPU under load (bench/app-bench).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Paquetería web app.
 #[derive(clap::Parser)]
 #[command(name = "app", version)]

@@ -645,6 +645,28 @@ async fn the_list_agrees_with_a_plain_scan(db: TestDb) {
             }
         }
     }
+    // The rows of a page are the JSON of each parcel, field for field.
+    for q in [None, Some("ruiz".to_owned())] {
+        let page = s
+            .list_parcels_json(&ParcelFilter {
+                q,
+                page: 1,
+                page_size: 50,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let listed: Vec<serde_json::Value> = serde_json::from_str(&page.items).unwrap();
+        assert!(!listed.is_empty());
+        for item in listed {
+            let id = item["id"].as_i64().unwrap();
+            let parcel = serde_json::to_value(s.parcel(id).await.unwrap()).unwrap();
+            assert_eq!(item, parcel);
+        }
+        let body: serde_json::Value = serde_json::from_str(&page.to_json()).unwrap();
+        assert_eq!(body["total"], page.total);
+        assert_eq!(body["total_exact"], page.total_exact);
+    }
     // A renamed customer is found by the new name, no longer by the old.
     let (first_id, first_sender) = (rows[0].0, rows[0].5[0].clone());
     s.upsert_customer(&customer(&first_sender.1, "Zacarías Nuevo", None))
@@ -764,6 +786,38 @@ async fn parcels_from_before_name_search_get_their_words_at_start_up(db: TestDb)
     db.finish().await;
 }
 
+/// A session is the user's until it expires or is ended, even right after
+/// it was looked up (and remembered).
+async fn a_session_ends_at_sign_out_and_at_expiry(db: TestDb) {
+    use paqueteria_core::store::NewUser;
+    let s = &db.store;
+    let user = s
+        .create_user(&NewUser {
+            email: "ops@example.com".into(),
+            name: "Ops".into(),
+            password: "correct horse battery".into(),
+            role: Role::Operator,
+            branch_id: None,
+        })
+        .await
+        .unwrap();
+    let token = s.create_session(user.id, 60_000).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            s.session_user(&token).await.unwrap().map(|u| u.id),
+            Some(user.id)
+        );
+    }
+    assert_eq!(s.session_user("not-a-token").await.unwrap(), None);
+    db.clock.advance(Duration::from_secs(61));
+    assert_eq!(s.session_user(&token).await.unwrap(), None, "expired");
+    let token = s.create_session(user.id, 60_000).await.unwrap();
+    assert!(s.session_user(&token).await.unwrap().is_some());
+    s.delete_session(&token).await.unwrap();
+    assert_eq!(s.session_user(&token).await.unwrap(), None, "signed out");
+    db.finish().await;
+}
+
 macro_rules! store_suite {
     ($engine:ident; $($case:ident),* $(,)?) => {
         mod $engine {
@@ -781,6 +835,7 @@ store_suite!(sqlite;
     the_list_filters_searches_and_pages,
     the_list_agrees_with_a_plain_scan,
     a_search_counts_up_to_a_thousand_matches,
+    a_session_ends_at_sign_out_and_at_expiry,
     parcels_from_before_name_search_get_their_words_at_start_up,
     registering_quotes_from_the_tariff_and_keeps_the_fee_snapshot,
     registering_without_a_tariff_names_the_field,
@@ -795,6 +850,7 @@ store_suite!(postgres;
     the_list_filters_searches_and_pages,
     the_list_agrees_with_a_plain_scan,
     a_search_counts_up_to_a_thousand_matches,
+    a_session_ends_at_sign_out_and_at_expiry,
     parcels_from_before_name_search_get_their_words_at_start_up,
     registering_quotes_from_the_tariff_and_keeps_the_fee_snapshot,
     registering_without_a_tariff_names_the_field,

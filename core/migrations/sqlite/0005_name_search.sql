@@ -6,13 +6,17 @@
 ALTER TABLE parcels ADD COLUMN search_text TEXT;
 CREATE INDEX parcels_search_pending ON parcels (id) WHERE search_text IS NULL;
 
--- FTS5 over those words (external content: it stores only the index), with
--- prefix indexes so that `"car"*` reads one list instead of merging every
--- word that starts so. FTS5 walks its lists in id order, so the newest
--- matches come first and a broad search stops after one page.
+-- FTS5 over those words (external content: it stores only the index).
+-- A search word is a prefix (`"caro"*`): the prefix indexes (1 to 8
+-- characters) let FTS5 read one list for it instead of merging the list of
+-- every word that starts so, which cost 0.4 ms for a first name at 100,000
+-- parcels against 0.05 ms. `detail = none`: no positions are kept (no
+-- phrase is ever searched), which makes the lists a third of the size.
+-- FTS5 walks its lists in id order, so the newest matches come first and a
+-- broad search stops after one page.
 CREATE VIRTUAL TABLE parcels_search USING fts5(
     search_text, content = 'parcels', content_rowid = 'id',
-    tokenize = 'unicode61', prefix = '1 2 3'
+    tokenize = 'unicode61', prefix = '1 2 3 4 5 6 7 8', detail = none
 );
 
 CREATE TRIGGER parcels_search_insert AFTER INSERT ON parcels

@@ -99,6 +99,8 @@ pub struct Store {
     pool: AnyPool,
     engine: Engine,
     clock: Clock,
+    /// Live sessions recently looked up (see `Store::session_user`).
+    sessions: users::SessionCache,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -154,6 +156,7 @@ impl Store {
             pool,
             engine,
             clock,
+            sessions: users::SessionCache::new(),
         };
         store.fill_search_text().await?;
         Ok(store)
@@ -178,6 +181,7 @@ impl Store {
         }
         if filled > 0 {
             tracing::info!(parcels = filled, "search words filled in");
+            self.analyze().await?;
         }
         Ok(())
     }
@@ -226,15 +230,22 @@ impl Store {
             .ok_or(StoreError::NotFound(what))
     }
 
-    /// Refreshes PostgreSQL's planner statistics (after a bulk load such as
-    /// `app seed`, so the first queries are planned on the real sizes
-    /// rather than on those of an empty database). SQLite is left without
+    /// Tidies up after a bulk load such as `app seed`. PostgreSQL: refreshes
+    /// the planner statistics, so the first queries are planned on the real
+    /// sizes rather than on those of an empty database. SQLite: merges the
+    /// name search index into one segment (FTS5 `optimize`), which a load
+    /// of many small transactions leaves in many. SQLite is left without
     /// `sqlite_stat1`: the list and search statements were tuned on its
     /// default estimates, and a bench run with ANALYZE was slower.
     pub async fn analyze(&self) -> StoreResult<()> {
-        if self.engine == Engine::Postgres {
-            sqlx::query("ANALYZE").execute(&self.pool).await?;
-        }
+        match self.engine {
+            Engine::Postgres => sqlx::query("ANALYZE").execute(&self.pool).await?,
+            Engine::Sqlite => {
+                sqlx::query("INSERT INTO parcels_search (parcels_search) VALUES ('optimize')")
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
         Ok(())
     }
 
@@ -559,6 +570,21 @@ impl Store {
     /// PostgreSQL) and an index on the phones' last 7 digits, then counts and
     /// pages them: its cost grows with the number of matches.
     pub async fn list_parcels(&self, f: &ParcelFilter) -> StoreResult<ParcelPage> {
+        let page = self.list_parcels_json(f).await?;
+        Ok(ParcelPage {
+            items: serde_json::from_str(&page.items)
+                .map_err(|e| StoreError::Database(format!("parcel list: {e}")))?,
+            total: page.total,
+            total_exact: page.total_exact,
+            page: page.page,
+            page_size: page.page_size,
+        })
+    }
+
+    /// [`Store::list_parcels`] with the rows as the database wrote them: a
+    /// JSON array of parcels as [`Parcel`] serialises, for the API to send
+    /// on without reading and writing every field again.
+    pub async fn list_parcels_json(&self, f: &ParcelFilter) -> StoreResult<ParcelPageJson> {
         let page_size = f.page_size.clamp(1, 200);
         let page = f.page.max(1);
         let limit = i64::from(page_size);
@@ -608,7 +634,7 @@ impl Store {
                      ORDER BY id DESC LIMIT {k}) AS o \
                      UNION SELECT id FROM (SELECT id FROM parcels WHERE {st}destination_branch_id = {b} \
                      ORDER BY id DESC LIMIT {k}) AS d) AS u ORDER BY id DESC LIMIT {lim} OFFSET {off}) \
-                     ORDER BY p.id DESC"
+                     ORDER BY p.id DESC LIMIT {lim}"
                 )
             }
         };
@@ -621,8 +647,8 @@ impl Store {
             query = b.bind(query);
         }
         let row = query.fetch_one(&self.pool).await?;
-        Ok(ParcelPage {
-            items: listed_parcels(&row.try_get::<String, _>("items")?)?,
+        Ok(ParcelPageJson {
+            items: row.try_get("items")?,
             total: row.try_get("total")?,
             total_exact: true,
             page,
@@ -631,17 +657,36 @@ impl Store {
     }
 
     /// `SELECT` of one JSON text: the rows of `rows` (the columns of
-    /// `PARCEL_COLUMNS`) as an array of arrays.
+    /// `PARCEL_COLUMNS`, newest first, with a LIMIT) as an array of
+    /// parcels, each as [`Parcel`] serialises (the store tests compare the
+    /// two).
+    ///
+    /// SQLite aggregates the rows in the order `rows` yields them: a
+    /// subquery with a LIMIT is neither flattened nor reordered. An ORDER BY
+    /// inside `json_group_array` would copy every object through a sorter
+    /// (a fifth of the list's CPU). PostgreSQL sorts the page in memory.
     fn page_json(&self, rows: &str) -> String {
-        let plain = PARCEL_COLUMNS;
-        match self.engine {
-            Engine::Sqlite => format!(
-                "SELECT COALESCE(json_group_array(json_array({plain})), '[]') FROM ({rows}) AS page"
-            ),
-            Engine::Postgres => format!(
-                "SELECT COALESCE(CAST(json_agg(json_build_array({plain})) AS TEXT), '[]') FROM ({rows}) AS page"
-            ),
-        }
+        let (object, array, agg) = match self.engine {
+            Engine::Sqlite => ("json_object", "json_array", "json_group_array"),
+            Engine::Postgres => ("json_build_object", "json_build_array", "json_agg"),
+        };
+        let fields = PARCEL_JSON
+            .iter()
+            .map(|(key, column)| {
+                let value = if *column == "dimensions_mm" {
+                    format!("{array}(length_mm, width_mm, height_mm)")
+                } else {
+                    (*column).to_owned()
+                };
+                format!("'{key}', {value}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let json = match self.engine {
+            Engine::Sqlite => format!("{agg}({object}({fields}))"),
+            Engine::Postgres => format!("CAST({agg}({object}({fields}) ORDER BY id DESC) AS TEXT)"),
+        };
+        format!("SELECT COALESCE({json}, '[]') FROM ({rows}) AS page")
     }
 
     /// A page of the parcels that match `q`: the tracking codes it starts,
@@ -661,7 +706,7 @@ impl Store {
         branch_id: Option<i64>,
         page: u32,
         page_size: u32,
-    ) -> StoreResult<ParcelPage> {
+    ) -> StoreResult<ParcelPageJson> {
         let sqlite = self.engine == Engine::Sqlite;
         let limit = i64::from(page_size);
         let offset = i64::from(page - 1) * limit;
@@ -756,8 +801,8 @@ impl Store {
             }
         }
         if arms.is_empty() {
-            return Ok(ParcelPage {
-                items: Vec::new(),
+            return Ok(ParcelPageJson {
+                items: "[]".to_owned(),
                 total: 0,
                 total_exact: true,
                 page,
@@ -780,48 +825,42 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(" UNION ")
         };
-        // One more than the page, to learn whether another follows.
-        let rows = format!(
-            "SELECT {} FROM parcels p WHERE p.id IN (SELECT id FROM ({}) AS u \
-             ORDER BY id DESC LIMIT {} OFFSET {offset}) ORDER BY p.id DESC",
-            prefixed_columns("p"),
+        // The page's ids and the next one (to learn whether another page
+        // follows), found once; the page's rows read in full; and the
+        // matches counted up to the cap. One statement: one snapshot.
+        let statement = format!(
+            "WITH ids AS (SELECT id FROM ({}) AS u ORDER BY id DESC LIMIT {} OFFSET {offset}) \
+             SELECT ({}) AS items, (SELECT COUNT(*) FROM ids) AS n, \
+             (SELECT COUNT(*) FROM ({}) AS c) AS counted",
             union(offset + limit + 1, true),
-            limit + 1
+            limit + 1,
+            self.page_json(&format!(
+                "SELECT {} FROM parcels p WHERE p.id IN \
+                 (SELECT id FROM ids ORDER BY id DESC LIMIT {limit}) ORDER BY p.id DESC LIMIT {limit}",
+                prefixed_columns("p")
+            )),
+            union(SEARCH_COUNT_CAP, false)
         );
-        let statement = format!("SELECT ({})", self.page_json(&rows));
-        let mut query = sqlx::query_scalar::<_, String>(&statement).persistent(sqlite);
+        let mut query = sqlx::query(&statement).persistent(sqlite);
         for b in &sql.binds {
-            query = b.bind_scalar(query);
+            query = b.bind(query);
         }
-        let mut items = listed_parcels(&query.fetch_one(&self.pool).await?)?;
-        let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        // matches known to exist: the rows before this page and on it
-        let seen = if items.is_empty() {
-            0
-        } else {
-            offset + i64::try_from(items.len()).unwrap_or(i64::MAX)
-        };
-        let (total, total_exact) = if (offset == 0 || !items.is_empty()) && !more {
-            // the last page: every match is counted
+        let row = query.fetch_one(&self.pool).await?;
+        let items: String = row.try_get("items")?;
+        let n: i64 = row.try_get("n")?;
+        let counted: i64 = row.try_get("counted")?;
+        // matches known to exist: the rows before this page, on it and the
+        // next one
+        let seen = if n == 0 { 0 } else { offset + n };
+        let (total, total_exact) = if counted < SEARCH_COUNT_CAP {
+            (counted, true)
+        } else if n > 0 && n <= limit {
+            // the last page: every match is behind it or on it
             (seen, true)
         } else {
-            let count = format!(
-                "SELECT COUNT(*) FROM ({}) AS u",
-                union(SEARCH_COUNT_CAP, false)
-            );
-            let mut query = sqlx::query_scalar::<_, i64>(&count).persistent(sqlite);
-            for b in &sql.binds {
-                query = b.bind_scalar(query);
-            }
-            let n = query.fetch_one(&self.pool).await?;
-            if n < SEARCH_COUNT_CAP {
-                (n, true)
-            } else {
-                (n.max(seen + i64::from(more)), false)
-            }
+            (counted.max(seen), false)
         };
-        Ok(ParcelPage {
+        Ok(ParcelPageJson {
             items,
             total,
             total_exact,
@@ -1050,17 +1089,9 @@ enum Bind {
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
-type AnyScalar<'q, O> = sqlx::query::QueryScalar<'q, Any, O, sqlx::any::AnyArguments<'q>>;
 
 impl Bind {
     fn bind<'q>(&self, q: AnyQuery<'q>) -> AnyQuery<'q> {
-        match self {
-            Self::Text(t) => q.bind(t.clone()),
-            Self::Int(i) => q.bind(*i),
-        }
-    }
-
-    fn bind_scalar<'q, O>(&self, q: AnyScalar<'q, O>) -> AnyScalar<'q, O> {
         match self {
             Self::Text(t) => q.bind(t.clone()),
             Self::Int(i) => q.bind(*i),
@@ -1110,6 +1141,37 @@ impl ListSql {
     }
 }
 
+/// The fields of a parcel's JSON (as [`Parcel`] serialises) and the column
+/// each comes from; `dimensions_mm` is the array of the three dimensions.
+const PARCEL_JSON: [(&str, &str); 26] = [
+    ("id", "id"),
+    ("tracking_code", "tracking_code"),
+    ("sender_id", "sender_id"),
+    ("recipient_id", "recipient_id"),
+    ("origin_branch_id", "origin_branch_id"),
+    ("destination_branch_id", "destination_branch_id"),
+    ("service", "service"),
+    ("delivery_address", "delivery_address"),
+    ("package_type", "package_type"),
+    ("weight", "weight_grams"),
+    ("dimensions_mm", "dimensions_mm"),
+    ("declared_value", "declared_value"),
+    ("cod_amount", "cod_amount"),
+    ("tariff_id", "tariff_id"),
+    ("quoted_amount", "quoted_amount"),
+    ("storage_grace_hours", "storage_grace_hours"),
+    ("storage_fee_per_day", "storage_fee_per_day"),
+    ("cod_fee", "cod_fee"),
+    ("condition", "condition"),
+    ("shelf", "shelf"),
+    ("status", "status"),
+    ("failed_attempts", "failed_attempts"),
+    ("version", "version"),
+    ("arrived_at_ms", "arrived_at"),
+    ("delivered_at_ms", "delivered_at"),
+    ("created_at_ms", "created_at"),
+];
+
 /// A search counts its matches up to this many; past it, the page says
 /// `total_exact: false`.
 const SEARCH_COUNT_CAP: i64 = 1000;
@@ -1124,17 +1186,6 @@ fn prefixed_columns(table: &str) -> String {
         .map(|c| format!("{table}.{c}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// The parcels of a page's JSON (see `Store::page_json`), newest first.
-fn listed_parcels(json: &str) -> StoreResult<Vec<Parcel>> {
-    let mut items = serde_json::from_str::<Vec<ListedParcel>>(json)
-        .map_err(|e| StoreError::Database(format!("parcel list: {e}")))?
-        .into_iter()
-        .map(ListedParcel::into_parcel)
-        .collect::<StoreResult<Vec<_>>>()?;
-    items.sort_by_key(|p| std::cmp::Reverse(p.id));
-    Ok(items)
 }
 
 /// The status and branch filters of a list on the rows of `table`.
@@ -1153,11 +1204,16 @@ fn status_branch(status: Option<&str>, branch: Option<&str>, table: &str) -> Vec
 
 /// The tracking codes a search text starts (spaces removed, upper case):
 /// from the text up to, not including, the text with its last character
-/// raised by one, in byte order. `None` when no code can start so (codes
-/// are letters and digits).
+/// raised by one, in byte order. `None` when no code can start so: codes
+/// are two letters, nine digits and two letters (`PQ123456785CO`).
 fn code_range(q: &str) -> Option<(String, String)> {
     let code = q.to_uppercase().replace(' ', "");
-    if code.is_empty() || !code.bytes().all(|c| c.is_ascii_alphanumeric()) {
+    let shape = |(i, c): (usize, u8)| match i {
+        0 | 1 | 11 | 12 => c.is_ascii_uppercase(),
+        2..=10 => c.is_ascii_digit(),
+        _ => false,
+    };
+    if code.is_empty() || !code.bytes().enumerate().all(shape) {
         return None;
     }
     let mut end = code.clone().into_bytes();
@@ -1173,80 +1229,6 @@ fn where_all(conds: &[String]) -> String {
         String::new()
     } else {
         format!(" WHERE {}", conds.join(" AND "))
-    }
-}
-
-/// One parcel of a listed page as the page's JSON array holds it: the
-/// columns of `PARCEL_COLUMNS`, in that order (serde reads a struct from an
-/// array field by field).
-#[derive(serde::Deserialize)]
-struct ListedParcel {
-    id: i64,
-    tracking_code: String,
-    sender_id: i64,
-    recipient_id: i64,
-    origin_branch_id: i64,
-    destination_branch_id: i64,
-    service: String,
-    delivery_address: String,
-    package_type: String,
-    weight_grams: i64,
-    length_mm: i64,
-    width_mm: i64,
-    height_mm: i64,
-    declared_value: i64,
-    cod_amount: i64,
-    tariff_id: Option<i64>,
-    quoted_amount: i64,
-    storage_grace_hours: i64,
-    storage_fee_per_day: i64,
-    cod_fee: i64,
-    condition: String,
-    shelf: Option<String>,
-    status: String,
-    failed_attempts: i64,
-    version: i64,
-    arrived_at: Option<i64>,
-    delivered_at: Option<i64>,
-    created_at: i64,
-}
-
-impl ListedParcel {
-    /// The parcel, read as `parcel_from` reads a row.
-    fn into_parcel(self) -> StoreResult<Parcel> {
-        Ok(Parcel {
-            id: self.id,
-            tracking_code: TrackingCode::parse(&self.tracking_code)
-                .map_err(|e| StoreError::Database(e.to_string()))?,
-            sender_id: self.sender_id,
-            recipient_id: self.recipient_id,
-            origin_branch_id: self.origin_branch_id,
-            destination_branch_id: self.destination_branch_id,
-            service: if self.service == "home_delivery" {
-                Service::HomeDelivery
-            } else {
-                Service::BranchPickup
-            },
-            delivery_address: self.delivery_address,
-            package_type: self.package_type,
-            weight: Grams(u32::try_from(self.weight_grams).unwrap_or(0)),
-            dimensions_mm: [self.length_mm, self.width_mm, self.height_mm],
-            declared_value: Money(self.declared_value),
-            cod_amount: Money(self.cod_amount),
-            tariff_id: self.tariff_id,
-            quoted_amount: Money(self.quoted_amount),
-            storage_grace_hours: self.storage_grace_hours,
-            storage_fee_per_day: Money(self.storage_fee_per_day),
-            cod_fee: Money(self.cod_fee),
-            condition: self.condition,
-            shelf: self.shelf,
-            status: status_from(&self.status)?,
-            failed_attempts: self.failed_attempts,
-            version: self.version,
-            arrived_at_ms: self.arrived_at,
-            delivered_at_ms: self.delivered_at,
-            created_at_ms: self.created_at,
-        })
     }
 }
 

@@ -8,18 +8,22 @@
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
-/// The words of `text` as name search compares them: accents dropped
-/// (á → a, ñ → n), lower case, split at anything that is not a letter or a
-/// digit.
+/// The words of `text` as name search compares them: lower case, accents
+/// dropped (á → a, ñ → n), split at anything that is not a letter or a
+/// number (as SQLite's `unicode61` tokenizer splits, so that a word is
+/// never split again into a phrase there).
 pub fn search_words(text: &str) -> Vec<String> {
-    let folded: String = text
-        .nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
+    let lower: String = text.chars().flat_map(char::to_lowercase).collect();
+    let folded: String = lower.nfd().filter(|c| !is_combining_mark(*c)).collect();
     folded
-        .split(|c: char| !c.is_alphanumeric())
+        .split(|c: char| {
+            !matches!(
+                c.general_category_group(),
+                GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number
+            )
+        })
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
         .collect()
@@ -50,6 +54,10 @@ mod tests {
         assert_eq!(search_words(" %_ "), Vec::<String>::new());
         // decomposed input folds the same as composed
         assert_eq!(search_words("Jose\u{301}"), ["jose"]);
+        // lower case first: İ lowers to i and a combining dot
+        assert_eq!(search_words("İSTANBUL"), ["istanbul"]);
+        // symbols split words, as SQLite's tokenizer splits them
+        assert_eq!(search_words("Ⓐna★Ruiz"), ["na", "ruiz"]);
     }
 
     #[test]

@@ -196,9 +196,23 @@ impl Store {
     }
 
     /// The active user a live session token belongs to.
+    ///
+    /// A session found is remembered for up to `SESSION_CACHE_TTL` (never
+    /// past its expiry), so that a signed-in client's requests do not each
+    /// read the database to learn who is asking. Ending a session forgets
+    /// it at once in this process; another app process sharing the database
+    /// may accept it for up to that long.
     pub async fn session_user(&self, token: &str) -> StoreResult<Option<User>> {
+        let key = token_hash(token);
+        let now = self.now();
+        if let Some((user, until)) = self.sessions.0.get(&key) {
+            if until > now {
+                return Ok(Some(user));
+            }
+            self.sessions.0.invalidate(&key);
+        }
         let row = sqlx::query(&format!(
-            "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT {}, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = 1",
             USER_COLUMNS
                 .split(", ")
@@ -206,19 +220,56 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
-        .bind(token_hash(token))
-        .bind(self.now())
+        .bind(&key)
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(user_from).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let user = user_from(&row)?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let ttl = i64::try_from(SESSION_CACHE_TTL.as_millis()).unwrap_or(i64::MAX);
+        self.sessions
+            .0
+            .insert(key, (user.clone(), expires_at.min(now.saturating_add(ttl))));
+        Ok(Some(user))
     }
 
     /// Ends a session.
     pub async fn delete_session(&self, token: &str) -> StoreResult<()> {
+        let key = token_hash(token);
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash(token))
+            .bind(&key)
             .execute(&self.pool)
             .await?;
+        self.sessions.0.invalidate(&key);
         Ok(())
+    }
+}
+
+/// How long a session looked up is trusted without reading it again.
+pub const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sessions recently looked up: token hash → (user, trusted until, ms).
+#[derive(Clone)]
+pub(crate) struct SessionCache(moka::sync::Cache<String, (User, i64)>);
+
+impl SessionCache {
+    pub(crate) fn new() -> Self {
+        Self(
+            moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(SESSION_CACHE_TTL)
+                .build(),
+        )
+    }
+}
+
+impl std::fmt::Debug for SessionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCache")
+            .field("entries", &self.0.entry_count())
+            .finish()
     }
 }
