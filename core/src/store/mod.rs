@@ -682,11 +682,31 @@ impl Store {
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let json = match self.engine {
-            Engine::Sqlite => format!("{agg}({object}({fields}))"),
-            Engine::Postgres => format!("CAST({agg}({object}({fields}) ORDER BY id DESC) AS TEXT)"),
-        };
-        format!("SELECT COALESCE({json}, '[]') FROM ({rows}) AS page")
+        match self.engine {
+            Engine::Sqlite => {
+                format!("SELECT COALESCE({agg}({object}({fields})), '[]') FROM ({rows}) AS page")
+            }
+            // Rows with the fields' names, each turned into an object by
+            // json_agg: json_build_object looks up how to write each of its
+            // 52 arguments on every row, half again as slow.
+            Engine::Postgres => {
+                let columns = PARCEL_JSON
+                    .iter()
+                    .map(|(key, column)| match *column {
+                        "dimensions_mm" => {
+                            format!("{array}(length_mm, width_mm, height_mm) AS {key}")
+                        }
+                        c if c == *key => c.to_owned(),
+                        c => format!("{c} AS {key}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "SELECT COALESCE(CAST({agg}(j ORDER BY j.id DESC) AS TEXT), '[]') \
+                     FROM (SELECT {columns} FROM ({rows}) AS r) AS j"
+                )
+            }
+        }
     }
 
     /// A page of the parcels that match `q`: the tracking codes it starts,
@@ -716,6 +736,8 @@ impl Store {
         // Each arm: a SELECT of matching parcel ids (`id`) and the column
         // that orders it newest first.
         let mut arms: Vec<(String, &str)> = Vec::new();
+        // PostgreSQL: the name arm as a walk of the newest parcels
+        let mut walk_arm: Option<(usize, String)> = None;
         let words: Vec<String> = search::search_words(q)
             .into_iter()
             .take(MAX_SEARCH_WORDS)
@@ -750,10 +772,22 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(" & ");
                 let m = sql.bind_plain(Bind::Text(text));
-                let mut conds = vec![format!("p.search_words @@ to_tsquery('simple', {m})")];
-                conds.extend(filters.iter().cloned());
+                let arm = |test: String| {
+                    let conds: Vec<String> = std::iter::once(test)
+                        .chain(filters.iter().cloned())
+                        .collect();
+                    format!("SELECT p.id AS id FROM parcels p{}", where_all(&conds))
+                };
+                // The walk's form: `ts_match_vq` is `@@` as a function,
+                // which the GIN index does not serve (see below).
+                walk_arm = Some((
+                    arms.len(),
+                    arm(format!(
+                        "ts_match_vq(p.search_words, to_tsquery('simple', {m}))"
+                    )),
+                ));
                 arms.push((
-                    format!("SELECT p.id AS id FROM parcels p{}", where_all(&conds)),
+                    arm(format!("p.search_words @@ to_tsquery('simple', {m})")),
                     "p.id",
                 ));
             }
@@ -809,46 +843,37 @@ impl Store {
                 page_size,
             });
         }
-        // The union of the arms, each cut at `cut` rows (newest first when
-        // `order`).
-        let union = |cut: i64, order: bool| {
-            arms.iter()
-                .enumerate()
-                .map(|(i, (arm, by))| {
-                    let order = if order {
-                        format!(" ORDER BY {by} DESC")
-                    } else {
-                        String::new()
-                    };
-                    format!("SELECT id FROM ({arm}{order} LIMIT {cut}) AS a{i}")
-                })
-                .collect::<Vec<_>>()
-                .join(" UNION ")
-        };
-        // The page's ids and the next one (to learn whether another page
-        // follows), found once; the page's rows read in full; and the
-        // matches counted up to the cap. One statement: one snapshot.
-        let statement = format!(
-            "WITH ids AS (SELECT id FROM ({}) AS u ORDER BY id DESC LIMIT {} OFFSET {offset}) \
-             SELECT ({}) AS items, (SELECT COUNT(*) FROM ids) AS n, \
-             (SELECT COUNT(*) FROM ({}) AS c) AS counted",
-            union(offset + limit + 1, true),
-            limit + 1,
-            self.page_json(&format!(
-                "SELECT {} FROM parcels p WHERE p.id IN \
-                 (SELECT id FROM ids ORDER BY id DESC LIMIT {limit}) ORDER BY p.id DESC LIMIT {limit}",
-                prefixed_columns("p")
-            )),
-            union(SEARCH_COUNT_CAP, false)
-        );
-        let mut query = sqlx::query(&statement).persistent(sqlite);
-        for b in &sql.binds {
-            query = b.bind(query);
+        // The matches are first gathered, up to the cap, and the page sorted
+        // from them: one pass over the indexes, for most searches (a code, a
+        // phone, a full name) the only one. Past the cap the search is
+        // broad, and each arm is read newest first as far as the page.
+        // PostgreSQL's GIN index finds the matches of a rare word at once
+        // but in no order, and its planner cannot tell a rare prefix from a
+        // common one (it walked every parcel newest first for a word that
+        // matched none: 50 ms); so that second statement walks the newest
+        // parcels for a word known to be common (`walk_arm`). FTS5 reads
+        // its matches newest first either way.
+        {
+            let gathered = self
+                .search_page(&arms, &sql, offset, limit, SEARCH_COUNT_CAP + 1, false)
+                .await?;
+            if gathered.1 <= SEARCH_COUNT_CAP {
+                let (items, counted, _) = gathered;
+                return Ok(ParcelPageJson {
+                    items,
+                    total: counted,
+                    total_exact: true,
+                    page,
+                    page_size,
+                });
+            }
+            if let Some((i, walk)) = walk_arm {
+                arms[i].0 = walk;
+            }
         }
-        let row = query.fetch_one(&self.pool).await?;
-        let items: String = row.try_get("items")?;
-        let n: i64 = row.try_get("n")?;
-        let counted: i64 = row.try_get("counted")?;
+        let (items, counted, n) = self
+            .search_page(&arms, &sql, offset, limit, SEARCH_COUNT_CAP, true)
+            .await?;
         // matches known to exist: the rows before this page, on it and the
         // next one
         let seen = if n == 0 { 0 } else { offset + n };
@@ -867,6 +892,72 @@ impl Store {
             page,
             page_size,
         })
+    }
+
+    /// One statement of a search: the page (as JSON) of the union of `arms`
+    /// (each a SELECT of parcel ids and the column that orders it), the
+    /// matches counted up to `cap`, and how many of the page and the row
+    /// after it exist. `ordered`: each arm is read newest first and only as
+    /// far as the page (the count reads up to `cap` in any order); else
+    /// every arm is gathered up to `cap` once and the page sorted from
+    /// those.
+    async fn search_page(
+        &self,
+        arms: &[(String, &str)],
+        sql: &ListSql,
+        offset: i64,
+        limit: i64,
+        cap: i64,
+        ordered: bool,
+    ) -> StoreResult<(String, i64, i64)> {
+        let union = |cut: i64, order: bool| {
+            arms.iter()
+                .enumerate()
+                .map(|(i, (arm, by))| {
+                    let order = if order {
+                        format!(" ORDER BY {by} DESC")
+                    } else {
+                        String::new()
+                    };
+                    format!("SELECT id FROM ({arm}{order} LIMIT {cut}) AS a{i}")
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ")
+        };
+        let page = self.page_json(&format!(
+            "SELECT {} FROM parcels p WHERE p.id IN \
+             (SELECT id FROM ids ORDER BY id DESC LIMIT {limit}) ORDER BY p.id DESC LIMIT {limit}",
+            prefixed_columns("p")
+        ));
+        let statement = if ordered {
+            format!(
+                "WITH ids AS (SELECT id FROM ({}) AS u ORDER BY id DESC LIMIT {} OFFSET {offset}) \
+                 SELECT ({page}) AS items, (SELECT COUNT(*) FROM ({}) AS c) AS counted, \
+                 (SELECT COUNT(*) FROM ids) AS n",
+                union(offset + limit + 1, true),
+                limit + 1,
+                union(cap, false)
+            )
+        } else {
+            format!(
+                "WITH m AS MATERIALIZED ({}), \
+                 ids AS (SELECT id FROM m ORDER BY id DESC LIMIT {} OFFSET {offset}) \
+                 SELECT ({page}) AS items, (SELECT COUNT(*) FROM m) AS counted, \
+                 (SELECT COUNT(*) FROM ids) AS n",
+                union(cap, false),
+                limit + 1
+            )
+        };
+        let mut query = sqlx::query(&statement).persistent(self.engine == Engine::Sqlite);
+        for b in &sql.binds {
+            query = b.bind(query);
+        }
+        let row = query.fetch_one(&self.pool).await?;
+        Ok((
+            row.try_get("items")?,
+            row.try_get("counted")?,
+            row.try_get("n")?,
+        ))
     }
 
     /// Whether `pin` is the parcel's pickup PIN.
