@@ -877,9 +877,7 @@ impl Store {
         // matches known to exist: the rows before this page, on it and the
         // next one
         let seen = if n == 0 { 0 } else { offset + n };
-        let (total, total_exact) = if counted < SEARCH_COUNT_CAP {
-            (counted, true)
-        } else if n > 0 && n <= limit {
+        let (total, total_exact) = if n > 0 && n <= limit {
             // the last page: every match is behind it or on it
             (seen, true)
         } else {
@@ -897,10 +895,10 @@ impl Store {
     /// One statement of a search: the page (as JSON) of the union of `arms`
     /// (each a SELECT of parcel ids and the column that orders it), the
     /// matches counted up to `cap`, and how many of the page and the row
-    /// after it exist. `ordered`: each arm is read newest first and only as
-    /// far as the page (the count reads up to `cap` in any order); else
-    /// every arm is gathered up to `cap` once and the page sorted from
-    /// those.
+    /// after it exist. Every arm is gathered up to `cap` and the page sorted
+    /// from those; or, `ordered`, each arm is read newest first and only as
+    /// far as the page, and the matches are not counted (the caller knows
+    /// there are `cap` or more).
     async fn search_page(
         &self,
         arms: &[(String, &str)],
@@ -932,11 +930,9 @@ impl Store {
         let statement = if ordered {
             format!(
                 "WITH ids AS (SELECT id FROM ({}) AS u ORDER BY id DESC LIMIT {} OFFSET {offset}) \
-                 SELECT ({page}) AS items, (SELECT COUNT(*) FROM ({}) AS c) AS counted, \
-                 (SELECT COUNT(*) FROM ids) AS n",
+                 SELECT ({page}) AS items, {cap} AS counted, (SELECT COUNT(*) FROM ids) AS n",
                 union(offset + limit + 1, true),
                 limit + 1,
-                union(cap, false)
             )
         } else {
             format!(
