@@ -738,8 +738,12 @@ impl Store {
         let mut arms: Vec<(String, &str)> = Vec::new();
         // PostgreSQL: the name arm as a walk of the newest parcels
         let mut walk_arm: Option<(usize, String)> = None;
+        // Words with a digit are a code or a phone, not a name: searched as
+        // names too, they made PostgreSQL scan every parcel for a word its
+        // planner could not tell was rare (a code prefix: 75 ms).
         let words: Vec<String> = search::search_words(q)
             .into_iter()
+            .filter(|w| !w.chars().any(char::is_numeric))
             .take(MAX_SEARCH_WORDS)
             .collect();
         if !words.is_empty() {

@@ -353,7 +353,7 @@ pub struct ParcelFilter {
     /// Only parcels from or to this branch.
     pub branch_id: Option<i64>,
     /// Search: a tracking code (or its start), a phone (or its last 7
-    /// digits or more), or words of the sender's and recipient's names,
+    /// digits or more), or words (with no digit) of the sender's and recipient's names,
     /// each the start of a name word, in any order, accents and case
     /// ignored ("diaz car" finds "Carolina Díaz").
     pub q: Option<String>,
