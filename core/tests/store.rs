@@ -676,25 +676,8 @@ async fn the_list_agrees_with_a_plain_scan(db: TestDb) {
     s.upsert_customer(&customer(&first_sender.1, "Zacarías Nuevo", None))
         .await
         .unwrap();
-    let found = |q: &str| {
-        let q = q.to_owned();
-        async move {
-            s.list_parcels(&ParcelFilter {
-                q: Some(q),
-                page: 1,
-                page_size: 50,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .map(|p| p.id)
-            .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(found("zacarías").await, vec![first_id]);
-    assert!(!found(&first_sender.0).await.contains(&first_id));
+    assert_eq!(found(s, "zacarías").await, vec![first_id]);
+    assert!(!found(s, &first_sender.0).await.contains(&first_id));
     db.finish().await;
 }
 
@@ -752,7 +735,6 @@ async fn a_search_counts_up_to_a_thousand_matches(db: TestDb) {
 /// Parcels saved before name search existed (no search words) get their
 /// words when the store next starts.
 async fn parcels_from_before_name_search_get_their_words_at_start_up(db: TestDb) {
-    use paqueteria_core::store::ParcelFilter;
     let (a, b) = setup(&db.store).await;
     let mut p = parcel(a, b, Service::BranchPickup);
     p.sender = customer("+573005550000", "Íñigo Muñoz", None);
@@ -763,20 +745,7 @@ async fn parcels_from_before_name_search_get_their_words_at_start_up(db: TestDb)
         .unwrap()
         .parcel
         .id;
-    let find = |s: Store| async move {
-        s.list_parcels(&ParcelFilter {
-            q: Some("inigo munoz".to_owned()),
-            page: 1,
-            page_size: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .map(|p| p.id)
-        .collect::<Vec<_>>()
-    };
+    let find = |s: Store| async move { found(&s, "inigo munoz").await };
     assert_eq!(find(db.store.clone()).await, vec![id]);
     let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
     sqlx::query("UPDATE parcels SET search_text = NULL")
@@ -820,6 +789,22 @@ async fn a_session_ends_at_sign_out_and_at_expiry(db: TestDb) {
     s.delete_session(&token).await.unwrap();
     assert_eq!(s.session_user(&token).await.unwrap(), None, "signed out");
     db.finish().await;
+}
+
+/// The ids of the first 50 parcels a search for `q` lists.
+async fn found(s: &Store, q: &str) -> Vec<i64> {
+    s.list_parcels(&paqueteria_core::store::ParcelFilter {
+        q: Some(q.to_owned()),
+        page: 1,
+        page_size: 50,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .items
+    .iter()
+    .map(|p| p.id)
+    .collect()
 }
 
 macro_rules! store_suite {
