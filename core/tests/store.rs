@@ -649,10 +649,10 @@ async fn the_list_agrees_with_a_plain_scan(db: TestDb) {
             }
         }
     }
-    // The rows of a page are the JSON of each parcel, field for field.
+    // The rows of a page are each parcel as read alone, field for field.
     for q in [None, Some("ruiz".to_owned())] {
         let page = s
-            .list_parcels_json(&ParcelFilter {
+            .list_parcels(&ParcelFilter {
                 q,
                 page: 1,
                 page_size: 50,
@@ -660,16 +660,10 @@ async fn the_list_agrees_with_a_plain_scan(db: TestDb) {
             })
             .await
             .unwrap();
-        let listed: Vec<serde_json::Value> = serde_json::from_str(&page.items).unwrap();
-        assert!(!listed.is_empty());
-        for item in listed {
-            let id = item["id"].as_i64().unwrap();
-            let parcel = serde_json::to_value(s.parcel(id).await.unwrap()).unwrap();
-            assert_eq!(item, parcel);
+        assert!(!page.items.is_empty());
+        for item in page.items {
+            assert_eq!(item, s.parcel(item.id).await.unwrap());
         }
-        let body: serde_json::Value = serde_json::from_str(&page.to_json()).unwrap();
-        assert_eq!(body["total"], page.total);
-        assert_eq!(body["total_exact"], page.total_exact);
     }
     // A renamed customer is found by the new name, no longer by the old.
     let (first_id, first_sender) = (rows[0].0, rows[0].5[0].clone());

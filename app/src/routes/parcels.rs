@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use paqueteria_core::domain::{Grams, Money, ParcelEvent, Phone, Service};
 use paqueteria_core::store::{Actor, NewCustomer, NewParcel, Parcel, ParcelEventRow};
 use serde::{Deserialize, Serialize};
@@ -170,7 +169,7 @@ pub async fn list(
     State(s): State<AppState>,
     _user: Authorized<Everyone>,
     crate::extract::ValidQuery(q): crate::extract::ValidQuery<ListQuery>,
-) -> ApiResult<axum::response::Response> {
+) -> ApiResult<Json<paqueteria_core::store::ParcelPage>> {
     if q.page_size.is_some_and(|n| n == 0 || n > 200) {
         return Err(ApiError::Validation(vec![crate::error::FieldError {
             loc: vec!["query".to_owned(), "page_size".to_owned()],
@@ -180,7 +179,7 @@ pub async fn list(
     }
     let page = s
         .store
-        .list_parcels_json(&paqueteria_core::store::ParcelFilter {
+        .list_parcels(&paqueteria_core::store::ParcelFilter {
             status: q.status,
             branch_id: q.branch_id,
             q: q.q,
@@ -188,16 +187,7 @@ pub async fn list(
             page_size: q.page_size.unwrap_or(50),
         })
         .await?;
-    // The rows come from the store as JSON already (the hot path of the
-    // app: not read into structs and written out again).
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/json"),
-        )],
-        page.to_json(),
-    )
-        .into_response())
+    Ok(Json(page))
 }
 
 /// One parcel with its history.

@@ -19,6 +19,7 @@ mod messages;
 mod model;
 mod notifications;
 pub mod outbox;
+mod reads;
 mod reports;
 pub mod search;
 mod users;
@@ -101,6 +102,8 @@ pub struct Store {
     clock: Clock,
     /// Live sessions recently looked up (see `Store::session_user`).
     sessions: users::SessionCache,
+    /// SQLite: the list's reads, run on the calling thread.
+    reads: Option<std::sync::Arc<reads::SqliteReads>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -157,6 +160,11 @@ impl Store {
             engine,
             clock,
             sessions: users::SessionCache::new(),
+            reads: match engine {
+                Engine::Sqlite => reads::SqliteReads::path_of(url)
+                    .map(|path| std::sync::Arc::new(reads::SqliteReads::new(path))),
+                Engine::Postgres => None,
+            },
         };
         store.fill_search_text().await?;
         Ok(store)
@@ -560,31 +568,14 @@ impl Store {
 
     /// A page of parcels, newest first, with the total that match.
     ///
-    /// One statement answers both, and it returns one row: the total and the
-    /// page as a JSON array (row by row, SQLite hands every row from its
-    /// thread to the caller's task, and that cost more than the query).
+    /// One statement answers both (see `Store::page_statement`).
     /// Without a search, the total is summed from `parcel_counts` (kept by
     /// triggers) and the page is read from an index walked newest first. A
     /// search first gathers the matching ids, through the tracking-code
-    /// index, a trigram index over names (FTS5 on SQLite, pg_trgm on
-    /// PostgreSQL) and an index on the phones' last 7 digits, then counts and
-    /// pages them: its cost grows with the number of matches.
+    /// index, the name words' index (FTS5 on SQLite, a tsvector's GIN index
+    /// on PostgreSQL) and an index on the phones' last 7 digits, then counts
+    /// and pages them (see `Store::search_parcels`).
     pub async fn list_parcels(&self, f: &ParcelFilter) -> StoreResult<ParcelPage> {
-        let page = self.list_parcels_json(f).await?;
-        Ok(ParcelPage {
-            items: serde_json::from_str(&page.items)
-                .map_err(|e| StoreError::Database(format!("parcel list: {e}")))?,
-            total: page.total,
-            total_exact: page.total_exact,
-            page: page.page,
-            page_size: page.page_size,
-        })
-    }
-
-    /// [`Store::list_parcels`] with the rows as the database wrote them: a
-    /// JSON array of parcels as [`Parcel`] serialises, for the API to send
-    /// on without reading and writing every field again.
-    pub async fn list_parcels_json(&self, f: &ParcelFilter) -> StoreResult<ParcelPageJson> {
         let page_size = f.page_size.clamp(1, 200);
         let page = f.page.max(1);
         let limit = i64::from(page_size);
@@ -638,75 +629,33 @@ impl Store {
                 )
             }
         };
-        let statement = format!(
-            "SELECT ({total}) AS total, ({}) AS items",
-            self.page_json(&rows)
-        );
-        let mut query = sqlx::query(&statement);
-        for b in &sql.binds {
-            query = b.bind(query);
-        }
-        let row = query.fetch_one(&self.pool).await?;
-        Ok(ParcelPageJson {
-            items: row.try_get("items")?,
-            total: row.try_get("total")?,
+        let statement = Self::page_statement("", &rows, &format!("({total})"), "CAST(0 AS BIGINT)");
+        let (items, total, _) = self.page_row(&statement, &sql.binds, true).await?;
+        Ok(ParcelPage {
+            items,
+            total,
             total_exact: true,
             page,
             page_size,
         })
     }
 
-    /// `SELECT` of one JSON text: the rows of `rows` (the columns of
-    /// `PARCEL_COLUMNS`, newest first, with a LIMIT) as an array of
-    /// parcels, each as [`Parcel`] serialises (the store tests compare the
-    /// two).
+    /// The statement of a page: after `with` (a WITH clause or nothing),
+    /// the two counts `a` and `b` (expressions) and the parcels of `rows`
+    /// (the columns of `PARCEL_COLUMNS`, newest first, with a LIMIT): one
+    /// row (a, b, the parcel's columns) per parcel, or one of (a, b, NULLs)
+    /// when the page is empty.
     ///
-    /// SQLite aggregates the rows in the order `rows` yields them: a
-    /// subquery with a LIMIT is neither flattened nor reordered. An ORDER BY
-    /// inside `json_group_array` would copy every object through a sorter
-    /// (a fifth of the list's CPU). PostgreSQL sorts the page in memory.
-    fn page_json(&self, rows: &str) -> String {
-        let (object, array, agg) = match self.engine {
-            Engine::Sqlite => ("json_object", "json_array", "json_group_array"),
-            Engine::Postgres => ("json_build_object", "json_build_array", "json_agg"),
-        };
-        let fields = PARCEL_JSON
-            .iter()
-            .map(|(key, column)| {
-                let value = if *column == "dimensions_mm" {
-                    format!("{array}(length_mm, width_mm, height_mm)")
-                } else {
-                    (*column).to_owned()
-                };
-                format!("'{key}', {value}")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        match self.engine {
-            Engine::Sqlite => {
-                format!("SELECT COALESCE({agg}({object}({fields})), '[]') FROM ({rows}) AS page")
-            }
-            // Rows with the fields' names, each turned into an object by
-            // json_agg: json_build_object looks up how to write each of its
-            // 52 arguments on every row, half again as slow.
-            Engine::Postgres => {
-                let columns = PARCEL_JSON
-                    .iter()
-                    .map(|(key, column)| match *column {
-                        "dimensions_mm" => {
-                            format!("{array}(length_mm, width_mm, height_mm) AS {key}")
-                        }
-                        c if c == *key => c.to_owned(),
-                        c => format!("{c} AS {key}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                format!(
-                    "SELECT COALESCE(CAST({agg}(j ORDER BY j.id DESC) AS TEXT), '[]') \
-                     FROM (SELECT {columns} FROM ({rows}) AS r) AS j"
-                )
-            }
-        }
+    /// The page is written as JSON by the app, not by the database:
+    /// PostgreSQL took three times as long to write 50 rows as JSON as to
+    /// send them (pgbench, 100,000 parcels: 1,736 against 4,744 pages a
+    /// second), and SQLite's JSON functions spent more than half of the
+    /// list's CPU (perf).
+    fn page_statement(with: &str, rows: &str, a: &str, b: &str) -> String {
+        format!(
+            "{with} SELECT {a} AS a, {b} AS b, page.* FROM (SELECT 1) AS one \
+             LEFT JOIN ({rows}) AS page ON true ORDER BY page.id DESC"
+        )
     }
 
     /// A page of the parcels that match `q`: the tracking codes it starts,
@@ -726,7 +675,7 @@ impl Store {
         branch_id: Option<i64>,
         page: u32,
         page_size: u32,
-    ) -> StoreResult<ParcelPageJson> {
+    ) -> StoreResult<ParcelPage> {
         let sqlite = self.engine == Engine::Sqlite;
         let limit = i64::from(page_size);
         let offset = i64::from(page - 1) * limit;
@@ -839,8 +788,8 @@ impl Store {
             }
         }
         if arms.is_empty() {
-            return Ok(ParcelPageJson {
-                items: "[]".to_owned(),
+            return Ok(ParcelPage {
+                items: Vec::new(),
                 total: 0,
                 total_exact: true,
                 page,
@@ -863,7 +812,7 @@ impl Store {
                 .await?;
             if gathered.1 <= SEARCH_COUNT_CAP {
                 let (items, counted, _) = gathered;
-                return Ok(ParcelPageJson {
+                return Ok(ParcelPage {
                     items,
                     total: counted,
                     total_exact: true,
@@ -887,7 +836,7 @@ impl Store {
         } else {
             (counted.max(seen), false)
         };
-        Ok(ParcelPageJson {
+        Ok(ParcelPage {
             items,
             total,
             total_exact,
@@ -911,7 +860,7 @@ impl Store {
         limit: i64,
         cap: i64,
         ordered: bool,
-    ) -> StoreResult<(String, i64, i64)> {
+    ) -> StoreResult<(Vec<Parcel>, i64, i64)> {
         let union = |cut: i64, order: bool| {
             arms.iter()
                 .enumerate()
@@ -926,38 +875,55 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(" UNION ")
         };
-        let page = self.page_json(&format!(
+        let rows = format!(
             "SELECT {} FROM parcels p WHERE p.id IN \
              (SELECT id FROM ids ORDER BY id DESC LIMIT {limit}) ORDER BY p.id DESC LIMIT {limit}",
             prefixed_columns("p")
-        ));
+        );
+        let n = "(SELECT COUNT(*) FROM ids)";
         let statement = if ordered {
-            format!(
-                "WITH ids AS (SELECT id FROM ({}) AS u ORDER BY id DESC LIMIT {} OFFSET {offset}) \
-                 SELECT ({page}) AS items, {cap} AS counted, (SELECT COUNT(*) FROM ids) AS n",
+            let with = format!(
+                "WITH ids AS (SELECT id FROM ({}) AS u ORDER BY id DESC LIMIT {} OFFSET {offset})",
                 union(offset + limit + 1, true),
                 limit + 1,
-            )
+            );
+            Self::page_statement(&with, &rows, &format!("CAST({cap} AS BIGINT)"), n)
         } else {
-            format!(
+            let with = format!(
                 "WITH m AS MATERIALIZED ({}), \
-                 ids AS (SELECT id FROM m ORDER BY id DESC LIMIT {} OFFSET {offset}) \
-                 SELECT ({page}) AS items, (SELECT COUNT(*) FROM m) AS counted, \
-                 (SELECT COUNT(*) FROM ids) AS n",
+                 ids AS (SELECT id FROM m ORDER BY id DESC LIMIT {} OFFSET {offset})",
                 union(cap, false),
                 limit + 1
-            )
+            );
+            Self::page_statement(&with, &rows, "(SELECT COUNT(*) FROM m)", n)
         };
-        let mut query = sqlx::query(&statement).persistent(self.engine == Engine::Sqlite);
-        for b in &sql.binds {
-            query = b.bind(query);
+        self.page_row(&statement, &sql.binds, false).await
+    }
+
+    /// Runs a statement of [`Store::page_statement`]: the page's parcels
+    /// and the two counts. SQLite runs it on the calling thread (see
+    /// [`reads`]), or through the pool for a database without a file;
+    /// PostgreSQL prepares it only when `prepared`.
+    async fn page_row(
+        &self,
+        statement: &str,
+        binds: &[Bind],
+        prepared: bool,
+    ) -> StoreResult<(Vec<Parcel>, i64, i64)> {
+        let mut page = PageRows::default();
+        if let Some(reads) = &self.reads {
+            reads.rows(statement, binds, |r| page.push(r))?;
+        } else {
+            let mut query =
+                sqlx::query(statement).persistent(prepared || self.engine == Engine::Sqlite);
+            for b in binds {
+                query = b.bind(query);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                page.push(&r)?;
+            }
         }
-        let row = query.fetch_one(&self.pool).await?;
-        Ok((
-            row.try_get("items")?,
-            row.try_get("counted")?,
-            row.try_get("n")?,
-        ))
+        page.finish()
     }
 
     /// Whether `pin` is the parcel's pickup PIN.
@@ -1232,37 +1198,6 @@ impl ListSql {
     }
 }
 
-/// The fields of a parcel's JSON (as [`Parcel`] serialises) and the column
-/// each comes from; `dimensions_mm` is the array of the three dimensions.
-const PARCEL_JSON: [(&str, &str); 26] = [
-    ("id", "id"),
-    ("tracking_code", "tracking_code"),
-    ("sender_id", "sender_id"),
-    ("recipient_id", "recipient_id"),
-    ("origin_branch_id", "origin_branch_id"),
-    ("destination_branch_id", "destination_branch_id"),
-    ("service", "service"),
-    ("delivery_address", "delivery_address"),
-    ("package_type", "package_type"),
-    ("weight", "weight_grams"),
-    ("dimensions_mm", "dimensions_mm"),
-    ("declared_value", "declared_value"),
-    ("cod_amount", "cod_amount"),
-    ("tariff_id", "tariff_id"),
-    ("quoted_amount", "quoted_amount"),
-    ("storage_grace_hours", "storage_grace_hours"),
-    ("storage_fee_per_day", "storage_fee_per_day"),
-    ("cod_fee", "cod_fee"),
-    ("condition", "condition"),
-    ("shelf", "shelf"),
-    ("status", "status"),
-    ("failed_attempts", "failed_attempts"),
-    ("version", "version"),
-    ("arrived_at_ms", "arrived_at"),
-    ("delivered_at_ms", "delivered_at"),
-    ("created_at_ms", "created_at"),
-];
-
 /// A search counts its matches up to this many; past it, the page says
 /// `total_exact: false`.
 const SEARCH_COUNT_CAP: i64 = 1000;
@@ -1510,45 +1445,101 @@ fn tariff_from(r: &AnyRow) -> StoreResult<Tariff> {
     })
 }
 
+/// A row's columns by position, on either driver: the store's rows
+/// through sqlx, the list's SQLite reads through rusqlite (see [`reads`]).
+trait Columns {
+    fn int(&self, i: usize) -> StoreResult<Option<i64>>;
+    fn text(&self, i: usize) -> StoreResult<Option<String>>;
+}
+
+impl Columns for AnyRow {
+    fn int(&self, i: usize) -> StoreResult<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+    fn text(&self, i: usize) -> StoreResult<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> StoreResult<Option<i64>> {
+        self.get(i).map_err(|e| StoreError::Database(e.to_string()))
+    }
+    fn text(&self, i: usize) -> StoreResult<Option<String>> {
+        self.get(i).map_err(|e| StoreError::Database(e.to_string()))
+    }
+}
+
+/// The rows of a [`Store::page_statement`], read one by one.
+#[derive(Default)]
+struct PageRows {
+    counts: Option<(i64, i64)>,
+    parcels: Vec<Parcel>,
+}
+
+impl PageRows {
+    fn push(&mut self, r: &impl Columns) -> StoreResult<()> {
+        if self.counts.is_none() {
+            self.counts = Some((r.int(0)?.unwrap_or(0), r.int(1)?.unwrap_or(0)));
+        }
+        if r.int(2)?.is_some() {
+            self.parcels.push(parcel_at(r, 2)?);
+        }
+        Ok(())
+    }
+
+    /// The parcels and the two counts.
+    fn finish(self) -> StoreResult<(Vec<Parcel>, i64, i64)> {
+        let (a, b) = self
+            .counts
+            .ok_or_else(|| StoreError::Database("a page without its counts".to_owned()))?;
+        Ok((self.parcels, a, b))
+    }
+}
+
+/// The parcel of a row of `SELECT {PARCEL_COLUMNS}`.
 fn parcel_from(r: &AnyRow) -> StoreResult<Parcel> {
-    let code: String = r.try_get("tracking_code")?;
-    let service: String = r.try_get("service")?;
+    parcel_at(r, 0)
+}
+
+/// The parcel in the columns of `PARCEL_COLUMNS` from position `at` on.
+fn parcel_at(r: &impl Columns, at: usize) -> StoreResult<Parcel> {
+    let null = |i: usize| StoreError::Database(format!("parcel column {i} is NULL"));
+    let int = |i: usize| r.int(at + i)?.ok_or_else(|| null(i));
+    let text = |i: usize| r.text(at + i)?.ok_or_else(|| null(i));
+    let code = text(1)?;
     Ok(Parcel {
-        id: r.try_get("id")?,
+        id: int(0)?,
         tracking_code: TrackingCode::parse(&code)
             .map_err(|e| StoreError::Database(e.to_string()))?,
-        sender_id: r.try_get("sender_id")?,
-        recipient_id: r.try_get("recipient_id")?,
-        origin_branch_id: r.try_get("origin_branch_id")?,
-        destination_branch_id: r.try_get("destination_branch_id")?,
-        service: if service == "home_delivery" {
+        sender_id: int(2)?,
+        recipient_id: int(3)?,
+        origin_branch_id: int(4)?,
+        destination_branch_id: int(5)?,
+        service: if text(6)? == "home_delivery" {
             Service::HomeDelivery
         } else {
             Service::BranchPickup
         },
-        delivery_address: r.try_get("delivery_address")?,
-        package_type: r.try_get("package_type")?,
-        weight: Grams(u32::try_from(r.try_get::<i64, _>("weight_grams")?).unwrap_or(0)),
-        dimensions_mm: [
-            r.try_get("length_mm")?,
-            r.try_get("width_mm")?,
-            r.try_get("height_mm")?,
-        ],
-        declared_value: Money(r.try_get("declared_value")?),
-        cod_amount: Money(r.try_get("cod_amount")?),
-        tariff_id: r.try_get("tariff_id")?,
-        quoted_amount: Money(r.try_get("quoted_amount")?),
-        storage_grace_hours: r.try_get("storage_grace_hours")?,
-        storage_fee_per_day: Money(r.try_get("storage_fee_per_day")?),
-        cod_fee: Money(r.try_get("cod_fee")?),
-        condition: r.try_get("condition")?,
-        shelf: r.try_get("shelf")?,
-        status: status_from(&r.try_get::<String, _>("status")?)?,
-        failed_attempts: r.try_get("failed_attempts")?,
-        version: r.try_get("version")?,
-        arrived_at_ms: r.try_get("arrived_at")?,
-        delivered_at_ms: r.try_get("delivered_at")?,
-        created_at_ms: r.try_get("created_at")?,
+        delivery_address: text(7)?,
+        package_type: text(8)?,
+        weight: Grams(u32::try_from(int(9)?).unwrap_or(0)),
+        dimensions_mm: [int(10)?, int(11)?, int(12)?],
+        declared_value: Money(int(13)?),
+        cod_amount: Money(int(14)?),
+        tariff_id: r.int(at + 15)?,
+        quoted_amount: Money(int(16)?),
+        storage_grace_hours: int(17)?,
+        storage_fee_per_day: Money(int(18)?),
+        cod_fee: Money(int(19)?),
+        condition: text(20)?,
+        shelf: r.text(at + 21)?,
+        status: status_from(&text(22)?)?,
+        failed_attempts: int(23)?,
+        version: int(24)?,
+        arrived_at_ms: r.int(at + 25)?,
+        delivered_at_ms: r.int(at + 26)?,
+        created_at_ms: int(27)?,
     })
 }
 

@@ -382,32 +382,6 @@ pub struct ParcelPage {
     pub page_size: u32,
 }
 
-/// One page of parcels with the rows as JSON text (see
-/// `Store::list_parcels_json`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParcelPageJson {
-    /// A JSON array of parcels, newest first, as [`Parcel`] serialises.
-    pub items: String,
-    /// As [`ParcelPage::total`].
-    pub total: i64,
-    /// As [`ParcelPage::total_exact`].
-    pub total_exact: bool,
-    /// This page.
-    pub page: u32,
-    /// Rows per page.
-    pub page_size: u32,
-}
-
-impl ParcelPageJson {
-    /// The page as a [`ParcelPage`] serialises it.
-    pub fn to_json(&self) -> String {
-        format!(
-            "{{\"items\":{},\"total\":{},\"total_exact\":{},\"page\":{},\"page_size\":{}}}",
-            self.items, self.total, self.total_exact, self.page, self.page_size
-        )
-    }
-}
-
 /// A requested report and how far it got.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
