@@ -595,16 +595,17 @@ impl Store {
         // bound LIMIT, PostgreSQL's generic plan must assume a large one, so
         // it plans the statement again on every run.
         let (lim, off) = (limit, offset);
-        let columns = prefixed_columns("p");
         let mut sql = ListSql::new(self.engine);
         let branch = f.branch_id.map(|b| sql.bind(Bind::Int(b)));
         // The status and branch filters on the rows of `table` (parcels or
         // parcel_counts), as SQL conditions.
         let filters = |table: &str| status_branch(status.as_deref(), branch.as_deref(), table);
         let total = format!(
-            "SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM parcel_counts c{}",
+            "(SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM parcel_counts c{})",
             where_all(&filters("c"))
         );
+        let page_of = PageSql::new("", &total, "CAST(0 AS BIGINT)");
+        let columns = &page_of.columns;
         let rows = match &branch {
             None => format!(
                 "SELECT {columns} FROM parcels p{} ORDER BY p.id DESC LIMIT {lim} OFFSET {off}",
@@ -629,8 +630,7 @@ impl Store {
                 )
             }
         };
-        let statement = Self::page_statement("", &rows, &format!("({total})"), "CAST(0 AS BIGINT)");
-        let (items, total, _) = self.page_row(&statement, &sql.binds, true).await?;
+        let (items, total, _) = self.page_row(&page_of, &rows, &sql.binds, true).await?;
         Ok(ParcelPage {
             items,
             total,
@@ -638,24 +638,6 @@ impl Store {
             page,
             page_size,
         })
-    }
-
-    /// The statement of a page: after `with` (a WITH clause or nothing),
-    /// the two counts `a` and `b` (expressions) and the parcels of `rows`
-    /// (the columns of `PARCEL_COLUMNS`, newest first, with a LIMIT): one
-    /// row (a, b, the parcel's columns) per parcel, or one of (a, b, NULLs)
-    /// when the page is empty.
-    ///
-    /// The page is written as JSON by the app, not by the database:
-    /// PostgreSQL took three times as long to write 50 rows as JSON as to
-    /// send them (pgbench, 100,000 parcels: 1,736 against 4,744 pages a
-    /// second), and SQLite's JSON functions spent more than half of the
-    /// list's CPU (perf).
-    fn page_statement(with: &str, rows: &str, a: &str, b: &str) -> String {
-        format!(
-            "{with} SELECT {a} AS a, {b} AS b, page.* FROM (SELECT 1) AS one \
-             LEFT JOIN ({rows}) AS page ON true ORDER BY page.id DESC"
-        )
     }
 
     /// A page of the parcels that match `q`: the tracking codes it starts,
@@ -875,19 +857,14 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(" UNION ")
         };
-        let rows = format!(
-            "SELECT {} FROM parcels p WHERE p.id IN \
-             (SELECT id FROM ids ORDER BY id DESC LIMIT {limit}) ORDER BY p.id DESC LIMIT {limit}",
-            prefixed_columns("p")
-        );
         let n = "(SELECT COUNT(*) FROM ids)";
-        let statement = if ordered {
+        let page_of = if ordered {
             let with = format!(
                 "WITH ids AS (SELECT id FROM ({}) AS u ORDER BY id DESC LIMIT {} OFFSET {offset})",
                 union(offset + limit + 1, true),
                 limit + 1,
             );
-            Self::page_statement(&with, &rows, &format!("CAST({cap} AS BIGINT)"), n)
+            PageSql::new(&with, &format!("CAST({cap} AS BIGINT)"), n)
         } else {
             let with = format!(
                 "WITH m AS MATERIALIZED ({}), \
@@ -895,35 +872,50 @@ impl Store {
                 union(cap, false),
                 limit + 1
             );
-            Self::page_statement(&with, &rows, "(SELECT COUNT(*) FROM m)", n)
+            PageSql::new(&with, "(SELECT COUNT(*) FROM m)", n)
         };
-        self.page_row(&statement, &sql.binds, false).await
+        let rows = format!(
+            "SELECT {} FROM parcels p WHERE p.id IN \
+             (SELECT id FROM ids ORDER BY id DESC LIMIT {limit}) ORDER BY p.id DESC LIMIT {limit}",
+            page_of.columns
+        );
+        self.page_row(&page_of, &rows, &sql.binds, false).await
     }
 
-    /// Runs a statement of [`Store::page_statement`]: the page's parcels
-    /// and the two counts. SQLite runs it on the calling thread (see
-    /// [`reads`]), or through the pool for a database without a file;
-    /// PostgreSQL prepares it only when `prepared`.
+    /// The page's parcels and its two counts: `rows` (after `page`'s WITH
+    /// clause) and, when it finds no parcel, `page`'s counts alone. SQLite
+    /// runs them on the calling thread (see [`reads`]), or through the pool
+    /// for a database without a file; PostgreSQL prepares them only when
+    /// `prepared`.
     async fn page_row(
         &self,
-        statement: &str,
+        page: &PageSql,
+        rows: &str,
         binds: &[Bind],
         prepared: bool,
     ) -> StoreResult<(Vec<Parcel>, i64, i64)> {
-        let mut page = PageRows::default();
-        if let Some(reads) = &self.reads {
-            reads.rows(statement, binds, |r| page.push(r))?;
-        } else {
-            let mut query =
-                sqlx::query(statement).persistent(prepared || self.engine == Engine::Sqlite);
-            for b in binds {
-                query = b.bind(query);
+        let mut found = PageRows::default();
+        for (statement, parcels) in [
+            (format!("{} {rows}", page.with), true),
+            (page.counts(), false),
+        ] {
+            if let Some(reads) = &self.reads {
+                reads.rows(&statement, binds, |r| found.push(r, parcels))?;
+            } else {
+                let mut query =
+                    sqlx::query(&statement).persistent(prepared || self.engine == Engine::Sqlite);
+                for b in binds {
+                    query = b.bind(query);
+                }
+                for r in query.fetch_all(&self.pool).await? {
+                    found.push(&r, parcels)?;
+                }
             }
-            for r in query.fetch_all(&self.pool).await? {
-                page.push(&r)?;
+            if let Some((a, b)) = found.counts {
+                return Ok((found.parcels, a, b));
             }
         }
-        page.finish()
+        Err(StoreError::Database("a page without its counts".to_owned()))
     }
 
     /// Whether `pin` is the parcel's pickup PIN.
@@ -1470,7 +1462,40 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
-/// The rows of a [`Store::page_statement`], read one by one.
+/// How a page of parcels is read: a WITH clause (or nothing) and the
+/// columns of each row, the page's two counts `a` and `b` (uncorrelated
+/// expressions, evaluated once) then the parcel's `PARCEL_COLUMNS`.
+///
+/// The rows are written as JSON by the app, not by the database: PostgreSQL
+/// took three times as long to write 50 rows as JSON as to send them
+/// (pgbench, 100,000 parcels: 1,736 against 4,744 pages a second), and
+/// SQLite's JSON functions spent more than half of the list's CPU (perf).
+/// The counts ride on every row rather than on a row of their own (a join
+/// that SQLite then sorted); only a page without rows reads them alone.
+struct PageSql {
+    with: String,
+    a: String,
+    b: String,
+    columns: String,
+}
+
+impl PageSql {
+    fn new(with: &str, a: &str, b: &str) -> Self {
+        Self {
+            with: with.to_owned(),
+            a: a.to_owned(),
+            b: b.to_owned(),
+            columns: format!("{a} AS a, {b} AS b, {}", prefixed_columns("p")),
+        }
+    }
+
+    /// The statement of the counts alone.
+    fn counts(&self) -> String {
+        format!("{} SELECT {} AS a, {} AS b", self.with, self.a, self.b)
+    }
+}
+
+/// The rows of a page, read one by one.
 #[derive(Default)]
 struct PageRows {
     counts: Option<(i64, i64)>,
@@ -1478,22 +1503,15 @@ struct PageRows {
 }
 
 impl PageRows {
-    fn push(&mut self, r: &impl Columns) -> StoreResult<()> {
+    /// Takes in a row of the counts, with a parcel when `parcel`.
+    fn push(&mut self, r: &impl Columns, parcel: bool) -> StoreResult<()> {
         if self.counts.is_none() {
             self.counts = Some((r.int(0)?.unwrap_or(0), r.int(1)?.unwrap_or(0)));
         }
-        if r.int(2)?.is_some() {
+        if parcel {
             self.parcels.push(parcel_at(r, 2)?);
         }
         Ok(())
-    }
-
-    /// The parcels and the two counts.
-    fn finish(self) -> StoreResult<(Vec<Parcel>, i64, i64)> {
-        let (a, b) = self
-            .counts
-            .ok_or_else(|| StoreError::Database("a page without its counts".to_owned()))?;
-        Ok((self.parcels, a, b))
     }
 }
 
