@@ -713,6 +713,14 @@ async fn a_search_counts_up_to_a_thousand_matches(db: TestDb) {
             want,
             "{q}"
         );
+        // the last page the first thousand matches hold
+        let tenth = list(q, 10).await;
+        assert_eq!(
+            tenth.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+            ids[900..1_000].to_vec(),
+            "{q}"
+        );
+        assert!(!tenth.total_exact && tenth.total >= 1_000, "{q}");
         let last = list(q, 11).await;
         assert_eq!(last.items.len(), 10, "{q}");
         assert!(last.total_exact, "{q}");
