@@ -648,7 +648,7 @@ impl Store {
                 )
             }
         };
-        let (items, total, _) = self.page_row(&page_of, &rows, &sql.binds, true).await?;
+        let (items, total, _) = self.page_row(&page_of, &rows, &sql.binds).await?;
         Ok(ParcelPage {
             items,
             total,
@@ -665,9 +665,11 @@ impl Store {
     /// first and only as far as the page reaches; the page is their union.
     /// The total is counted up to `SEARCH_COUNT_CAP`.
     ///
-    /// The statements run unprepared on PostgreSQL, so that it plans them
-    /// with their values: a common surname is best found by walking the
-    /// newest parcels, a rare one through the index.
+    /// The statements are prepared on both engines: which way a name is
+    /// read (through the index, or walking the newest parcels once it is
+    /// known to be common) is decided here, not by the planner, so a plan
+    /// made without the values serves them all. Planned again on every
+    /// run, a search of a phone spent more time planning than running.
     async fn search_parcels(
         &self,
         q: &str,
@@ -807,11 +809,13 @@ impl Store {
         // parcels for a word known to be common (`walk_arm`). FTS5 reads
         // its matches newest first either way.
         //
-        // A search of names alone on SQLite gathers its matches newest first
-        // (FTS5 reads them so at no extra cost): then the gathered thousand
-        // hold the first twenty pages whatever the count, and a broad name
-        // needs no second statement there.
-        let newest_first = sqlite && arms.len() == 1 && !words.is_empty();
+        // A search of one name word alone on SQLite gathers its matches
+        // newest first (FTS5 reads one word's so at almost no extra cost):
+        // then the gathered thousand hold the first twenty pages whatever
+        // the count, and a broad name needs no second statement there. The
+        // AND of several words costs a quarter more read backwards, and a
+        // full name is seldom broad.
+        let newest_first = sqlite && arms.len() == 1 && words.len() == 1;
         let gathered = self
             .search_page(
                 &arms,
@@ -927,7 +931,7 @@ impl Store {
              (SELECT id FROM ids ORDER BY id DESC LIMIT {limit}) ORDER BY p.id DESC LIMIT {limit}",
             page_of.columns
         );
-        self.page_row(&page_of, &rows, &sql.binds, false).await
+        self.page_row(&page_of, &rows, &sql.binds).await
     }
 
     /// The page's parcels and its two counts: `rows` (after `page`'s WITH
@@ -935,14 +939,12 @@ impl Store {
     /// runs them on the calling thread (see [`reads`]), or through the pool
     /// for a database without a file. PostgreSQL runs them on a pool of
     /// its own driver, not through `Any`: turning each row into an `AnyRow`
-    /// was a third of the list's CPU. It prepares them only when
-    /// `prepared`.
+    /// was a third of the list's CPU.
     async fn page_row(
         &self,
         page: &PageSql,
         rows: &str,
         binds: &[Bind],
-        prepared: bool,
     ) -> StoreResult<(Vec<Parcel>, i64, i64)> {
         let mut found = PageRows::default();
         for (statement, parcels) in [
@@ -952,7 +954,7 @@ impl Store {
             if let Some(reads) = &self.reads {
                 reads.rows(&statement, binds, |r| found.push(r, parcels))?;
             } else if let Some(pg) = &self.pg_reads {
-                let mut query = sqlx::query::<sqlx::Postgres>(&statement).persistent(prepared);
+                let mut query = sqlx::query::<sqlx::Postgres>(&statement);
                 for b in binds {
                     query = match b {
                         Bind::Text(t) => query.bind(t.as_str()),
@@ -963,8 +965,7 @@ impl Store {
                     found.push(&r, parcels)?;
                 }
             } else {
-                let mut query =
-                    sqlx::query(&statement).persistent(prepared || self.engine == Engine::Sqlite);
+                let mut query = sqlx::query(&statement);
                 for b in binds {
                     query = b.bind(query);
                 }
@@ -1224,8 +1225,8 @@ impl ListSql {
         }
     }
 
-    /// Binds `b` as a plain `$n` on both engines: for a value the planner
-    /// must see when it plans (see `Store::search_parcels`).
+    /// Binds `b` as a plain `$n` on both engines: for a search's values,
+    /// whose plans (see `Store::search_parcels`) do not hang on them.
     fn bind_plain(&mut self, b: Bind) -> String {
         self.binds.push(b);
         format!("${}", self.binds.len())
