@@ -69,16 +69,15 @@ impl TestRedis {
         redis::Client::open(self.url()).ok()?.get_connection().ok()
     }
 
-    /// Stops Redis (the append-only file keeps every job) and starts it
-    /// again on the same port and directory.
-    fn restart(&mut self) {
+    /// Stops Redis; the append-only file keeps every job for [`Self::spawn`]
+    /// on the same port and directory.
+    fn stop(&mut self) {
         if let Some(mut c) = self.conn() {
             let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut c);
         }
         if let Some(mut child) = self.child.take() {
             child.wait().unwrap();
         }
-        self.spawn();
     }
 }
 
@@ -235,11 +234,24 @@ fn a_redis_restart_and_killed_connections_leave_the_worker_running_and_every_job
             || (bench.done(&mut conn) > before + 20).then_some(()),
         );
     }
-    redis.restart();
+    // A restart quick enough for the connection's own reconnect to absorb
+    // goes unnoticed, so Redis stays down until the worker has reported the
+    // outage: an operator must see one that lasts.
+    redis.stop();
+    wait_for(
+        Duration::from_secs(30),
+        "the worker to report Redis down",
+        || {
+            std::fs::read_to_string(&log)
+                .ok()
+                .filter(|t| t.contains("broker unavailable; retrying"))
+        },
+    );
     assert!(
         worker.try_wait().unwrap().is_none(),
-        "the worker exited on a Redis restart"
+        "the worker exited while Redis was down"
     );
+    redis.spawn();
     let mut conn = redis.conn().unwrap();
     wait_for(Duration::from_secs(120), "every job to run", || {
         (bench.done(&mut conn) == n).then_some(())
@@ -257,7 +269,7 @@ fn a_redis_restart_and_killed_connections_leave_the_worker_running_and_every_job
         .count();
     assert!(
         (1..=6).contains(&outages),
-        "6 outages (5 killed connections, 1 restart) must log at most 6 warnings, got {outages}\n{text}"
+        "6 outages (5 killed connections, 1 restart) must log 1 to 6 warnings, got {outages}\n{text}"
     );
 }
 
