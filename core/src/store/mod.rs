@@ -736,12 +736,17 @@ impl Store {
                     )
                 });
             } else {
-                let text = words
-                    .iter()
-                    .map(|w| format!("'{w}':*"))
-                    .collect::<Vec<_>>()
-                    .join(" & ");
-                let m = sql.bind_plain(Bind::Text(text));
+                // Folded words hold letters and digits only: quoted, each is
+                // one lexeme as it stands.
+                let query = |suffix: &str| {
+                    words
+                        .iter()
+                        .map(|w| format!("'{w}'{suffix}"))
+                        .collect::<Vec<_>>()
+                        .join(" & ")
+                };
+                let exact = sql.bind_plain(Bind::Text(query("")));
+                let m = sql.bind_plain(Bind::Text(query(":*")));
                 let arm = |test: String| {
                     let conds: Vec<String> = std::iter::once(test)
                         .chain(filters.iter().cloned())
@@ -749,15 +754,20 @@ impl Store {
                     format!("SELECT p.id AS id FROM parcels p{}", where_all(&conds))
                 };
                 // The walk's form: `ts_match_vq` is `@@` as a function,
-                // which the GIN index does not serve (see below).
+                // which the GIN index does not serve (see below); it tests
+                // the row's words with prefixes.
                 walk_arm = Some((
                     arms.len(),
                     arm(format!(
                         "ts_match_vq(p.search_words, to_tsquery('simple', {m}))"
                     )),
                 ));
+                // The index holds every prefix of every word (migration
+                // 0006): exact lexemes, no partial match.
                 arms.push((
-                    arm(format!("p.search_words @@ to_tsquery('simple', {m})")),
+                    arm(format!(
+                        "parcel_name_prefixes(p.search_text) @@ CAST({exact} AS tsquery)"
+                    )),
                     "p.id",
                 ));
             }
