@@ -852,14 +852,12 @@ impl Store {
         // parcels for a word known to be common (`walk_arm`). FTS5 reads
         // its matches newest first either way.
         //
-        // A search of one name word alone on SQLite gathers its matches
-        // newest first (FTS5 reads one word's so at almost no extra cost):
-        // then the gathered thousand hold the first twenty pages whatever
-        // the count, and a broad name needs no second statement there. The
-        // AND of several words costs a quarter more read backwards, and a
-        // full name is seldom broad.
-        //
-        // The same holds on PostgreSQL for a word read from `parcel_words`.
+        // A search of one name word alone reads its page newest first
+        // straight from its arm (FTS5 on SQLite, `parcel_words` on
+        // PostgreSQL read one word's matches so at almost no extra cost)
+        // and counts apart: a broad name needs no second statement for its
+        // first twenty pages. The AND of several words costs a quarter more
+        // read backwards, and a full name is seldom broad.
         let newest_first = (sqlite || newest_words) && arms.len() == 1 && words.len() == 1;
         let gathered = self
             .search_page(
@@ -1365,10 +1363,20 @@ fn words_arm_range(words: &[String], filters: &[String]) -> Option<String> {
     if !filters.is_empty() || word.chars().count() < 3 {
         return None;
     }
-    let mut chars: Vec<char> = word.chars().collect();
+    prefix_end(word)
+}
+
+/// The first text after every text that `prefix` starts, in byte order
+/// (code point order in UTF-8): `prefix` with its last character raised
+/// by one. `None` for an empty text or one ending in U+10FFFF.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
     let last = chars.pop()?;
     // after U+D7FF come the surrogates, which no string holds
-    let next = char::from_u32(u32::from(last) + 1).or_else(|| char::from_u32(0xE000))?;
+    let next = match last {
+        '\u{d7ff}' => '\u{e000}',
+        c => char::from_u32(u32::from(c) + 1)?,
+    };
     chars.push(next);
     Some(chars.into_iter().collect())
 }
@@ -1384,14 +1392,31 @@ fn code_range(q: &str) -> Option<(String, String)> {
         2..=10 => c.is_ascii_digit(),
         _ => false,
     };
-    if code.is_empty() || !code.bytes().enumerate().all(shape) {
+    if !code.bytes().enumerate().all(shape) {
         return None;
     }
-    let mut end = code.clone().into_bytes();
-    if let Some(last) = end.last_mut() {
-        *last += 1;
+    let end = prefix_end(&code)?;
+    Some((code, end))
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_ends_at_its_last_character_raised() {
+        assert_eq!(prefix_end("rodr").as_deref(), Some("rods"));
+        assert_eq!(prefix_end("muñ").as_deref(), Some("muò"));
+        assert_eq!(prefix_end("a\u{d7ff}").as_deref(), Some("a\u{e000}"));
+        assert_eq!(prefix_end(""), None);
+        assert_eq!(prefix_end("\u{10ffff}"), None);
+        assert_eq!(
+            code_range("pq 12"),
+            Some(("PQ12".to_owned(), "PQ13".to_owned()))
+        );
+        assert_eq!(code_range("P1"), None);
+        assert_eq!(code_range(""), None);
     }
-    Some((code, String::from_utf8_lossy(&end).into_owned()))
 }
 
 /// ` WHERE a AND b …`, or nothing without conditions.
