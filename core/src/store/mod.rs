@@ -741,11 +741,15 @@ impl Store {
                 // One word of 3 characters or more, alone: each name word it
                 // starts, its parcels newest first from the B-tree of
                 // migration 0007, as far as the count and the page reach.
+                // DISTINCT: a parcel can hold two of those words ("mar":
+                // Marta and Martínez); the newest `n` of each word hold the
+                // newest `n` parcels, and their count, capped at `n`, is the
+                // count of all capped at `n`.
                 let from = sql.bind_plain(Bind::Text(words[0].clone()));
                 let end = sql.bind_plain(Bind::Text(end));
                 arms.push((
                     format!(
-                        "SELECT x.id AS id FROM (SELECT word FROM name_words \
+                        "SELECT DISTINCT x.id AS id FROM (SELECT word FROM name_words \
                          WHERE word >= CAST({from} AS TEXT) AND word < CAST({end} AS TEXT)) AS w \
                          CROSS JOIN LATERAL (SELECT parcel_id AS id FROM parcel_words pw \
                          WHERE pw.word = w.word ORDER BY pw.parcel_id DESC LIMIT {REACH}) AS x"
