@@ -750,6 +750,71 @@ async fn a_search_counts_up_to_a_thousand_matches(db: TestDb) {
     db.finish().await;
 }
 
+/// Searches of several words whose starts match many names: a few words
+/// each (PostgreSQL reads pairs of whole words), and more words than it
+/// pairs (it reads the prefixes); both give what a scan of the names does.
+async fn several_words_that_start_many_names_find_what_a_scan_finds(db: TestDb) {
+    use futures::StreamExt;
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let syllables = [
+        "ba", "be", "bi", "bo", "bu", "ca", "ce", "ci", "co", "cu", "da", "de",
+    ];
+    // (id, the words of both names)
+    let rows: Vec<(i64, Vec<String>)> = futures::stream::iter(0..12usize)
+        .map(|k| async move {
+            let mut p = parcel(a, b, Service::BranchPickup);
+            let sender = format!(
+                "Za{} Qu{}",
+                syllables[k],
+                syllables[(k * 5 + 3) % syllables.len()]
+            );
+            let recipient = if k % 3 == 0 {
+                "Ana Gómez"
+            } else {
+                "Luis Zabala"
+            };
+            p.sender = customer(&format!("+5730{:08}", 30_000_000 + k), &sender, None);
+            p.recipient = customer(&format!("+5731{:08}", 40_000_000 + k), recipient, None);
+            let id = s.register_parcel(&p, &OPERATOR).await.unwrap().parcel.id;
+            let mut words = search_words(&sender);
+            words.extend(search_words(recipient));
+            (id, words)
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    for q in [
+        // 13 words start "za" and 12 "qu": more pairs than read as pairs
+        "za qu",
+        "qu za ana",
+        // few: pairs
+        "zaba qu",
+        "zabe quba",
+        "zab quc",
+        "ana za",
+        "gomez zaca",
+        "luis zabala",
+        "zabala zabal",
+        "quda zaba",
+        "zabala ana",
+    ] {
+        let words = search_words(q);
+        let mut want: Vec<i64> = rows
+            .iter()
+            .filter(|(_, names)| {
+                words
+                    .iter()
+                    .all(|w| names.iter().any(|n| n.starts_with(w.as_str())))
+            })
+            .map(|r| r.0)
+            .collect();
+        want.sort_unstable_by(|x, y| y.cmp(x));
+        assert_eq!(found(s, q).await, want, "{q}");
+    }
+    db.finish().await;
+}
+
 /// Parcels saved before name search existed (no search words) get their
 /// words when the store next starts.
 async fn parcels_from_before_name_search_get_their_words_at_start_up(db: TestDb) {
@@ -841,6 +906,7 @@ macro_rules! store_suite {
 store_suite!(sqlite;
     the_list_filters_searches_and_pages,
     the_list_agrees_with_a_plain_scan,
+    several_words_that_start_many_names_find_what_a_scan_finds,
     a_search_counts_up_to_a_thousand_matches,
     a_session_ends_at_sign_out_and_at_expiry,
     parcels_from_before_name_search_get_their_words_at_start_up,
@@ -856,6 +922,7 @@ store_suite!(sqlite;
 store_suite!(postgres;
     the_list_filters_searches_and_pages,
     the_list_agrees_with_a_plain_scan,
+    several_words_that_start_many_names_find_what_a_scan_finds,
     a_search_counts_up_to_a_thousand_matches,
     a_session_ends_at_sign_out_and_at_expiry,
     parcels_from_before_name_search_get_their_words_at_start_up,
