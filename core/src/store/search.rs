@@ -4,10 +4,11 @@
 //! Every parcel keeps those words in `parcels.search_text` (written with the
 //! parcel, rewritten when a customer's name changes); SQLite indexes them
 //! with FTS5 (prefix indexes up to 16 characters), PostgreSQL with a GIN
-//! index over every prefix of every word (migration 0006) and, for one
-//! search word alone, a B-tree of (word, parcel) kept by a trigger
-//! (migration 0007). A search word matches a name word that starts with
-//! it; every word must match.
+//! index over every prefix of every word (migration 0006), for one
+//! search word alone a B-tree of (word, parcel) kept by a trigger
+//! (migration 0007), and for several words a GIN index of every pair of a
+//! parcel's words (migration 0008). A search word matches a name word that
+//! starts with it; every word must match.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
