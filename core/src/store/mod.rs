@@ -1394,11 +1394,13 @@ fn words_arm_range(words: &[String], filters: &[String]) -> Option<String> {
 }
 
 /// How many connections the PostgreSQL pool of the list and search holds:
-/// two for each core the process may use.
+/// two for each core the process may use, at most 16 (with the store's
+/// other pool of 16, well within PostgreSQL's default of 100).
 fn read_connections() -> u32 {
     std::thread::available_parallelism()
         .map_or(2, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
         .saturating_mul(2)
+        .min(16)
 }
 
 /// Most pairs of whole words a search of several words asks the index of
@@ -1413,8 +1415,9 @@ const MAX_NAME_PAIRS: usize = 64;
 /// of a word with itself is indexed too, for two search words that start
 /// the same word). When the words start more than `MAX_NAME_PAIRS` pairs
 /// the arm reads the index of 0006 for `exact` (the words' prefixes as a
-/// tsquery) instead; the statement decides, so one plan serves both. `None` when a word has no
-/// end of its range (it ends in U+10FFFF) or there is one word.
+/// tsquery) instead; the statement decides, so one plan serves both.
+/// `None` when a word has no end of its range (it ends in U+10FFFF) or
+/// there is one word.
 fn pairs_arm(sql: &mut ListSql, words: &[String], exact: &str) -> Option<String> {
     if words.len() < 2 {
         return None;
