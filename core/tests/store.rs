@@ -747,6 +747,22 @@ async fn a_search_counts_up_to_a_thousand_matches(db: TestDb) {
     }
     let none = list("gomez zz", 1).await;
     assert!(none.items.is_empty() && none.total == 0 && none.total_exact);
+    // Renamed recipients take a word below the cap again: counted exactly
+    // (PostgreSQL had marked "perez" as in over 1,000 parcels).
+    assert!(!list("perez", 1).await.total_exact);
+    for i in 0..20 {
+        s.upsert_customer(&customer(
+            &format!("+5731{:08}", 20_000_000 + i),
+            "Luis Ruiz",
+            None,
+        ))
+        .await
+        .unwrap();
+    }
+    let fewer = list("perez", 1).await;
+    assert!(fewer.total_exact);
+    assert_eq!(fewer.total, 990);
+    assert_eq!(list("ruiz", 1).await.total, 20);
     db.finish().await;
 }
 

@@ -710,6 +710,9 @@ impl Store {
         let mut walk_arm: Option<(usize, String)> = None;
         // PostgreSQL: the name arm reads `parcel_words`, newest first
         let mut newest_words = false;
+        // A condition true when the matches are known to pass the count's
+        // cap without reading them (a word in over 1,000 parcels)
+        let mut broad: Option<String> = None;
         // Words with a digit are a code or a phone, not a name: searched as
         // names too, they made PostgreSQL scan every parcel for a word its
         // planner could not tell was rare (a code prefix: 75 ms).
@@ -763,6 +766,12 @@ impl Store {
                      WHERE pw.word = w.word ORDER BY pw.parcel_id DESC LIMIT {REACH}) AS x"
                 );
                 let n = format!("(SELECT COUNT(*) FROM {started} AS n)");
+                // one of the words it starts is in over 1,000 parcels
+                // (migration 0009): the count is not read
+                broad = Some(format!(
+                    "EXISTS (SELECT 1 FROM name_words WHERE word >= CAST({from} AS TEXT) \
+                     AND word < CAST({end} AS TEXT) AND common)"
+                ));
                 arms.push((
                     format!(
                         "SELECT x.id AS id FROM {read} WHERE {n} = 1 \
@@ -893,6 +902,7 @@ impl Store {
                 (offset, limit),
                 SEARCH_COUNT_CAP + 1,
                 Gather::Counted { newest_first },
+                broad.as_deref(),
             )
             .await?;
         let (items, counted, n) = if gathered.1 <= SEARCH_COUNT_CAP {
@@ -910,8 +920,15 @@ impl Store {
             if let Some((i, walk)) = walk_arm {
                 arms[i].0 = walk;
             }
-            self.search_page(&arms, &sql, (offset, limit), SEARCH_COUNT_CAP, Gather::Page)
-                .await?
+            self.search_page(
+                &arms,
+                &sql,
+                (offset, limit),
+                SEARCH_COUNT_CAP,
+                Gather::Page,
+                None,
+            )
+            .await?
         };
         // matches known to exist: the rows before this page, on it and the
         // next one
@@ -946,6 +963,7 @@ impl Store {
         (offset, limit): (i64, i64),
         cap: i64,
         gather: Gather,
+        broad: Option<&str>,
     ) -> StoreResult<(Vec<Parcel>, i64, i64)> {
         // An arm read only as far as `n` rows: `REACH` in it becomes `n`.
         let reach = |arm: &str, n: i64| arm.replace(REACH, &n.to_string());
@@ -978,14 +996,16 @@ impl Store {
                 reach(arm, offset + limit + 1),
                 limit + 1
             );
-            PageSql::new(
-                &with,
-                &format!(
-                    "(SELECT COUNT(*) FROM ({} LIMIT {cap}) AS c0)",
-                    reach(arm, cap)
-                ),
-                n,
-            )
+            let count = format!(
+                "(SELECT COUNT(*) FROM ({} LIMIT {cap}) AS c0)",
+                reach(arm, cap)
+            );
+            // known to reach the cap: not read
+            let count = match broad {
+                Some(b) => format!("CASE WHEN {b} THEN CAST({cap} AS BIGINT) ELSE {count} END"),
+                None => count,
+            };
+            PageSql::new(&with, &count, n)
         } else if let Gather::Counted { newest_first } = gather {
             // PostgreSQL: each arm planned apart from the LIMIT that stops
             // it. Planned with it, a name arm was a sequential scan expected
@@ -1352,6 +1372,11 @@ const SEARCH_COUNT_CAP: i64 = 1000;
 
 /// The words of a search text that count (the rest are ignored).
 const MAX_SEARCH_WORDS: usize = 8;
+
+/// A name word is `common` in `name_words` when more parcels than this
+/// hold it (migration 0009 counts to it); a search's count stops there.
+const COMMON_WORD_PARCELS: i64 = 1_001;
+const _: () = assert!(SEARCH_COUNT_CAP + 1 == COMMON_WORD_PARCELS);
 
 /// Marks where a search arm's inner reads stop (`LIMIT {REACH}`): the
 /// statement puts in how far it reads the arm (`Store::search_page`).
