@@ -757,10 +757,9 @@ impl Store {
                 // hash cost a third of such a search (pgbench).
                 let from = sql.bind_plain(Bind::Text(words[0].clone()));
                 let end = sql.bind_plain(Bind::Text(end));
-                let started = format!(
-                    "(SELECT word FROM name_words \
-                     WHERE word >= CAST({from} AS TEXT) AND word < CAST({end} AS TEXT))"
-                );
+                let in_range =
+                    format!("word >= CAST({from} AS TEXT) AND word < CAST({end} AS TEXT)");
+                let started = format!("(SELECT word FROM name_words WHERE {in_range})");
                 let read = format!(
                     "{started} AS w CROSS JOIN LATERAL (SELECT parcel_id AS id FROM parcel_words pw \
                      WHERE pw.word = w.word ORDER BY pw.parcel_id DESC LIMIT {REACH}) AS x"
@@ -769,8 +768,7 @@ impl Store {
                 // one of the words it starts is in over 1,000 parcels
                 // (migration 0009): the count is not read
                 broad = Some(format!(
-                    "EXISTS (SELECT 1 FROM name_words WHERE word >= CAST({from} AS TEXT) \
-                     AND word < CAST({end} AS TEXT) AND common)"
+                    "EXISTS (SELECT 1 FROM name_words WHERE {in_range} AND common)"
                 ));
                 arms.push((
                     format!(
@@ -1456,7 +1454,7 @@ fn pairs_arm(sql: &mut ListSql, words: &[String], exact: &str) -> Option<String>
     }
     let pairs = words.len() * (words.len() - 1) / 2;
     // e: each search word's whole words; pr: the pairs of two search
-    // words' whole words; pg: each two search words' pairs as one OR;
+    // words' whole words; terms: each two search words' pairs as one OR;
     // pq: the tsquery, NULL when a search word starts no word or they
     // start too many pairs.
     Some(format!(
@@ -1464,11 +1462,11 @@ fn pairs_arm(sql: &mut ListSql, words: &[String], exact: &str) -> Option<String>
          JOIN name_words w ON w.word >= q.lo AND w.word < q.hi), \
          pr AS (SELECT x.i, y.i AS j, CASE WHEN x.word <= y.word THEN x.word || ' ' || y.word \
          ELSE y.word || ' ' || x.word END AS lex FROM e x JOIN e y ON x.i < y.i), \
-         pg AS (SELECT '(' || string_agg('''' || lex || '''', ' | ') || ')' AS t \
+         terms AS (SELECT '(' || string_agg('''' || lex || '''', ' | ') || ')' AS t \
          FROM pr GROUP BY i, j), \
-         pq AS (SELECT CASE WHEN (SELECT COUNT(*) FROM pg) = {pairs} \
+         pq AS (SELECT CASE WHEN (SELECT COUNT(*) FROM terms) = {pairs} \
          AND (SELECT COUNT(*) FROM pr) <= {MAX_NAME_PAIRS} \
-         THEN (SELECT string_agg(t, ' & ') FROM pg) END AS q) \
+         THEN (SELECT string_agg(t, ' & ') FROM terms) END AS q) \
          SELECT p.id AS id FROM parcels p \
          WHERE parcel_name_pairs(p.search_text) @@ CAST((SELECT q FROM pq) AS tsquery) \
          OR parcel_name_prefixes(p.search_text) \
