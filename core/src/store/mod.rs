@@ -19,6 +19,7 @@ mod messages;
 mod model;
 mod notifications;
 pub mod outbox;
+mod pg_reads;
 mod reads;
 mod reports;
 pub mod search;
@@ -104,9 +105,9 @@ pub struct Store {
     sessions: users::SessionCache,
     /// SQLite: the list's reads, run on the calling thread.
     reads: Option<std::sync::Arc<reads::SqliteReads>>,
-    /// PostgreSQL: the list's reads, on the driver's own rows (see
-    /// `Store::page_row`).
-    pg_reads: Option<sqlx::PgPool>,
+    /// PostgreSQL: the list's reads, on the driver's own rows and
+    /// connections of their own (see [`pg_reads`]).
+    pg_reads: Option<pg_reads::PgReads>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -168,33 +169,11 @@ impl Store {
             clock,
             sessions: users::SessionCache::new(),
             pg_reads: match engine {
-                Engine::Postgres => Some(
-                    // Two connections a core: the list's statements are
-                    // short, and more of them at once only made PostgreSQL's
-                    // backends take turns on the cores (8 on 2 cores: a
-                    // status + branch filter 5,345 req/s; 4: 6,283).
-                    sqlx::postgres::PgPoolOptions::new()
-                        .max_connections(read_connections())
-                        .acquire_timeout(Duration::from_secs(10))
-                        .test_before_acquire(false)
-                        // One plan per statement, made without its values:
-                        // the list's are written so that it serves all of
-                        // them, and the search's reading of names is chosen
-                        // here. PostgreSQL would otherwise plan a search
-                        // again on every run, its generic plan's estimate
-                        // being far above the custom ones' (a code prefix:
-                        // a millisecond of planning for 0.1 ms of work).
-                        .after_connect(|conn, _| {
-                            Box::pin(async move {
-                                use sqlx::Executor;
-                                conn.execute("SET plan_cache_mode = force_generic_plan")
-                                    .await?;
-                                Ok(())
-                            })
-                        })
-                        .connect(url)
-                        .await?,
-                ),
+                // Two connections a core: the list's statements are short,
+                // and more of them at once only made PostgreSQL's backends
+                // take turns on the cores (8 on 2 cores: a status + branch
+                // filter 5,345 req/s; 4: 6,283).
+                Engine::Postgres => Some(pg_reads::PgReads::new(url, read_connections())?),
                 Engine::Sqlite => None,
             },
             reads: match engine {
@@ -1066,14 +1045,7 @@ impl Store {
             if let Some(reads) = &self.reads {
                 reads.rows(&statement, binds, |r| found.push(r, parcels))?;
             } else if let Some(pg) = &self.pg_reads {
-                let mut query = sqlx::query::<sqlx::Postgres>(&statement);
-                for b in binds {
-                    query = match b {
-                        Bind::Text(t) => query.bind(t.as_str()),
-                        Bind::Int(n) => query.bind(*n),
-                    };
-                }
-                for r in query.fetch_all(pg).await? {
+                for r in pg.rows(&statement, binds).await? {
                     found.push(&r, parcels)?;
                 }
             } else {
@@ -1419,9 +1391,9 @@ fn words_arm_range(words: &[String], filters: &[String]) -> Option<String> {
 /// How many connections the PostgreSQL pool of the list and search holds:
 /// two for each core the process may use, at most 16 (with the store's
 /// other pool of 16, well within PostgreSQL's default of 100).
-fn read_connections() -> u32 {
+fn read_connections() -> usize {
     std::thread::available_parallelism()
-        .map_or(2, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+        .map_or(2, std::num::NonZeroUsize::get)
         .saturating_mul(2)
         .min(16)
 }
