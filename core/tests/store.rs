@@ -1001,6 +1001,23 @@ async fn postgres_reads_survive_dropped_requests_and_ended_sessions() {
     .execute(&mut admin)
     .await
     .unwrap();
+    // until the ended backends are gone (a read on one still ending could
+    // pass, and the ended connections behind it fail after the first pass)
+    let mut left: i64 = 1;
+    for _ in 0..500 {
+        left = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(left, 0, "ended backends still running");
     admin.close().await.unwrap();
     // each ended connection fails one read at most (16 at most are kept)
     let all = paqueteria_core::store::ParcelFilter {
