@@ -951,6 +951,60 @@ store_suite!(postgres;
     customers_are_matched_by_phone,
 );
 
+/// A SQLite store made before the pairs of name words (migration 0007)
+/// gets them for the parcels it holds when it is upgraded: a full name
+/// finds its parcels, and only them, after the upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_parcels_from_before_name_pairs_are_found_by_full_name() {
+    let db = TestDb::sqlite().await;
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let mut ids = Vec::new();
+    for (i, (sender, recipient)) in [
+        ("Íñigo Muñoz Díaz", "Ana Ruiz"),
+        ("Ana Muñoz", "Íñigo Ruiz"),
+        ("Íñigo Muñoz", "Ana Muñoz"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut p = parcel(a, b, Service::BranchPickup);
+        p.sender = customer(&format!("+57300555000{i}"), sender, None);
+        p.recipient = customer(&format!("+57310555000{i}"), recipient, None);
+        ids.push(s.register_parcel(&p, &OPERATOR).await.unwrap().parcel.id);
+    }
+    let want = [
+        ("inigo munoz", vec![ids[2], ids[1], ids[0]]),
+        ("Íñigo Muñoz Díaz", vec![ids[0]]),
+        ("munoz diaz ana", vec![ids[0]]),
+        ("ana ruiz inigo", vec![ids[1], ids[0]]),
+        ("ana munoz", vec![ids[2], ids[1], ids[0]]),
+        ("inig ru", vec![ids[1], ids[0]]),
+        ("ana perez", vec![]),
+    ];
+    let want = &want;
+    let check = |s: Store| async move {
+        for (q, ids) in want {
+            assert_eq!(&found(&s, q).await, ids, "{q}");
+        }
+    };
+    check(s.clone()).await;
+    // the store as it was before migration 0007
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql(
+        "DROP TRIGGER parcels_pairs_insert; DROP TRIGGER parcels_pairs_update; \
+         DROP TRIGGER parcels_pairs_delete; DROP TABLE parcels_pairs; DROP TABLE name_words; \
+         DELETE FROM _sqlx_migrations WHERE version = 7;",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let upgraded = Store::connect(&db.url, db.clock.clone()).await.unwrap();
+    check(upgraded).await;
+    db.finish().await;
+}
+
 /// PostgreSQL's list reads keep their own connections: a request dropped
 /// while its statement runs leaves no reply behind for the next read, and
 /// connections the server ends are replaced, not handed out again.

@@ -702,25 +702,40 @@ impl Store {
             .collect();
         if !words.is_empty() {
             if sqlite {
-                let text = words
-                    .iter()
-                    .map(|w| format!("\"{w}\"*"))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
+                // Several words: pairs of the whole words they start
+                // (migration 0007) when there are few; else, and for one
+                // word, the AND of their prefixes.
+                let pairs = if words.len() >= 2 {
+                    self.sqlite_pairs_query(&words).await?
+                } else {
+                    None
+                };
+                let (table, by) = if pairs.is_some() {
+                    ("parcels_pairs", "parcels_pairs.rowid")
+                } else {
+                    ("parcels_search", "parcels_search.rowid")
+                };
+                let text = pairs.unwrap_or_else(|| {
+                    words
+                        .iter()
+                        .map(|w| format!("\"{w}\"*"))
+                        .collect::<Vec<_>>()
+                        .join(" AND ")
+                });
                 let m = sql.bind_plain(Bind::Text(text));
                 arms.push(if filters.is_empty() {
                     (
-                        format!("SELECT rowid AS id FROM parcels_search WHERE parcels_search MATCH {m}"),
+                        format!("SELECT rowid AS id FROM {table} WHERE {table} MATCH {m}"),
                         "rowid",
                     )
                 } else {
                     (
                         format!(
-                            "SELECT p.id AS id FROM parcels_search JOIN parcels p ON p.id = parcels_search.rowid \
-                             WHERE parcels_search MATCH {m} AND {}",
+                            "SELECT p.id AS id FROM {table} JOIN parcels p ON p.id = {table}.rowid \
+                             WHERE {table} MATCH {m} AND {}",
                             filters.join(" AND ")
                         ),
-                        "parcels_search.rowid",
+                        by,
                     )
                 });
             } else if let Some(end) = words_arm_range(&words, &filters) {
@@ -923,6 +938,73 @@ impl Store {
             page,
             page_size,
         })
+    }
+
+    /// SQLite: the FTS5 query of `parcels_pairs` (migration 0007) for a
+    /// search of two or more `words`: each word becomes the whole words of
+    /// `name_words` it starts, and a parcel matches when, for every two
+    /// search words, it holds one of their pairs (the same as holding a
+    /// word that each search word starts; a word is paired with itself for
+    /// two search words that start the same word). `None` when a word
+    /// starts no word (the prefixes find nothing as fast) or they start
+    /// more than `MAX_NAME_PAIRS` pairs.
+    async fn sqlite_pairs_query(&self, words: &[String]) -> StoreResult<Option<String>> {
+        let mut whole: Vec<Vec<String>> = Vec::with_capacity(words.len());
+        for word in words {
+            let Some(end) = prefix_end(word) else {
+                return Ok(None);
+            };
+            let started = self.name_words_started(word, &end).await?;
+            if started.is_empty() || started.len() > MAX_NAME_PAIRS {
+                return Ok(None);
+            }
+            whole.push(started);
+        }
+        let mut pairs = 0;
+        let mut groups = Vec::new();
+        for (i, these) in whole.iter().enumerate() {
+            for those in &whole[i + 1..] {
+                let mut group = Vec::with_capacity(these.len() * those.len());
+                for a in these {
+                    for b in those {
+                        pairs += 1;
+                        if pairs > MAX_NAME_PAIRS {
+                            return Ok(None);
+                        }
+                        let (x, y) = if a <= b { (a, b) } else { (b, a) };
+                        group.push(format!("\"{x}_{y}\""));
+                    }
+                }
+                groups.push(format!("({})", group.join(" OR ")));
+            }
+        }
+        Ok(Some(groups.join(" AND ")))
+    }
+
+    /// SQLite: the words of `name_words` from `word` up to `end`, at most
+    /// `MAX_NAME_PAIRS + 1` of them.
+    async fn name_words_started(&self, word: &str, end: &str) -> StoreResult<Vec<String>> {
+        let statement = format!(
+            "SELECT word FROM name_words WHERE word >= $1 AND word < $2 ORDER BY word LIMIT {}",
+            MAX_NAME_PAIRS + 1
+        );
+        let binds = [Bind::Text(word.to_owned()), Bind::Text(end.to_owned())];
+        let mut started = Vec::new();
+        if let Some(reads) = &self.reads {
+            reads.rows(&statement, &binds, |r| {
+                started.extend(r.text(0)?);
+                Ok(())
+            })?;
+        } else {
+            let mut query = sqlx::query(&statement);
+            for b in &binds {
+                query = b.bind(query);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                started.extend(r.text(0)?);
+            }
+        }
+        Ok(started)
     }
 
     /// One statement of a search: the page of the union of `arms` (each a
@@ -1415,8 +1497,9 @@ fn read_connections() -> usize {
         .min(16)
 }
 
-/// Most pairs of whole words a search of several words asks the index of
-/// migration 0008 for; past it the search reads the prefixes of 0006.
+/// Most pairs of whole words a search of several words asks for (the index
+/// of PostgreSQL's migration 0008, `parcels_pairs` of SQLite's 0007); past
+/// it the search reads the words' prefixes.
 const MAX_NAME_PAIRS: usize = 64;
 
 /// PostgreSQL: the name arm of a search of two or more `words` (and no
