@@ -3,7 +3,9 @@
 //!
 //! Every parcel keeps those words in `parcels.search_text` (written with the
 //! parcel, rewritten when a customer's name changes); SQLite indexes them
-//! with FTS5 (prefix indexes up to 16 characters), PostgreSQL with a GIN
+//! with FTS5 (prefix indexes up to 16 characters; for several words, every
+//! pair of a parcel's words in a second FTS5 table, migration 0007),
+//! PostgreSQL with a GIN
 //! index over every prefix of every word (migration 0006), for one
 //! search word alone a B-tree of (word, parcel) kept by a trigger
 //! (migration 0007), and for several words a GIN index of every pair of a
