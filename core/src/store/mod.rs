@@ -689,9 +689,8 @@ impl Store {
         let mut walk_arm: Option<(usize, String)> = None;
         // PostgreSQL: the name arm reads `parcel_words`, newest first
         let mut newest_words = false;
-        // A condition true when the matches are known to pass the count's
-        // cap without reading them (a word in over 1,000 parcels)
-        let mut broad: Option<String> = None;
+        // PostgreSQL: how the count of a one-word name arm is read
+        let mut count_by = ArmCount::default();
         // Words with a digit are a code or a phone, not a name: searched as
         // names too, they made PostgreSQL scan every parcel for a word its
         // planner could not tell was rare (a code prefix: 75 ms).
@@ -743,12 +742,17 @@ impl Store {
                 // starts, its parcels newest first from the B-tree of
                 // migration 0007, as far as the count and the page reach.
                 // A parcel can hold two of those words ("mar": Marta and
-                // Martínez): then the arm is DISTINCT (the newest `n` of
-                // each word hold the newest `n` parcels, and their count
-                // capped at `n` is the count of all capped at `n`). When
-                // the word starts one word only (a whole surname), the
-                // arm streams without it: counting a thousand through a
-                // hash cost a third of such a search (pgbench).
+                // Martínez): so the arm is DISTINCT (the newest `n` of each
+                // word hold the newest `n` parcels, and their count capped
+                // at `n` is the count of all capped at `n`). The page's
+                // few dozen ids go through that hash whatever the word;
+                // the count, when it is read (no common word), streams
+                // without it when the word starts one word only (a whole
+                // surname): counting a thousand through a hash doubled
+                // that count's cost (server CPU, 0.46 → 0.86 ms). Choosing
+                // so for the page as well, in the statement, cost the
+                // server a tenth more for a one-word search, for no gain
+                // (a plan twice the size, the word's range read six times).
                 let from = sql.bind_plain(Bind::Text(words[0].clone()));
                 let end = sql.bind_plain(Bind::Text(end));
                 let in_range =
@@ -758,19 +762,16 @@ impl Store {
                     "{started} AS w CROSS JOIN LATERAL (SELECT parcel_id AS id FROM parcel_words pw \
                      WHERE pw.word = w.word ORDER BY pw.parcel_id DESC LIMIT {REACH}) AS x"
                 );
-                let n = format!("(SELECT COUNT(*) FROM {started} AS n)");
                 // one of the words it starts is in over 1,000 parcels
                 // (migration 0009): the count is not read
-                broad = Some(format!(
+                count_by.broad = Some(format!(
                     "EXISTS (SELECT 1 FROM name_words WHERE {in_range} AND common)"
                 ));
-                arms.push((
-                    format!(
-                        "SELECT x.id AS id FROM {read} WHERE {n} = 1 \
-                         UNION ALL SELECT DISTINCT x.id AS id FROM {read} WHERE {n} > 1"
-                    ),
-                    "id",
+                count_by.single = Some((
+                    format!("(SELECT COUNT(*) FROM name_words WHERE {in_range}) = 1"),
+                    format!("SELECT x.id AS id FROM {read}"),
                 ));
+                arms.push((format!("SELECT DISTINCT x.id AS id FROM {read}"), "id"));
                 newest_words = true;
             } else {
                 // Folded words hold letters and digits only: quoted, each is
@@ -894,7 +895,7 @@ impl Store {
                 (offset, limit),
                 SEARCH_COUNT_CAP + 1,
                 Gather::Counted { newest_first },
-                broad.as_deref(),
+                &count_by,
             )
             .await?;
         let (items, counted, n) = if gathered.1 <= SEARCH_COUNT_CAP {
@@ -918,7 +919,7 @@ impl Store {
                 (offset, limit),
                 SEARCH_COUNT_CAP,
                 Gather::Page,
-                None,
+                &ArmCount::default(),
             )
             .await?
         };
@@ -1022,7 +1023,7 @@ impl Store {
         (offset, limit): (i64, i64),
         cap: i64,
         gather: Gather,
-        broad: Option<&str>,
+        count_by: &ArmCount,
     ) -> StoreResult<(Vec<Parcel>, i64, i64)> {
         // An arm read only as far as `n` rows: `REACH` in it becomes `n`.
         let reach = |arm: &str, n: i64| arm.replace(REACH, &n.to_string());
@@ -1059,10 +1060,21 @@ impl Store {
                 "(SELECT COUNT(*) FROM ({} LIMIT {cap}) AS c0)",
                 reach(arm, cap)
             );
+            let mut cases = String::new();
             // known to reach the cap: not read
-            let count = match broad {
-                Some(b) => format!("CASE WHEN {b} THEN CAST({cap} AS BIGINT) ELSE {count} END"),
-                None => count,
+            if let Some(b) = &count_by.broad {
+                cases.push_str(&format!(" WHEN {b} THEN CAST({cap} AS BIGINT)"));
+            }
+            if let Some((one, arm)) = &count_by.single {
+                cases.push_str(&format!(
+                    " WHEN {one} THEN (SELECT COUNT(*) FROM ({} LIMIT {cap}) AS c1)",
+                    reach(arm, cap)
+                ));
+            }
+            let count = if cases.is_empty() {
+                count
+            } else {
+                format!("CASE{cases} ELSE {count} END")
             };
             PageSql::new(&with, &count, n)
         } else if let Gather::Counted { newest_first } = gather {
@@ -1430,6 +1442,18 @@ const MAX_SEARCH_WORDS: usize = 8;
 /// hold it (migration 0009 counts to it); a search's count stops there.
 const COMMON_WORD_PARCELS: i64 = 1_001;
 const _: () = assert!(SEARCH_COUNT_CAP + 1 == COMMON_WORD_PARCELS);
+
+/// How the count of a search's one arm is read besides the arm itself
+/// (PostgreSQL's one-word name arm, see `Store::search_parcels`).
+#[derive(Default)]
+struct ArmCount {
+    /// A condition true when the matches are known to pass the count's
+    /// cap without reading them (a word in over 1,000 parcels).
+    broad: Option<String>,
+    /// A condition, and the arm to count when it holds: the same matches
+    /// read at less cost (without the arm's DISTINCT).
+    single: Option<(String, String)>,
+}
 
 /// Marks where a search arm's inner reads stop (`LIMIT {REACH}`): the
 /// statement puts in how far it reads the arm (`Store::search_page`).
