@@ -10,7 +10,7 @@ use paqueteria_core::clock::Clock;
 use paqueteria_core::domain::{Grams, Money, ParcelEvent, ParcelStatus, Phone, Role, Service};
 use paqueteria_core::store::search::search_words;
 use paqueteria_core::store::{
-    Actor, NewBranch, NewCustomer, NewParcel, NewTariff, Store, StoreError,
+    Actor, NewBranch, NewCustomer, NewParcel, NewTariff, ParcelFilter, Store, StoreError,
 };
 use sqlx::Connection;
 
@@ -404,7 +404,6 @@ async fn customers_are_matched_by_phone(db: TestDb) {
 }
 
 async fn the_list_filters_searches_and_pages(db: TestDb) {
-    use paqueteria_core::store::ParcelFilter;
     let s = &db.store;
     let (a, b) = setup(s).await;
     let mut codes = Vec::new();
@@ -435,7 +434,7 @@ async fn the_list_filters_searches_and_pages(db: TestDb) {
     .await;
     assert_eq!((all.total, all.items.len()), (3, 2));
     assert_eq!(
-        all.items[0].tracking_code.to_string(),
+        all.items[0].parcel().unwrap().tracking_code.to_string(),
         codes[2],
         "newest first"
     );
@@ -465,7 +464,7 @@ async fn the_list_filters_searches_and_pages(db: TestDb) {
         by_phone
             .items
             .iter()
-            .map(|p| p.tracking_code.to_string())
+            .map(|p| p.parcel().unwrap().tracking_code.to_string())
             .collect::<Vec<_>>(),
         vec![codes[1].clone()]
     );
@@ -500,7 +499,6 @@ async fn the_list_filters_searches_and_pages(db: TestDb) {
 /// exactly what a plain scan of the same parcels gives, for every
 /// combination of filter and search, page by page.
 async fn the_list_agrees_with_a_plain_scan(db: TestDb) {
-    use paqueteria_core::store::ParcelFilter;
     let s = &db.store;
     let (a, b) = setup(s).await;
     let names = [
@@ -664,7 +662,7 @@ async fn the_list_agrees_with_a_plain_scan(db: TestDb) {
             .unwrap();
         assert!(!page.items.is_empty());
         for item in page.items {
-            assert_eq!(item, s.parcel(item.id).await.unwrap());
+            assert_eq!(item.parcel().unwrap(), s.parcel(item.id).await.unwrap());
         }
     }
     // A renamed customer is found by the new name, no longer by the old.
@@ -695,7 +693,6 @@ async fn the_list_agrees_with_a_plain_scan(db: TestDb) {
 /// paged like any other; the last page knows the exact total.
 async fn a_search_counts_up_to_a_thousand_matches(db: TestDb) {
     use futures::StreamExt;
-    use paqueteria_core::store::ParcelFilter;
     let s = &db.store;
     let (a, b) = setup(s).await;
     let mut ids: Vec<i64> = futures::stream::iter(0..1_010)
@@ -890,6 +887,196 @@ async fn a_session_ends_at_sign_out_and_at_expiry(db: TestDb) {
     db.finish().await;
 }
 
+/// Each item of the list is the parcel as read alone, in every status and
+/// through every way a page is read (the plain list, a filter, a search),
+/// and as the API writes it: the items the store keeps beside the rows
+/// (migrations `*_list_items`) follow every change. A change made by a
+/// statement that does not write the item is shown too: the item it leaves
+/// behind is not used.
+async fn list_items_are_each_parcel_as_read_alone(db: TestDb) {
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let fail = || ParcelEvent::FailAttempt {
+        reason: "nadie en casa".to_owned(),
+    };
+    // a parcel's service, its destination and the changes it goes through
+    type Life = (Service, i64, Vec<(ParcelEvent, Actor)>);
+    let lives: Vec<Life> = vec![
+        (Service::BranchPickup, b, vec![]),
+        (
+            Service::BranchPickup,
+            b,
+            vec![(ParcelEvent::Receive, OPERATOR)],
+        ),
+        (
+            Service::BranchPickup,
+            b,
+            vec![
+                (ParcelEvent::Receive, OPERATOR),
+                (ParcelEvent::Dispatch, OPERATOR),
+            ],
+        ),
+        (
+            Service::BranchPickup,
+            a,
+            vec![
+                (ParcelEvent::Receive, OPERATOR),
+                (ParcelEvent::Arrive, OPERATOR),
+            ],
+        ),
+        (
+            Service::HomeDelivery,
+            b,
+            vec![
+                (ParcelEvent::Receive, OPERATOR),
+                (ParcelEvent::Dispatch, OPERATOR),
+                (ParcelEvent::Arrive, OPERATOR),
+                (ParcelEvent::OutForDelivery, COURIER),
+            ],
+        ),
+        (
+            Service::HomeDelivery,
+            b,
+            vec![
+                (ParcelEvent::Receive, OPERATOR),
+                (ParcelEvent::Dispatch, OPERATOR),
+                (ParcelEvent::Arrive, OPERATOR),
+                (ParcelEvent::OutForDelivery, COURIER),
+                (fail(), COURIER),
+                (ParcelEvent::OutForDelivery, COURIER),
+                (ParcelEvent::Deliver, COURIER),
+            ],
+        ),
+        (
+            Service::BranchPickup,
+            b,
+            vec![(
+                ParcelEvent::Cancel {
+                    reason: "lo pidió el remitente".to_owned(),
+                },
+                SUPERVISOR,
+            )],
+        ),
+        (
+            Service::BranchPickup,
+            b,
+            vec![
+                (ParcelEvent::Receive, OPERATOR),
+                (ParcelEvent::Dispatch, OPERATOR),
+                (ParcelEvent::Arrive, OPERATOR),
+                (
+                    ParcelEvent::Return {
+                        reason: "nadie lo recogió".to_owned(),
+                    },
+                    SUPERVISOR,
+                ),
+            ],
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (service, to, events) in &lives {
+        let mut p = register(s, a, *to, *service).await;
+        for (event, actor) in events {
+            p = s.apply_event(p.id, p.version, event, actor).await.unwrap();
+        }
+        assert_eq!(p, s.parcel(p.id).await.unwrap(), "what a change returns");
+        ids.push(p.id);
+    }
+    let statuses: std::collections::BTreeSet<_> = {
+        let mut seen = std::collections::BTreeSet::new();
+        for id in &ids {
+            seen.insert(s.parcel(*id).await.unwrap().status.as_str());
+        }
+        seen
+    };
+    assert_eq!(statuses.len(), ParcelStatus::ALL.len(), "{statuses:?}");
+    let check = |s: Store| async move {
+        let s = &s;
+        let filters = [
+            ParcelFilter::default(),
+            ParcelFilter {
+                branch_id: Some(b),
+                ..Default::default()
+            },
+            ParcelFilter {
+                q: Some("perez".to_owned()),
+                ..Default::default()
+            },
+        ];
+        for f in filters {
+            let page = s
+                .list_parcels(&ParcelFilter {
+                    page: 1,
+                    page_size: 50,
+                    ..f.clone()
+                })
+                .await
+                .unwrap();
+            assert!(!page.items.is_empty(), "{f:?}");
+            for item in &page.items {
+                let alone = s.parcel(item.id).await.unwrap();
+                assert_eq!(item.json(), serde_json::to_string(&alone).unwrap(), "{f:?}");
+            }
+            // the API's body is what serde writes for the page
+            assert_eq!(page.to_json(), serde_json::to_string(&page).unwrap());
+            let written: serde_json::Value = serde_json::from_str(&page.to_json()).unwrap();
+            assert_eq!(
+                written["items"].as_array().map(Vec::len),
+                Some(page.items.len())
+            );
+            assert_eq!(
+                written["items"][0],
+                serde_json::to_value(s.parcel(page.items[0].id).await.unwrap()).unwrap()
+            );
+        }
+    };
+    check(s.clone()).await;
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    assert_eq!(missing_items(&mut conn).await, 0);
+    // a statement that changes what the item shows, and not the item
+    sqlx::query("UPDATE parcels SET shelf = 'B-7', condition = 'damaged' WHERE id = $1")
+        .bind(ids[1])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        missing_items(&mut conn).await,
+        1,
+        "the stale item is dropped"
+    );
+    let moved = s.parcel(ids[1]).await.unwrap();
+    assert_eq!(moved.shelf.as_deref(), Some("B-7"));
+    check(s.clone()).await;
+    // the next change writes the item again
+    let p = s
+        .apply_event(moved.id, moved.version, &ParcelEvent::Dispatch, &OPERATOR)
+        .await
+        .unwrap();
+    assert_eq!(p.shelf.as_deref(), Some("B-7"));
+    assert_eq!(missing_items(&mut conn).await, 0);
+    check(s.clone()).await;
+    // items missing when the store opens (parcels from before the items,
+    // here all of them) are written then
+    sqlx::query("UPDATE parcels SET list_item = NULL")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    check(s.clone()).await;
+    let reopened = Store::connect(&db.url, db.clock.clone()).await.unwrap();
+    assert_eq!(missing_items(&mut conn).await, 0);
+    check(reopened).await;
+    conn.close().await.unwrap();
+    db.finish().await;
+}
+
+/// How many parcels have no list item.
+async fn missing_items(conn: &mut sqlx::AnyConnection) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM parcels WHERE list_item IS NULL")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
 /// The ids of the first 50 parcels a search for `q` lists.
 async fn found(s: &Store, q: &str) -> Vec<i64> {
     s.list_parcels(&paqueteria_core::store::ParcelFilter {
@@ -920,6 +1107,7 @@ macro_rules! store_suite {
 }
 
 store_suite!(sqlite;
+    list_items_are_each_parcel_as_read_alone,
     the_list_filters_searches_and_pages,
     the_list_agrees_with_a_plain_scan,
     several_words_that_start_many_names_find_what_a_scan_finds,
@@ -936,6 +1124,7 @@ store_suite!(sqlite;
 );
 
 store_suite!(postgres;
+    list_items_are_each_parcel_as_read_alone,
     the_list_filters_searches_and_pages,
     the_list_agrees_with_a_plain_scan,
     several_words_that_start_many_names_find_what_a_scan_finds,

@@ -169,7 +169,7 @@ pub async fn list(
     State(s): State<AppState>,
     _user: Authorized<Everyone>,
     crate::extract::ValidQuery(q): crate::extract::ValidQuery<ListQuery>,
-) -> ApiResult<Json<paqueteria_core::store::ParcelPage>> {
+) -> ApiResult<PageJson> {
     if q.page_size.is_some_and(|n| n == 0 || n > 200) {
         return Err(ApiError::Validation(vec![crate::error::FieldError {
             loc: vec!["query".to_owned(), "page_size".to_owned()],
@@ -187,7 +187,24 @@ pub async fn list(
             page_size: q.page_size.unwrap_or(50),
         })
         .await?;
-    Ok(Json(page))
+    Ok(PageJson(page))
+}
+
+/// A page of parcels as its response: the JSON of
+/// `ParcelPage::to_json`, which hands on the items the store kept.
+pub struct PageJson(paqueteria_core::store::ParcelPage);
+
+impl axum::response::IntoResponse for PageJson {
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            self.0.to_json(),
+        )
+            .into_response()
+    }
 }
 
 /// One parcel with its history.

@@ -183,7 +183,47 @@ impl Store {
             },
         };
         store.fill_search_text().await?;
+        store.fill_list_items().await?;
         Ok(store)
+    }
+
+    /// Writes the list items of the parcels that have none (saved before
+    /// migration `*_list_items`, or changed by a statement that did not
+    /// write the item), a thousand per transaction, in one pass by id. A
+    /// parcel changed meanwhile keeps the item its change wrote (the
+    /// version is checked); the list builds any item still missing from
+    /// the columns.
+    async fn fill_list_items(&self) -> StoreResult<()> {
+        let (mut after, mut filled) = (0_i64, 0_usize);
+        loop {
+            let mut tx = self.begin().await?;
+            let rows = sqlx::query(&format!(
+                "SELECT {PARCEL_COLUMNS} FROM parcels WHERE list_item IS NULL AND id > $1 \
+                 ORDER BY id LIMIT 1000"
+            ))
+            .bind(after)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                let parcel = parcel_from(row)?;
+                sqlx::query("UPDATE parcels SET list_item = $1 WHERE id = $2 AND version = $3")
+                    .bind(listed(&parcel)?.json())
+                    .bind(parcel.id)
+                    .bind(parcel.version)
+                    .execute(&mut *tx)
+                    .await?;
+                after = parcel.id;
+            }
+            tx.commit().await?;
+            if rows.is_empty() {
+                break;
+            }
+            filled += rows.len();
+        }
+        if filled > 0 {
+            tracing::info!(parcels = filled, "list items written");
+        }
+        Ok(())
     }
 
     /// Gives the parcels saved before name search existed (migration 0005)
@@ -552,9 +592,22 @@ impl Store {
         )
         .await?;
         insert_payment(&mut tx, id, "shipping", quoted, actor, now).await?;
+        // its list item, from the row as the database holds it
+        let row = sqlx::query(&format!(
+            "SELECT {PARCEL_COLUMNS} FROM parcels WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let parcel = parcel_from(&row)?;
+        sqlx::query("UPDATE parcels SET list_item = $1 WHERE id = $2")
+            .bind(listed(&parcel)?.json())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Registered {
-            parcel: self.parcel(id).await?,
+            parcel,
             pickup_pin: pin,
         })
     }
@@ -1024,7 +1077,7 @@ impl Store {
         cap: i64,
         gather: Gather,
         count_by: &ArmCount,
-    ) -> StoreResult<(Vec<Parcel>, i64, i64)> {
+    ) -> StoreResult<(Vec<ListedParcel>, i64, i64)> {
         // An arm read only as far as `n` rows: `REACH` in it becomes `n`.
         let reach = |arm: &str, n: i64| arm.replace(REACH, &n.to_string());
         let union = |cut: i64, order: bool| {
@@ -1131,7 +1184,7 @@ impl Store {
         page: &PageSql,
         rows: &str,
         binds: &[Bind],
-    ) -> StoreResult<(Vec<Parcel>, i64, i64)> {
+    ) -> StoreResult<(Vec<ListedParcel>, i64, i64)> {
         let mut found = PageRows::default();
         for (statement, parcels) in [
             (format!("{} {rows}", page.with), true),
@@ -1153,6 +1206,11 @@ impl Store {
                 }
             }
             if let Some((a, b)) = found.counts {
+                // the items not kept: built from their parcels' columns
+                for &i in &found.missing {
+                    let parcel = self.parcel(found.parcels[i].id).await?;
+                    found.parcels[i] = listed(&parcel)?;
+                }
                 return Ok((found.parcels, a, b));
             }
         }
@@ -1258,15 +1316,28 @@ impl Store {
             parcel.arrived_at_ms
         };
         let delivered_at = (t.to == ParcelStatus::Delivered).then_some(now);
+        // the parcel as it will be: the row and its list item are both
+        // written from it
+        let next = Parcel {
+            status: t.to,
+            failed_attempts: parcel.failed_attempts + i64::from(t.failed_attempt),
+            version: parcel.version + 1,
+            arrived_at_ms: arrived_at,
+            delivered_at_ms: delivered_at,
+            ..parcel.clone()
+        };
         let changed = sqlx::query(
-            "UPDATE parcels SET status = $1, failed_attempts = failed_attempts + $2, version = version + 1, \
-             arrived_at = $3, delivered_at = $4, updated_at = $5 WHERE id = $6 AND version = $7",
+            "UPDATE parcels SET status = $1, failed_attempts = $2, version = $3, \
+             arrived_at = $4, delivered_at = $5, updated_at = $6, list_item = $7 \
+             WHERE id = $8 AND version = $9",
         )
-        .bind(t.to.as_str())
-        .bind(i64::from(t.failed_attempt))
-        .bind(arrived_at)
-        .bind(delivered_at)
+        .bind(next.status.as_str())
+        .bind(next.failed_attempts)
+        .bind(next.version)
+        .bind(next.arrived_at_ms)
+        .bind(next.delivered_at_ms)
         .bind(now)
+        .bind(listed(&next)?.json())
         .bind(parcel_id)
         .bind(version)
         .execute(&mut *tx)
@@ -1306,7 +1377,7 @@ impl Store {
         }
         self.write_outbox(&mut tx, &parcel, event, now).await?;
         tx.commit().await?;
-        self.parcel(parcel_id).await
+        Ok(next)
     }
 
     async fn write_outbox(
@@ -1458,15 +1529,6 @@ struct ArmCount {
 /// Marks where a search arm's inner reads stop (`LIMIT {REACH}`): the
 /// statement puts in how far it reads the arm (`Store::search_page`).
 const REACH: &str = "/*reach*/";
-
-/// `PARCEL_COLUMNS`, each prefixed with `table.`.
-fn prefixed_columns(table: &str) -> String {
-    PARCEL_COLUMNS
-        .split(", ")
-        .map(|c| format!("{table}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// The statement of a page's parcels, newest first: `columns` of the
 /// parcels whose ids `ids` selects (distinct, newest first, at most
@@ -1889,7 +1951,7 @@ impl PageSql {
             with: with.to_owned(),
             a: a.to_owned(),
             b: b.to_owned(),
-            columns: format!("{a} AS a, {b} AS b, {}", prefixed_columns("p")),
+            columns: format!("{a} AS a, {b} AS b, p.id, p.list_item"),
         }
     }
 
@@ -1903,20 +1965,36 @@ impl PageSql {
 #[derive(Default)]
 struct PageRows {
     counts: Option<(i64, i64)>,
-    parcels: Vec<Parcel>,
+    parcels: Vec<ListedParcel>,
+    /// Where in `parcels` an item is missing (not written yet, or stale):
+    /// its parcel's id, with an empty item in its place.
+    missing: Vec<usize>,
 }
 
 impl PageRows {
-    /// Takes in a row of the counts, with a parcel when `parcel`.
+    /// Takes in a row of the counts, with a parcel's id and item when
+    /// `parcel`.
     fn push(&mut self, r: &impl Columns, parcel: bool) -> StoreResult<()> {
         if self.counts.is_none() {
             self.counts = Some((r.int(0)?.unwrap_or(0), r.int(1)?.unwrap_or(0)));
         }
         if parcel {
-            self.parcels.push(parcel_at(r, 2)?);
+            let id = r
+                .int(2)?
+                .ok_or_else(|| StoreError::Database("a page's parcel id is NULL".to_owned()))?;
+            let item = r.text(3)?.unwrap_or_else(|| {
+                self.missing.push(self.parcels.len());
+                String::new()
+            });
+            self.parcels.push(ListedParcel::stored(id, item));
         }
         Ok(())
     }
+}
+
+/// The list's item of `parcel`.
+fn listed(parcel: &Parcel) -> StoreResult<ListedParcel> {
+    ListedParcel::new(parcel).map_err(|e| StoreError::Database(format!("a parcel's JSON: {e}")))
 }
 
 /// The parcel of a row of `SELECT {PARCEL_COLUMNS}`.

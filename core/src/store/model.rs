@@ -363,12 +363,58 @@ pub struct ParcelFilter {
     pub page_size: u32,
 }
 
+/// A parcel as the list gives it: its id and its JSON (the [`Parcel`] as
+/// serde writes it), which the store keeps beside the parcel's row and
+/// hands on as it is (migrations `0010_list_items` on PostgreSQL,
+/// `0008_list_items` on SQLite).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedParcel {
+    /// The parcel's id.
+    pub id: i64,
+    json: String,
+}
+
+impl ListedParcel {
+    /// The item of `parcel`.
+    pub fn new(parcel: &Parcel) -> serde_json::Result<Self> {
+        Ok(Self {
+            id: parcel.id,
+            json: serde_json::to_string(parcel)?,
+        })
+    }
+
+    /// The item of parcel `id` as the store kept it.
+    pub(crate) fn stored(id: i64, json: String) -> Self {
+        Self { id, json }
+    }
+
+    /// Its JSON.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The parcel it shows.
+    pub fn parcel(&self) -> serde_json::Result<Parcel> {
+        serde_json::from_str(&self.json)
+    }
+}
+
+/// Written as the JSON it holds, once checked to be JSON.
+impl Serialize for ListedParcel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(&self.json).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+}
+
 /// One page of parcels.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ParcelPage {
     /// The rows, newest first.
-    pub items: Vec<Parcel>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Parcel>))]
+    pub items: Vec<ListedParcel>,
     /// Rows matching the filters in all; when `total_exact` is false, at
     /// least this many.
     pub total: i64,
@@ -380,6 +426,32 @@ pub struct ParcelPage {
     pub page: u32,
     /// Rows per page.
     pub page_size: u32,
+}
+
+impl ParcelPage {
+    /// The page as JSON: what serde writes for it (the same fields, in the
+    /// same order), with each item's JSON copied as the store kept it
+    /// rather than checked again (serde checks each item, which cost as
+    /// much as writing the page).
+    pub fn to_json(&self) -> String {
+        use std::fmt::Write;
+        let items: usize = self.items.iter().map(|i| i.json.len() + 1).sum();
+        let mut out = String::with_capacity(items + 96);
+        out.push_str("{\"items\":[");
+        for (i, item) in self.items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&item.json);
+        }
+        // writing to a String does not fail
+        let _ = write!(
+            out,
+            "],\"total\":{},\"total_exact\":{},\"page\":{},\"page_size\":{}}}",
+            self.total, self.total_exact, self.page, self.page_size
+        );
+        out
+    }
 }
 
 /// A requested report and how far it got.
