@@ -1999,14 +1999,9 @@ fn listed(parcel: &Parcel) -> StoreResult<ListedParcel> {
 
 /// The parcel of a row of `SELECT {PARCEL_COLUMNS}`.
 fn parcel_from(r: &AnyRow) -> StoreResult<Parcel> {
-    parcel_at(r, 0)
-}
-
-/// The parcel in the columns of `PARCEL_COLUMNS` from position `at` on.
-fn parcel_at(r: &impl Columns, at: usize) -> StoreResult<Parcel> {
     let null = |i: usize| StoreError::Database(format!("parcel column {i} is NULL"));
-    let int = |i: usize| r.int(at + i)?.ok_or_else(|| null(i));
-    let text = |i: usize| r.text(at + i)?.ok_or_else(|| null(i));
+    let int = |i: usize| r.int(i)?.ok_or_else(|| null(i));
+    let text = |i: usize| r.text(i)?.ok_or_else(|| null(i));
     let code = text(1)?;
     Ok(Parcel {
         id: int(0)?,
@@ -2027,18 +2022,18 @@ fn parcel_at(r: &impl Columns, at: usize) -> StoreResult<Parcel> {
         dimensions_mm: [int(10)?, int(11)?, int(12)?],
         declared_value: Money(int(13)?),
         cod_amount: Money(int(14)?),
-        tariff_id: r.int(at + 15)?,
+        tariff_id: r.int(15)?,
         quoted_amount: Money(int(16)?),
         storage_grace_hours: int(17)?,
         storage_fee_per_day: Money(int(18)?),
         cod_fee: Money(int(19)?),
         condition: text(20)?,
-        shelf: r.text(at + 21)?,
+        shelf: r.text(21)?,
         status: status_from(&text(22)?)?,
         failed_attempts: int(23)?,
         version: int(24)?,
-        arrived_at_ms: r.int(at + 25)?,
-        delivered_at_ms: r.int(at + 26)?,
+        arrived_at_ms: r.int(25)?,
+        delivered_at_ms: r.int(26)?,
         created_at_ms: int(27)?,
     })
 }
