@@ -643,7 +643,9 @@ impl Store {
     /// search first gathers the matching ids, through the tracking-code
     /// index, the name words' index (FTS5 on SQLite, a tsvector's GIN index
     /// on PostgreSQL) and an index on the phones' last 7 digits, then counts
-    /// and pages them (see `Store::search_parcels`).
+    /// and pages them (see `Store::search_parcels`). Each row of a page is
+    /// the parcel's kept list item, handed on as it was written (see
+    /// [`ListedParcel`]).
     pub async fn list_parcels(&self, f: &ParcelFilter) -> StoreResult<ParcelPage> {
         let page_size = f.page_size.clamp(1, 200);
         let page = f.page.max(1);
