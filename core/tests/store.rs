@@ -896,83 +896,52 @@ async fn a_session_ends_at_sign_out_and_at_expiry(db: TestDb) {
 async fn list_items_are_each_parcel_as_read_alone(db: TestDb) {
     let s = &db.store;
     let (a, b) = setup(s).await;
-    let fail = || ParcelEvent::FailAttempt {
-        reason: "nadie en casa".to_owned(),
-    };
-    // a parcel's service, its destination and the changes it goes through
-    type Life = (Service, i64, Vec<(ParcelEvent, Actor)>);
-    let lives: Vec<Life> = vec![
-        (Service::BranchPickup, b, vec![]),
+    // a home delivery's whole life; each of its beginnings is a parcel
+    // (registered, received, in transit, ..., delivered after a failed
+    // attempt), then a same-branch pickup, a cancelled and a returned one
+    let life = [
+        (ParcelEvent::Receive, OPERATOR),
+        (ParcelEvent::Dispatch, OPERATOR),
+        (ParcelEvent::Arrive, OPERATOR),
+        (ParcelEvent::OutForDelivery, COURIER),
         (
-            Service::BranchPickup,
-            b,
-            vec![(ParcelEvent::Receive, OPERATOR)],
+            ParcelEvent::FailAttempt {
+                reason: "nadie en casa".to_owned(),
+            },
+            COURIER,
         ),
-        (
-            Service::BranchPickup,
-            b,
-            vec![
-                (ParcelEvent::Receive, OPERATOR),
-                (ParcelEvent::Dispatch, OPERATOR),
-            ],
-        ),
-        (
-            Service::BranchPickup,
-            a,
-            vec![
-                (ParcelEvent::Receive, OPERATOR),
-                (ParcelEvent::Arrive, OPERATOR),
-            ],
-        ),
-        (
-            Service::HomeDelivery,
-            b,
-            vec![
-                (ParcelEvent::Receive, OPERATOR),
-                (ParcelEvent::Dispatch, OPERATOR),
-                (ParcelEvent::Arrive, OPERATOR),
-                (ParcelEvent::OutForDelivery, COURIER),
-            ],
-        ),
-        (
-            Service::HomeDelivery,
-            b,
-            vec![
-                (ParcelEvent::Receive, OPERATOR),
-                (ParcelEvent::Dispatch, OPERATOR),
-                (ParcelEvent::Arrive, OPERATOR),
-                (ParcelEvent::OutForDelivery, COURIER),
-                (fail(), COURIER),
-                (ParcelEvent::OutForDelivery, COURIER),
-                (ParcelEvent::Deliver, COURIER),
-            ],
-        ),
-        (
-            Service::BranchPickup,
-            b,
-            vec![(
-                ParcelEvent::Cancel {
-                    reason: "lo pidió el remitente".to_owned(),
-                },
-                SUPERVISOR,
-            )],
-        ),
-        (
-            Service::BranchPickup,
-            b,
-            vec![
-                (ParcelEvent::Receive, OPERATOR),
-                (ParcelEvent::Dispatch, OPERATOR),
-                (ParcelEvent::Arrive, OPERATOR),
-                (
-                    ParcelEvent::Return {
-                        reason: "nadie lo recogió".to_owned(),
-                    },
-                    SUPERVISOR,
-                ),
-            ],
-        ),
+        (ParcelEvent::OutForDelivery, COURIER),
+        (ParcelEvent::Deliver, COURIER),
     ];
+    let mut lives: Vec<_> = (0..=life.len())
+        .map(|n| (Service::HomeDelivery, b, life[..n].to_vec()))
+        .collect();
+    lives.push((
+        Service::BranchPickup,
+        a,
+        vec![
+            (ParcelEvent::Receive, OPERATOR),
+            (ParcelEvent::Arrive, OPERATOR),
+        ],
+    ));
+    lives.push((
+        Service::BranchPickup,
+        b,
+        vec![(
+            ParcelEvent::Cancel {
+                reason: "lo pidió el remitente".to_owned(),
+            },
+            SUPERVISOR,
+        )],
+    ));
+    let mut returned = life[..3].to_vec();
+    returned.push((
+        ParcelEvent::Return {
+            reason: "nadie lo recogió".to_owned(),
+        },
+        SUPERVISOR,
+    ));
+    lives.push((Service::HomeDelivery, b, returned));
     let mut ids = Vec::new();
     for (service, to, events) in &lives {
         let mut p = register(s, a, *to, *service).await;
