@@ -683,22 +683,44 @@ impl Store {
                 where_all(&filters("p"))
             ),
             // The newest `limit + offset` from the origin index and from the
-            // destination index hold the page between them; only the page's
-            // ids are then read in full.
+            // destination index hold the page between them.
             Some(b) => {
                 let k = limit + offset;
                 let st = status
                     .as_ref()
                     .map(|st| format!("status = {st} AND "))
                     .unwrap_or_default();
-                let ids = format!(
-                    "SELECT id FROM (\
-                     SELECT id FROM (SELECT id FROM parcels WHERE {st}origin_branch_id = {b} \
-                     ORDER BY id DESC LIMIT {k}) AS o \
-                     UNION SELECT id FROM (SELECT id FROM parcels WHERE {st}destination_branch_id = {b} \
-                     ORDER BY id DESC LIMIT {k}) AS d) AS u ORDER BY id DESC LIMIT {lim} OFFSET {off}"
-                );
-                page_rows(self.engine, columns, &ids, lim)
+                let side = |column: &str, what: &str| {
+                    format!(
+                        "SELECT {what} FROM parcels WHERE {st}{column} = {b} \
+                         ORDER BY id DESC LIMIT {k}"
+                    )
+                };
+                match self.engine {
+                    // SQLite: the page's ids from both, then their rows
+                    Engine::Sqlite => {
+                        let ids = format!(
+                            "SELECT id FROM (SELECT id FROM ({}) AS o UNION SELECT id FROM ({}) AS d) \
+                             AS u ORDER BY id DESC LIMIT {lim} OFFSET {off}",
+                            side("origin_branch_id", "id"),
+                            side("destination_branch_id", "id")
+                        );
+                        page_rows(self.engine, columns, &ids, lim)
+                    }
+                    // PostgreSQL: both read with their items and merged
+                    // newest first, a parcel from and to the branch kept
+                    // once. The merge stops both walks at the page: the
+                    // rows are read once, not again through the primary
+                    // key after a union of their ids (status + branch:
+                    // 158 → 59 buffers a page).
+                    Engine::Postgres => format!(
+                        "SELECT {columns} FROM (SELECT DISTINCT ON (id) id, list_item FROM \
+                         (({}) UNION ALL ({})) AS u ORDER BY id DESC LIMIT {lim} OFFSET {off}) AS p \
+                         ORDER BY p.id DESC",
+                        side("origin_branch_id", "id, list_item"),
+                        side("destination_branch_id", "id, list_item")
+                    ),
+                }
             }
         };
         let (items, total, _) = self.page_row(&page_of, &rows, &sql.binds).await?;
