@@ -707,19 +707,33 @@ impl Store {
                         );
                         page_rows(self.engine, columns, &ids, lim)
                     }
-                    // PostgreSQL: both read with their items and merged
-                    // newest first, a parcel from and to the branch kept
-                    // once. The merge stops both walks at the page: the
-                    // rows are read once, not again through the primary
-                    // key after a union of their ids (status + branch:
-                    // 158 → 59 buffers a page).
-                    Engine::Postgres => format!(
-                        "SELECT {columns} FROM (SELECT DISTINCT ON (id) id, list_item FROM \
-                         (({}) UNION ALL ({})) AS u ORDER BY id DESC LIMIT {lim} OFFSET {off}) AS p \
-                         ORDER BY p.id DESC",
-                        side("origin_branch_id", "id, list_item"),
-                        side("destination_branch_id", "id, list_item")
-                    ),
+                    // PostgreSQL: both walks merged newest first (Merge
+                    // Append), a parcel from and to the branch kept once,
+                    // the walks stopping at the page. The first page reads
+                    // the items in the walks, so each row is read once
+                    // (158 → 59 buffers a page). Deeper pages merge the ids
+                    // and read the page's rows by id: walks that read the
+                    // items of every row they skip were planned, past a
+                    // few thousand, as the whole filter's rows sorted (page
+                    // 40: 1.2 → 30 ms).
+                    Engine::Postgres => {
+                        let merged = |what: &str| {
+                            format!(
+                                "SELECT DISTINCT ON (id) {what} FROM (({}) UNION ALL ({})) AS u \
+                                 ORDER BY id DESC LIMIT {lim} OFFSET {off}",
+                                side("origin_branch_id", what),
+                                side("destination_branch_id", what)
+                            )
+                        };
+                        if offset == 0 {
+                            format!(
+                                "SELECT {columns} FROM ({}) AS p ORDER BY p.id DESC",
+                                merged("id, list_item")
+                            )
+                        } else {
+                            page_rows(self.engine, columns, &merged("id"), lim)
+                        }
+                    }
                 }
             }
         };
