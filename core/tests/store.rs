@@ -221,11 +221,10 @@ async fn registering_without_a_tariff_names_the_field(db: TestDb) {
     db.finish().await;
 }
 
-async fn a_home_delivery_runs_its_whole_life_with_history_payments_and_outbox(db: TestDb) {
-    let s = &db.store;
-    let (a, b) = setup(s).await;
-    let mut p = register(s, a, b, Service::HomeDelivery).await;
-    for (event, actor) in [
+/// The events of a home delivery from registration to delivery, with one
+/// failed attempt on the way, each with the actor who records it.
+fn home_delivery_life() -> Vec<(ParcelEvent, Actor)> {
+    vec![
         (ParcelEvent::Receive, OPERATOR),
         (ParcelEvent::Dispatch, OPERATOR),
         (ParcelEvent::Arrive, OPERATOR),
@@ -238,7 +237,14 @@ async fn a_home_delivery_runs_its_whole_life_with_history_payments_and_outbox(db
         ),
         (ParcelEvent::OutForDelivery, COURIER),
         (ParcelEvent::Deliver, COURIER),
-    ] {
+    ]
+}
+
+async fn a_home_delivery_runs_its_whole_life_with_history_payments_and_outbox(db: TestDb) {
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let mut p = register(s, a, b, Service::HomeDelivery).await;
+    for (event, actor) in home_delivery_life() {
         p = s
             .apply_event(p.id, p.version, &event, &actor)
             .await
@@ -899,20 +905,7 @@ async fn list_items_are_each_parcel_as_read_alone(db: TestDb) {
     // a home delivery's whole life; each of its beginnings is a parcel
     // (registered, received, in transit, ..., delivered after a failed
     // attempt), then a same-branch pickup, a cancelled and a returned one
-    let life = [
-        (ParcelEvent::Receive, OPERATOR),
-        (ParcelEvent::Dispatch, OPERATOR),
-        (ParcelEvent::Arrive, OPERATOR),
-        (ParcelEvent::OutForDelivery, COURIER),
-        (
-            ParcelEvent::FailAttempt {
-                reason: "nadie en casa".to_owned(),
-            },
-            COURIER,
-        ),
-        (ParcelEvent::OutForDelivery, COURIER),
-        (ParcelEvent::Deliver, COURIER),
-    ];
+    let life = home_delivery_life();
     let mut lives: Vec<_> = (0..=life.len())
         .map(|n| (Service::HomeDelivery, b, life[..n].to_vec()))
         .collect();
