@@ -32,6 +32,15 @@ impl CurrentUser {
 /// The browser's session cookie.
 pub const SESSION_COOKIE: &str = "paq_session";
 
+/// The token of an `Authorization: Bearer <token>` header, if any; the
+/// scheme's case does not matter (RFC 9110: `bearer` is `Bearer`).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The session token in a `Cookie` header, if any.
 pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers
@@ -118,16 +127,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+        let token = bearer_token(&parts.headers)
             .or_else(|| session_cookie(&parts.headers))
             .ok_or(ApiError::Unauthorized)?;
         let user = state

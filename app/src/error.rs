@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use paqueteria_core::store::StoreError;
+use paqueteria_core::store::{PinRefused, StoreError};
 use serde::Serialize;
 
 /// One invalid field.
@@ -55,9 +55,19 @@ pub enum ApiError {
     /// 413: the upload is over the limit.
     #[error("{0}")]
     TooLarge(String),
-    /// 429.
+    /// 429 with `Retry-After`: too many attempts; try again in
+    /// `retry_after_s` seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What is limited.
+        detail: String,
+        /// Whole seconds to wait.
+        retry_after_s: u64,
+    },
+    /// 503 with `Retry-After`: a part the request needs (the job system) is
+    /// unavailable for now; nothing was changed.
     #[error("{0}")]
-    TooManyRequests(String),
+    Unavailable(String),
     /// 500; the cause is logged once, never sent.
     #[error("internal error")]
     Internal(String),
@@ -72,6 +82,23 @@ impl ApiError {
             kind: "value_error",
         }])
     }
+
+    /// A 422 for several body fields, each a dotted path (`sender.name`)
+    /// and what is wrong with it.
+    pub fn fields(problems: Vec<(String, String)>) -> Self {
+        Self::Validation(
+            problems
+                .into_iter()
+                .map(|(path, msg)| FieldError {
+                    loc: std::iter::once("body".to_owned())
+                        .chain(path.split('.').map(str::to_owned))
+                        .collect(),
+                    msg,
+                    kind: "value_error",
+                })
+                .collect(),
+        )
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -80,7 +107,26 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => Self::NotFound(what.to_owned()),
             StoreError::Conflict(msg) => Self::Conflict(msg),
             StoreError::Transition(t) => Self::Conflict(t.to_string()),
+            StoreError::Forbidden(msg) => Self::Forbidden(msg),
+            StoreError::Pin(refused) => match refused {
+                PinRefused::Locked { retry_after_s, .. } => Self::TooManyRequests {
+                    detail: refused.to_string(),
+                    retry_after_s,
+                },
+                PinRefused::Missing { .. } | PinRefused::Wrong { .. } => {
+                    Self::Validation(vec![FieldError {
+                        loc: vec!["body".to_owned(), "pin".to_owned()],
+                        msg: refused.to_string(),
+                        kind: if matches!(refused, PinRefused::Missing { .. }) {
+                            "missing"
+                        } else {
+                            "value_error"
+                        },
+                    }])
+                }
+            },
             StoreError::Invalid { field, message } => Self::field(field, message),
+            StoreError::Fields(problems) => Self::fields(problems),
             StoreError::Database(msg) => Self::Internal(msg),
         }
     }
@@ -101,7 +147,25 @@ impl IntoResponse for ApiError {
             Self::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
             Self::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
             Self::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
-            Self::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, m.clone()),
+            Self::Unavailable(m) => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
+                    Json(serde_json::json!({ "detail": m })),
+                )
+                    .into_response();
+            }
+            Self::TooManyRequests {
+                detail,
+                retry_after_s,
+            } => {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, retry_after_s.to_string())],
+                    Json(serde_json::json!({ "detail": detail })),
+                )
+                    .into_response();
+            }
             Self::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 (

@@ -8,10 +8,19 @@
 //! - [`telemetry`]: HTTP metrics by route template.
 
 pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod csrf;
+pub mod download;
 pub mod error;
 pub mod extract;
+pub mod fallback;
+pub mod headers;
 pub mod openapi;
+pub mod redoc;
+pub mod relay;
 pub mod routes;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;
+pub mod throttle;

@@ -3,7 +3,9 @@
 
 use futures::StreamExt;
 use paqueteria_core::domain::{Grams, Money, ParcelEvent, ParcelStatus, Phone, Role, Service};
-use paqueteria_core::store::{Actor, Engine, NewBranch, NewCustomer, NewParcel, NewTariff, Store};
+use paqueteria_core::store::{
+    Actor, Engine, Handover, NewBranch, NewCustomer, NewParcel, NewTariff, Store,
+};
 
 const CITIES: [(&str, &str); 6] = [
     ("BOG-01", "Bogotá"),
@@ -247,10 +249,12 @@ async fn seed_parcel(store: &Store, branch_ids: &[i64], i: usize) -> anyhow::Res
             Money::ZERO
         },
     };
-    let mut parcel = store.register_parcel(&p, &SYSTEM).await?.parcel;
+    let registered = store.register_parcel(&p, &SYSTEM).await?;
+    let handover = Handover::pin(registered.pickup_pin);
+    let mut parcel = registered.parcel;
     for event in path(i, same, service) {
         parcel = store
-            .apply_event(parcel.id, parcel.version, &event, &SYSTEM)
+            .apply_event(parcel.id, parcel.version, &event, &SYSTEM, &handover)
             .await?;
     }
     debug_assert!(parcel.status != ParcelStatus::Registered || i.is_multiple_of(9));

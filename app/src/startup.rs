@@ -7,22 +7,20 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::{get, post};
-use paqueteria_core::broker::SharedBroker;
-use paqueteria_core::clock::Clock;
-use paqueteria_core::settings::{BrokerSettings, Settings, SettingsError};
-use paqueteria_core::storage::SharedStorage;
-use paqueteria_core::store::Store;
-use paqueteria_scheduler::Scheduler;
+use paqueteria_core::files::SharedStorage;
+use paqueteria_core::settings::{Settings, SettingsError};
+use paqueteria_core::store::{PinSettings, Store};
+use paqueteria_jobs::scheduler::{Scheduler, SchedulerMetrics};
+use paqueteria_jobs::{
+    Clock, EngineConfig, Handlers, Metrics, QueueSpec, Runtime, RuntimeConfig, SharedBroker,
+};
 use paqueteria_scheduler::settings::SchedulerSettings;
-use paqueteria_worker::jobs::Handlers;
-use paqueteria_worker::runtime::{Runtime, RuntimeConfig};
 use paqueteria_worker::services::Services;
 use tokio::net::TcpListener;
 
@@ -53,8 +51,7 @@ impl AppSettings {
     }
 }
 
-/// Sign-in attempts allowed per username.
-pub type LoginLimiter = governor::DefaultKeyedRateLimiter<String>;
+pub use crate::throttle::LoginLimiter;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -65,7 +62,7 @@ pub struct AppState {
     pub broker: SharedBroker,
     /// HTTP metrics.
     pub metrics: HttpMetrics,
-    /// Sign-in attempts: 10 a minute per username.
+    /// Sign-in attempts per client address and per account.
     pub login_limiter: Arc<LoginLimiter>,
     /// Wakes the outbox relay right after a change commits.
     pub outbox_kick: Arc<tokio::sync::Notify>,
@@ -93,7 +90,7 @@ fn upload_body_limit(state: &AppState) -> usize {
 
 /// The routes.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/health", get(routes::health::live))
         .route("/health/ready", get(routes::health::ready))
         .route("/metrics", get(routes::health::metrics))
@@ -105,6 +102,19 @@ pub fn router(state: AppState) -> Router {
             get(routes::parcels::list).post(routes::parcels::create),
         )
         .route("/api/v1/parcels/{id}", get(routes::parcels::get))
+        .route(
+            "/api/v1/parcels/{id}/pin",
+            post(routes::parcels::reissue_pin),
+        )
+        .route(
+            "/api/v1/parcels/{id}/notifications",
+            get(routes::parcels::notifications),
+        )
+        .route(
+            "/api/v1/parcels/{id}/payments",
+            get(routes::parcels::payments),
+        )
+        .route("/api/v1/payments/{id}/void", post(routes::payments::void))
         .route(
             "/api/v1/parcels/{id}/transition",
             post(routes::parcels::transition),
@@ -132,7 +142,11 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/branches",
             get(routes::branches::list).post(routes::branches::create),
         )
-        .route("/api/v1/tariffs", post(routes::tariffs::create))
+        .route(
+            "/api/v1/tariffs",
+            get(routes::tariffs::list).post(routes::tariffs::create),
+        )
+        .route("/api/v1/tariffs/{id}/end", post(routes::tariffs::end))
         .route("/api/v1/tariffs/quote", post(routes::tariffs::quote))
         .route("/api/v1/jobs/queues", get(routes::jobs::queues))
         .route("/api/v1/jobs/dead", get(routes::jobs::dead))
@@ -144,14 +158,34 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}", get(routes::jobs::get))
         .route(
             "/api/v1/customers",
-            get(routes::customers::by_phone).post(routes::customers::upsert),
+            get(routes::customers::list).post(routes::customers::upsert),
+        )
+        .route(
+            "/api/v1/customers/{id}",
+            axum::routing::patch(routes::customers::update),
         )
         .route(
             "/api/v1/users",
             get(routes::users::list).post(routes::users::create),
         )
         .route("/api/v1/users/me", get(routes::users::me))
-        .route("/api/v1/reports", post(routes::reports::request))
+        .route(
+            "/api/v1/users/me/password",
+            axum::routing::patch(routes::users::change_password),
+        )
+        .route(
+            "/api/v1/users/{id}",
+            axum::routing::patch(routes::users::update),
+        )
+        .route(
+            "/api/v1/users/{id}/password-reset",
+            post(routes::users::reset_password),
+        )
+        .route("/api/v1/audit", get(routes::audit::list))
+        .route(
+            "/api/v1/reports",
+            get(routes::reports::list).post(routes::reports::request),
+        )
         .route("/api/v1/reports/{id}", get(routes::reports::get))
         .route(
             "/api/v1/reports/{id}/download",
@@ -159,6 +193,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/outbox", get(routes::outbox::list))
         .route("/api/v1/dashboard", get(routes::dashboard::get))
+        // Inside the metrics layer, so refused requests are counted.
+        .route_layer(axum::middleware::from_fn_with_state(
+            crate::csrf::AppOrigin::from_public_url(&state.settings.transports.public_url),
+            crate::csrf::guard,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             telemetry::track,
@@ -168,6 +207,10 @@ pub fn router(state: AppState) -> Router {
             "/openapi.json",
             <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
         ))
+        .merge(crate::redoc::router())
+        .fallback(crate::fallback::not_found)
+        .layer(axum::middleware::from_fn(crate::fallback::json_errors));
+    crate::headers::secure(api)
 }
 
 /// The app, built and not yet serving.
@@ -190,18 +233,21 @@ impl Application {
     pub async fn build(settings: &Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let store = Store::open(&settings.database, Clock::system())
             .await
-            .with_context(|| format!("open the store ({})", settings.database.describe()))?;
-        let broker = paqueteria_core::broker::connect(settings)
+            .with_context(|| format!("open the store ({})", settings.database.describe()))?
+            .with_pins(pin_settings(settings)?);
+        let broker = settings
+            .connect_broker()
             .await
             .with_context(|| format!("open the broker ({})", settings.broker.describe()))?;
         let services = Services::with_store(settings, broker.clone(), store.clone()).await?;
         let embedded = match settings.broker {
-            BrokerSettings::Sqlite { .. } => Some(Embedded {
+            EngineConfig::Sqlite { .. } => Some(Embedded {
                 lease: settings.lease,
-                handlers: Handlers::with_services(&services).context("set up the job handlers")?,
+                handlers: paqueteria_worker::jobs::handlers(&services)
+                    .context("set up the job handlers")?,
                 scheduler: embedded_scheduler(settings, broker.clone()).await?,
             }),
-            BrokerSettings::Redis { .. } => None,
+            EngineConfig::Redis { .. } => None,
         };
         tracing::info!(
             store = %settings.database.describe(),
@@ -216,9 +262,7 @@ impl Application {
                 store,
                 broker,
                 metrics: HttpMetrics::new(),
-                login_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
-                    NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
-                ))),
+                login_limiter: Arc::new(LoginLimiter::new()),
                 outbox_kick: Arc::new(tokio::sync::Notify::new()),
                 storage: services.storage.clone(),
                 settings: Arc::new(settings.clone()),
@@ -245,7 +289,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let addr = self.local_addr()?;
-        let relay = tokio::spawn(relay_outbox(self.state.clone(), stop_rx.clone()));
+        let relay = tokio::spawn(crate::relay::run(self.state.clone(), stop_rx.clone()));
         let (embedded, scheduler) = match self.embedded {
             Some(e) => (Some((e.lease, e.handlers)), Some(e.scheduler)),
             None => (None, None),
@@ -259,12 +303,13 @@ impl Application {
         let worker = embedded.map(|(lease, handlers)| {
             let runtime = Runtime::build(
                 RuntimeConfig {
+                    queues: embedded_queues(),
                     lease,
                     ..RuntimeConfig::default()
                 },
                 self.state.broker.clone(),
                 handlers,
-                paqueteria_worker::metrics::Metrics::new(),
+                Metrics::new(),
             );
             let mut stop = stop_rx.clone();
             tokio::spawn(runtime.run_until_stopped(async move {
@@ -272,9 +317,14 @@ impl Application {
             }))
         });
         tracing::info!(%addr, "serving");
-        let served = axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // With the peer's address, for the sign-in throttle and the audit
+        // log (see `crate::client`).
+        let served = axum::serve(
+            self.listener,
+            router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         let _ = stop_tx.send(true);
         if let Some(w) = worker {
             match w.await {
@@ -285,18 +335,26 @@ impl Application {
                 Ok(Ok(())) => {}
             }
         }
-        if let Some(s) = scheduler {
-            match s.await {
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "in-process scheduler stopped with an error")
-                }
-                Err(e) => tracing::error!(error = %e, "in-process scheduler task failed"),
-                Ok(Ok(())) => {}
-            }
+        if let Some(s) = scheduler
+            && let Err(e) = s.await
+        {
+            tracing::error!(error = %e, "in-process scheduler task failed");
         }
         let _ = relay.await;
         served.context("serve HTTP")
     }
+}
+
+/// The queues of the all-in-one run's worker: the `worker` binary's default.
+/// The store's PIN settings: the server secret (`APP_SECRET_KEY`, made
+/// into `DATA_DIR` on the embedded default) and `HOME_DELIVERY_PROOF`.
+pub fn pin_settings(settings: &Settings) -> anyhow::Result<PinSettings> {
+    let key = settings.secret_key()?;
+    Ok(PinSettings::new(&key, settings.home_delivery_proof))
+}
+
+fn embedded_queues() -> Vec<QueueSpec> {
+    QueueSpec::parse_list(paqueteria_worker::cli::DEFAULT_QUEUES).unwrap_or_default()
 }
 
 /// The scheduler of the all-in-one run: the schedule and state of the
@@ -308,35 +366,8 @@ async fn embedded_scheduler(
 ) -> anyhow::Result<Scheduler> {
     let s = SchedulerSettings::from_core(settings.clone(), |k| std::env::var(k).ok())
         .map_err(|e| anyhow::anyhow!("invalid setting {e}"))?;
-    let entries = s.entries()?;
-    let leadership = s.leadership().await?;
-    Scheduler::new(
-        entries,
-        &s.state_path,
-        broker,
-        leadership,
-        paqueteria_scheduler::metrics::Metrics::new(),
-        Clock::system().now_ms(),
-        s.lease,
-    )
-    .with_context(|| format!("open the scheduler state {}", s.state_path.display()))
-}
-
-/// Enqueues committed outbox notifications right after a change commits,
-/// and every half second to catch up after a broker outage, until stopped.
-async fn relay_outbox(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = state.outbox_kick.notified() => {}
-            _ = stop.changed() => return,
-        }
-        if let Err(e) = state.store.relay_outbox(&*state.broker, 500).await {
-            tracing::warn!(error = %e, "outbox relay round failed; retrying");
-        }
-    }
+    s.scheduler(s.entries()?, broker, SchedulerMetrics::new())
+        .await
 }
 
 /// Creates the first admin when the store has no user: from

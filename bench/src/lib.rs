@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use paqueteria_core::broker::redis::RedisBroker;
-use paqueteria_core::broker::{BrokerConfig, NewJob};
-use paqueteria_core::clock::unix_seconds_f64;
-use paqueteria_worker::jobs::{Handlers, JobError, JobResult};
+use paqueteria_jobs::broker::redis::RedisBroker;
+use paqueteria_jobs::{BrokerConfig, NewJob};
+
+use paqueteria_jobs::{Handlers, JobError, JobResult};
 use serde::{Deserialize, Serialize};
 
 /// The environment of both binaries.
@@ -156,4 +156,12 @@ fn burn_cpu(ms: u64) {
         }
         std::hint::black_box(x);
     }
+}
+
+/// Unix time in seconds, as a float (the bench contract's unit).
+pub fn unix_seconds_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }

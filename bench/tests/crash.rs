@@ -23,23 +23,41 @@ struct TestRedis {
 }
 
 impl TestRedis {
+    /// A Redis of this test's own. The port is free when it is picked but
+    /// another test may pick it too before either server binds it, so the
+    /// server that answers must be ours (its working directory is this
+    /// test's); if it is not, or ours could not bind, try another port.
     fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut r = Self {
-            port,
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
-        };
-        r.spawn();
-        r
+        for _ in 0..20 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut r = Self {
+                port,
+                dir: tempfile::tempdir().unwrap(),
+                child: None,
+            };
+            if r.try_spawn() {
+                return r;
+            }
+        }
+        panic!("no free port for redis-server after 20 tries");
     }
 
+    /// Starts (or restarts, on the same port and directory) this test's
+    /// Redis; panics if the port was taken meanwhile.
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+        assert!(
+            self.try_spawn(),
+            "port {} was taken while Redis was down",
+            self.port
+        );
+    }
+
+    fn try_spawn(&mut self) -> bool {
+        let mut child = Command::new("redis-server")
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -54,11 +72,26 @@ impl TestRedis {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server on PATH");
-        self.child = Some(child);
-        wait_for(Duration::from_secs(10), "redis to answer PING", || {
-            self.conn()
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c).ok())
+        let ours = self.dir.path().canonicalize().unwrap();
+        let answered = wait_for(Duration::from_secs(10), "redis to answer", || {
+            if child.try_wait().unwrap().is_some() {
+                return Some(None);
+            }
+            let mut c = self.conn()?;
+            let dir: Vec<String> = redis::cmd("CONFIG")
+                .arg(&["GET", "dir"][..])
+                .query(&mut c)
+                .ok()?;
+            Some(dir.get(1).map(PathBuf::from))
         });
+        if answered.as_deref() == Some(ours.as_path()) {
+            self.child = Some(child);
+            true
+        } else {
+            let _ = child.kill();
+            let _ = child.wait();
+            false
+        }
     }
 
     fn url(&self) -> String {

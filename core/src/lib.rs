@@ -1,27 +1,23 @@
-//! The shared library of Paquetería.
+//! The parcel business of Paquetería, on the `paqueteria-jobs` engine.
 //!
-//! Every binary (the `worker` today, the `app` and the `scheduler` later) links
-//! this crate and keeps only wiring in its `main.rs`.
+//! Every binary (`app`, `worker`, `scheduler`) links this crate and keeps
+//! only wiring in its `main.rs`.
 //!
 //! # Layout
 //! - [`settings`]: typed settings read once from the environment.
-//! - [`jobs`]: the job catalog: every job's payload type, name, queue and policy.
-//! - [`broker`]: the [`broker::Broker`] trait, the promises it keeps, and its two
-//!   engines: [`broker::redis`] (production) and [`broker::sqlite`] (embedded).
-//! - [`client`]: the typed enqueue client the app and the scheduler use.
-//! - [`clock`]: wall-clock milliseconds, replaceable in tests.
+//! - [`domain`]: tracking codes, phones, money, the parcel lifecycle.
 //! - [`store`]: the parcel store (SQLite or PostgreSQL).
-//! - [`storage`]: files on local disk or S3.
+//! - [`files`]: file storage: local disk or S3 (not to be confused with
+//!   the [`store`], the database).
+//! - [`jobs`]: Paquetería's job catalog: every job's payload type, name,
+//!   queue and policy.
+//! - [`calendar`]: the business's local day.
+//! - [`telemetry`]: logging set-up shared by the binaries.
 
-pub mod broker;
-pub mod client;
-pub mod clock;
+pub mod calendar;
 pub mod domain;
+pub mod files;
 pub mod jobs;
 pub mod settings;
-pub mod storage;
 pub mod store;
 pub mod telemetry;
-
-pub use broker::{Broker, BrokerError, JobId};
-pub use client::JobClient;

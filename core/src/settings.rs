@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::broker::Retention;
+use paqueteria_jobs::broker::{BrokerConfig, EngineConfig, redact_url};
+use paqueteria_jobs::{Clock, Retention};
 
 /// A setting that is missing or malformed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -19,38 +20,6 @@ pub struct SettingsError {
     pub var: &'static str,
     /// What is wrong with it.
     pub reason: String,
-}
-
-/// Which broker engine to use.
-#[derive(Clone, Debug)]
-pub enum BrokerSettings {
-    /// Redis at a URL (password allowed), keys under a prefix.
-    Redis {
-        /// `redis://[:password@]host:port/db`; `rediss://` for TLS.
-        url: SecretString,
-        /// Key prefix, so several deployments share one Redis.
-        prefix: String,
-    },
-    /// The embedded engine: one SQLite file.
-    Sqlite {
-        /// The database file.
-        path: PathBuf,
-    },
-}
-
-impl BrokerSettings {
-    /// A description safe to log: the Redis URL without its password.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Redis { url, prefix } => {
-                format!(
-                    "redis at {} (prefix {prefix:?})",
-                    redact_url(url.expose_secret())
-                )
-            }
-            Self::Sqlite { path } => format!("sqlite at {}", path.display()),
-        }
-    }
 }
 
 /// Every variable [`Settings`] reads; `.env.example` documents each one
@@ -64,6 +33,9 @@ pub const VARIABLES: &[&str] = &[
     "JOB_RETENTION_DEAD",
     "JOB_LEASE",
     "APP_TZ",
+    "APP_TRUST_FORWARDED_FOR",
+    "APP_SECRET_KEY",
+    "HOME_DELIVERY_PROOF",
     "APP_PUBLIC_URL",
     "FILES_DIR",
     "UPLOAD_MAX_BYTES",
@@ -126,7 +98,7 @@ pub struct Settings {
     /// `DATABASE_URL` set → PostgreSQL; unset → SQLite under `DATA_DIR`.
     pub database: DatabaseSettings,
     /// `REDIS_URL` set → Redis; unset → SQLite under `DATA_DIR`.
-    pub broker: BrokerSettings,
+    pub broker: EngineConfig,
     /// `DATA_DIR` (default `./data`): the embedded engine's files.
     pub data_dir: PathBuf,
     /// `JOB_RETENTION_SUCCEEDED` (default `24h`) and `JOB_RETENTION_DEAD`
@@ -139,7 +111,44 @@ pub struct Settings {
     /// `APP_TZ` (default `America/Bogota`): the business's time zone, which
     /// says when "today" starts for the dashboard and the reminders.
     pub time_zone: chrono_tz::Tz,
+    /// `APP_TRUST_FORWARDED_FOR` (default `false`): whether the client's
+    /// address (sign-in throttle, audit log) is the rightmost
+    /// `X-Forwarded-For` entry rather than the TCP peer. Set it only when
+    /// the app is reached through one reverse proxy that appends that
+    /// header, and through nothing else.
+    pub trust_forwarded_for: bool,
+    /// `APP_SECRET_KEY`: the server secret pickup PINs are hashed with
+    /// (see [`Settings::secret_key`]).
+    pub secret_key: SecretKeySource,
+    /// `HOME_DELIVERY_PROOF` (default `pin`): what a courier takes at the
+    /// door.
+    pub home_delivery_proof: HomeDeliveryProof,
 }
+
+/// What proves a home delivery went to the right person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HomeDeliveryProof {
+    /// `pin`: the pickup PIN, as at the counter.
+    Pin,
+    /// `pin_or_document`: the PIN, or the recipient's identity document as
+    /// registered.
+    PinOrDocument,
+}
+
+/// Where the server secret comes from.
+#[derive(Clone, Debug)]
+pub enum SecretKeySource {
+    /// Given in `APP_SECRET_KEY`.
+    Given(SecretString),
+    /// The embedded default: a file under `DATA_DIR`, made on first use.
+    File(PathBuf),
+    /// Missing where it is required (PostgreSQL, a deployment): asking for
+    /// it is an error naming the variable.
+    Missing,
+}
+
+/// The shortest `APP_SECRET_KEY` accepted.
+pub const SECRET_KEY_MIN_CHARS: usize = 32;
 
 /// Where files are kept.
 #[derive(Clone, Debug)]
@@ -251,6 +260,22 @@ impl TransportSettings {
 }
 
 impl Settings {
+    /// The broker's lease, retention and the system clock.
+    pub fn broker_config(&self) -> BrokerConfig {
+        BrokerConfig {
+            lease: self.lease,
+            retention: self.retention,
+            clock: Clock::system(),
+        }
+    }
+
+    /// Opens the broker these settings select.
+    pub async fn connect_broker(
+        &self,
+    ) -> paqueteria_jobs::BrokerResult<paqueteria_jobs::SharedBroker> {
+        paqueteria_jobs::connect(&self.broker, self.broker_config()).await
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -281,23 +306,16 @@ impl Settings {
         };
         let broker = match non_empty("REDIS_URL") {
             Some(url) => {
-                validate_redis_url(&url).map_err(|reason| SettingsError {
-                    var: "REDIS_URL",
-                    reason,
-                })?;
                 let prefix = non_empty("REDIS_PREFIX").unwrap_or_else(|| "paq".to_owned());
-                if prefix.contains(['{', '}']) || prefix.chars().any(char::is_whitespace) {
-                    return Err(SettingsError {
-                        var: "REDIS_PREFIX",
-                        reason: format!("{prefix:?} may not hold braces or whitespace"),
-                    });
-                }
-                BrokerSettings::Redis {
-                    url: SecretString::from(url),
-                    prefix,
-                }
+                EngineConfig::redis_checked(&url, &prefix).map_err(|e| SettingsError {
+                    var: match e {
+                        paqueteria_jobs::broker::EngineConfigError::Url { .. } => "REDIS_URL",
+                        paqueteria_jobs::broker::EngineConfigError::Prefix { .. } => "REDIS_PREFIX",
+                    },
+                    reason: e.to_string(),
+                })?
             }
-            None => BrokerSettings::Sqlite {
+            None => EngineConfig::Sqlite {
                 path: data_dir.join("jobs.sqlite3"),
             },
         };
@@ -328,6 +346,46 @@ impl Settings {
                 var: "APP_TZ",
                 reason: format!("{tz_name:?} is not an IANA time zone like America/Bogota"),
             })?;
+        let trust_forwarded_for = match non_empty("APP_TRUST_FORWARDED_FOR")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(other) => {
+                return Err(SettingsError {
+                    var: "APP_TRUST_FORWARDED_FOR",
+                    reason: format!("{other:?} is not true or false"),
+                });
+            }
+        };
+        let secret_key = match non_empty("APP_SECRET_KEY") {
+            Some(key) if key.trim().chars().count() < SECRET_KEY_MIN_CHARS => {
+                return Err(SettingsError {
+                    var: "APP_SECRET_KEY",
+                    reason: format!(
+                        "must be at least {SECRET_KEY_MIN_CHARS} characters (make one with `openssl rand -hex 32`)"
+                    ),
+                });
+            }
+            Some(key) => SecretKeySource::Given(SecretString::from(key.trim().to_owned())),
+            None => match database {
+                DatabaseSettings::Sqlite { .. } => {
+                    SecretKeySource::File(data_dir.join("secret.key"))
+                }
+                DatabaseSettings::Postgres { .. } => SecretKeySource::Missing,
+            },
+        };
+        let home_delivery_proof = match non_empty("HOME_DELIVERY_PROOF").as_deref().map(str::trim) {
+            None | Some("pin") => HomeDeliveryProof::Pin,
+            Some("pin_or_document") => HomeDeliveryProof::PinOrDocument,
+            Some(other) => {
+                return Err(SettingsError {
+                    var: "HOME_DELIVERY_PROOF",
+                    reason: format!("{other:?} is not one of pin, pin_or_document"),
+                });
+            }
+        };
         Ok(Self {
             database,
             broker,
@@ -336,7 +394,81 @@ impl Settings {
             lease,
             transports,
             time_zone,
+            trust_forwarded_for,
+            secret_key,
+            home_delivery_proof,
         })
+    }
+
+    /// The server secret: `APP_SECRET_KEY`, or on the embedded default the
+    /// key in `DATA_DIR/secret.key`, made (random, readable by its owner
+    /// only) the first time. With `DATABASE_URL` set and no
+    /// `APP_SECRET_KEY` this is an error naming the variable: a deployment
+    /// keeps its secret out of its database and data volume.
+    pub fn secret_key(&self) -> Result<SecretString, SettingsError> {
+        match &self.secret_key {
+            SecretKeySource::Given(key) => Ok(key.clone()),
+            SecretKeySource::Missing => Err(SettingsError {
+                var: "APP_SECRET_KEY",
+                reason:
+                    "is required when DATABASE_URL is set (make one with `openssl rand -hex 32`)"
+                        .to_owned(),
+            }),
+            SecretKeySource::File(path) => read_or_make_key(path).map_err(|e| SettingsError {
+                var: "APP_SECRET_KEY",
+                reason: format!("unset, and its file {} failed: {e}", path.display()),
+            }),
+        }
+    }
+}
+
+/// The key in `path`, or a new random one written there (mode 0600).
+fn read_or_make_key(path: &std::path::Path) -> std::io::Result<SecretString> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().chars().count() >= SECRET_KEY_MIN_CHARS => {
+            return Ok(SecretString::from(text.trim().to_owned()));
+        }
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("shorter than {SECRET_KEY_MIN_CHARS} characters"),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut bytes = [0u8; 32];
+    crate::store::random_bytes(&mut bytes);
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // Written beside and renamed, so a crash leaves no half key; a second
+    // process racing to make it keeps the first one's.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
+        f.write_all(key.as_bytes())?;
+        f.sync_all()?;
+    }
+    match std::fs::hard_link(&tmp, path) {
+        Ok(()) => {
+            std::fs::remove_file(&tmp)?;
+            Ok(SecretString::from(key))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&tmp)?;
+            read_or_make_key(path)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
 }
 
@@ -464,30 +596,8 @@ fn transports(
     })
 }
 
-fn validate_redis_url(url: &str) -> Result<(), String> {
-    let parsed = redis::parse_redis_url(url)
-        .ok_or_else(|| format!("{:?} is not a redis:// or rediss:// URL", redact_url(url)))?;
-    match parsed.scheme() {
-        "redis" | "rediss" | "redis+unix" | "unix" => Ok(()),
-        other => Err(format!("scheme {other:?} is not redis or rediss")),
-    }
-}
-
-/// The URL with any password replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split(':').next().unwrap_or("");
-                format!("{scheme}://{user}:***@{host}")
-            }
-            None => url.to_owned(),
-        },
-        None => "<unparseable url>".to_owned(),
-    }
-}
-
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::collections::HashMap;
 
@@ -515,10 +625,40 @@ mod tests {
     }
 
     #[test]
+    fn a_database_without_a_secret_key_names_the_variable() {
+        let s = load(&[("DATABASE_URL", "postgres://db/paq")]).unwrap();
+        assert_eq!(s.secret_key().err().map(|e| e.var), Some("APP_SECRET_KEY"));
+        let short = load(&[("APP_SECRET_KEY", "too short")]).err();
+        assert_eq!(short.map(|e| e.var), Some("APP_SECRET_KEY"));
+    }
+
+    #[test]
+    fn the_embedded_default_makes_its_secret_key_once_for_its_owner_only() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let data = data.to_str().unwrap();
+        let first = load(&[("DATA_DIR", data)]).unwrap().secret_key().unwrap();
+        let again = load(&[("DATA_DIR", data)]).unwrap().secret_key().unwrap();
+        assert_eq!(first.expose_secret(), again.expose_secret());
+        assert!(first.expose_secret().len() >= SECRET_KEY_MIN_CHARS);
+        let file = dir.path().join("data/secret.key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let given = "k".repeat(SECRET_KEY_MIN_CHARS);
+        let s = load(&[("DATA_DIR", data), ("APP_SECRET_KEY", &given)]).unwrap();
+        assert_eq!(s.secret_key().unwrap().expose_secret(), given);
+    }
+
+    #[test]
     fn no_redis_url_selects_sqlite_under_data_dir() {
         let s = load(&[("DATA_DIR", "/tmp/x")]).map(|s| s.broker);
         assert!(
-            matches!(s, Ok(BrokerSettings::Sqlite { path }) if path == std::path::Path::new("/tmp/x/jobs.sqlite3"))
+            matches!(s, Ok(EngineConfig::Sqlite { path }) if path == std::path::Path::new("/tmp/x/jobs.sqlite3"))
         );
     }
 
@@ -577,6 +717,10 @@ mod tests {
             Some("UPLOAD_MAX_BYTES")
         );
         assert_eq!(err(&[("APP_TZ", "Mars/Olympus")]), Some("APP_TZ"));
+        assert_eq!(
+            err(&[("APP_TRUST_FORWARDED_FOR", "maybe")]),
+            Some("APP_TRUST_FORWARDED_FOR")
+        );
     }
 
     #[test]

@@ -2,11 +2,12 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Logs to stderr, filtered by `RUST_LOG` (else `default_filter`); JSON
-/// lines when `LOG_FORMAT=json`. A second call does nothing.
-pub fn init(default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`, and `warn` for
+/// apalis-core's own chatter); JSON lines when `LOG_FORMAT=json`. A second
+/// call does nothing.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,apalis_core=warn"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use crate::metrics::Metrics;
+use paqueteria_jobs::scheduler::SchedulerMetrics as Metrics;
 
 /// Serves until `shutdown` completes.
 pub async fn serve(

@@ -1,302 +1,30 @@
-//! The schedule: entries read from a TOML file (or the built-in defaults),
-//! checked against the job catalog, and the ticks each one fires.
-//!
-//! # Ticks and daylight saving
-//! A cron expression speaks of wall-clock time in the entry's zone. Ticks
-//! are computed on the wall clock first, then placed on the UTC time line:
-//! a wall time skipped by a DST jump fires once at the first valid instant
-//! after the jump; a wall time that happens twice (the clock goes back)
-//! fires once, at its first occurrence. Two wall times that land on the
-//! same instant fire once.
+//! Paquetería's built-in schedule (`scheduler/schedule.toml`), used when
+//! `SCHEDULE_FILE` is unset, and how a schedule file is read against
+//! Paquetería's job catalog. The engine (ticks, catch-up, leader lease) is
+//! `paqueteria_jobs::scheduler`.
 
-use std::str::FromStr;
-
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use paqueteria_core::broker::{JobId, NewJob};
-use paqueteria_core::jobs::lookup;
-use serde::Deserialize;
+use paqueteria_jobs::scheduler::{Entry, ScheduleError};
 
-/// The built-in schedule, used when `SCHEDULE_FILE` is unset.
+/// The built-in schedule.
 pub const DEFAULT_SCHEDULE: &str = include_str!("../schedule.toml");
 
-/// What to do with ticks missed while no scheduler ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CatchUp {
-    /// Fire none of them.
-    Skip,
-    /// Fire the latest one.
-    Once,
-    /// Fire up to this many of the latest, oldest first.
-    Backfill(u32),
-}
-
-impl FromStr for CatchUp {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim() {
-            "skip" => Ok(Self::Skip),
-            "once" => Ok(Self::Once),
-            other => other
-                .strip_prefix("backfill:")
-                .and_then(|n| n.trim().parse::<u32>().ok())
-                .filter(|n| *n > 0)
-                .map(Self::Backfill)
-                .ok_or_else(|| {
-                    format!("catch_up {other:?} is not skip, once or backfill:N (N ≥ 1)")
-                }),
-        }
-    }
-}
-
-impl std::fmt::Display for CatchUp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Skip => f.write_str("skip"),
-            Self::Once => f.write_str("once"),
-            Self::Backfill(n) => write!(f, "backfill:{n}"),
-        }
-    }
-}
-
-/// One entry of the schedule.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    /// Unique name; part of each tick's job id.
-    pub name: String,
-    /// The cron expression as written.
-    pub cron: String,
-    schedule: cron::Schedule,
-    /// The zone its cron expression speaks of.
-    pub tz: Tz,
-    /// The catalog job it enqueues.
-    pub job: String,
-    /// The payload, with `{date}` still in it.
-    pub payload: serde_json::Value,
-    /// What to do with missed ticks.
-    pub catch_up: CatchUp,
-}
-
-/// A schedule that cannot be used; the message names the entry.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{0}")]
-pub struct ScheduleError(pub String);
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    entry: Vec<RawEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEntry {
-    name: String,
-    cron: String,
-    job: String,
-    #[serde(default)]
-    payload: Option<toml::Table>,
-    #[serde(default)]
-    tz: Option<String>,
-    #[serde(default)]
-    catch_up: Option<String>,
-}
-
-/// Parses a schedule file; `default_tz` applies where an entry names none.
+/// Parses a schedule against Paquetería's catalog; `default_tz` applies
+/// where an entry names none.
 pub fn parse(text: &str, default_tz: Tz) -> Result<Vec<Entry>, ScheduleError> {
-    let file: File =
-        toml::from_str(text).map_err(|e| ScheduleError(format!("the schedule file: {e}")))?;
-    let mut entries: Vec<Entry> = Vec::new();
-    for raw in file.entry {
-        let name = raw.name.trim().to_owned();
-        let bad = |what: String| ScheduleError(format!("entry {name:?}: {what}"));
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            return Err(bad(
-                "name must be 1 to 64 letters, digits, '-', '_' or '.'".to_owned()
-            ));
-        }
-        if entries.iter().any(|e| e.name == name) {
-            return Err(bad("name is used twice".to_owned()));
-        }
-        let schedule = parse_cron(&raw.cron).map_err(&bad)?;
-        let tz = match raw.tz.as_deref() {
-            Some(z) => z
-                .trim()
-                .parse::<Tz>()
-                .map_err(|_| bad(format!("tz {z:?} is not an IANA time zone")))?,
-            None => default_tz,
-        };
-        let catch_up = match raw.catch_up.as_deref() {
-            Some(c) => c.parse().map_err(|e: String| bad(e))?,
-            None => CatchUp::Skip,
-        };
-        let payload = serde_json::to_value(raw.payload.unwrap_or_default())
-            .map_err(|e| bad(format!("payload: {e}")))?;
-        let entry = Entry {
-            name: name.clone(),
-            cron: raw.cron.trim().to_owned(),
-            schedule,
-            tz,
-            job: raw.job.trim().to_owned(),
-            payload,
-            catch_up,
-        };
-        // The job must exist and accept the payload (with a sample date).
-        entry.new_job(0).map_err(|e| bad(e.to_string()))?;
-        entries.push(entry);
-    }
-    if entries.is_empty() {
-        return Err(ScheduleError("the schedule has no [[entry]]".to_owned()));
-    }
-    Ok(entries)
-}
-
-/// Five fields (minute first) or six/seven (seconds first, then optional
-/// year), as the `cron` crate reads them.
-fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
-    let fields = expr.split_whitespace().count();
-    let full = match fields {
-        5 => format!("0 {}", expr.trim()),
-        6 | 7 => expr.trim().to_owned(),
-        n => {
-            return Err(format!(
-                "cron {expr:?} has {n} fields, not 5 (or 6 with seconds)"
-            ));
-        }
-    };
-    cron::Schedule::from_str(&full).map_err(|e| format!("cron {expr:?}: {e}"))
-}
-
-impl Entry {
-    /// Ticks after `after_ms` up to and including `until_ms`, oldest first,
-    /// at most `limit` of them (the latest ones when there are more).
-    pub fn ticks_between(&self, after_ms: i64, until_ms: i64, limit: usize) -> Vec<i64> {
-        // Catching up looks back a year at most.
-        let after_ms = after_ms.max(until_ms.saturating_sub(366 * 86_400_000));
-        let mut out = std::collections::VecDeque::new();
-        for t in self.ticks_after(after_ms) {
-            if t > until_ms {
-                break;
-            }
-            if out.len() == limit {
-                out.pop_front();
-            }
-            out.push_back(t);
-        }
-        out.into()
-    }
-
-    /// The next tick strictly after `after_ms`.
-    pub fn next_after(&self, after_ms: i64) -> Option<i64> {
-        self.ticks_after(after_ms).next()
-    }
-
-    /// Ticks strictly after `after_ms`, in order, on the UTC time line.
-    pub fn ticks_after(&self, after_ms: i64) -> impl Iterator<Item = i64> + '_ {
-        // Start one day of wall time early: around a DST change the wall
-        // clock and the time line disagree by up to a few hours.
-        let start_wall = self
-            .tz
-            .timestamp_millis_opt(after_ms)
-            .single()
-            .map(|d| d.naive_local() - chrono::Duration::days(1))
-            .unwrap_or_default();
-        let wall_start = Utc.from_utc_datetime(&start_wall);
-        let tz = self.tz;
-        let mut last = after_ms;
-        self.schedule
-            .after(&wall_start)
-            .map(move |wall| place(tz, wall.naive_utc()))
-            .filter(move |t| {
-                if *t > last {
-                    last = *t;
-                    true
-                } else {
-                    false
-                }
-            })
-    }
-
-    /// The job of the tick at `tick_ms`: its payload with `{date}` filled
-    /// in, its id `<entry>:<tick in UTC>`.
-    pub fn new_job(&self, tick_ms: i64) -> Result<NewJob, ScheduleError> {
-        let date = self
-            .tz
-            .timestamp_millis_opt(tick_ms)
-            .single()
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default();
-        let payload = fill_date(&self.payload, &date);
-        let entry = lookup(&self.job).map_err(|e| ScheduleError(e.to_string()))?;
-        let mut job = entry
-            .new_job(&payload.to_string())
-            .map_err(|e| ScheduleError(e.to_string()))?;
-        job.id = JobId::parse(tick_id(&self.name, tick_ms)).map_err(ScheduleError)?;
-        Ok(job)
-    }
-}
-
-/// `<entry>:<tick in UTC, RFC 3339>`: the job id of one tick.
-pub fn tick_id(entry: &str, tick_ms: i64) -> String {
-    format!("{entry}:{}", utc_text(tick_ms))
-}
-
-/// A Unix-ms instant as `2026-11-23T13:00:00Z`.
-pub fn utc_text(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| ms.to_string())
-}
-
-/// A wall time in `tz` on the time line (see the module docs).
-fn place(tz: Tz, wall: NaiveDateTime) -> i64 {
-    let mut probe = wall;
-    // A gap is at most a few hours long; give up on a broken zone table.
-    for _ in 0..(24 * 60) {
-        match tz.from_local_datetime(&probe) {
-            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => {
-                return t.timestamp_millis();
-            }
-            // In a gap: the first valid minute after it.
-            LocalResult::None => probe += chrono::Duration::minutes(1),
-        }
-    }
-    Utc.from_utc_datetime(&wall).timestamp_millis()
-}
-
-fn fill_date(v: &serde_json::Value, date: &str) -> serde_json::Value {
-    match v {
-        serde_json::Value::String(s) => serde_json::Value::String(s.replace("{date}", date)),
-        serde_json::Value::Array(a) => a.iter().map(|x| fill_date(x, date)).collect(),
-        serde_json::Value::Object(o) => o
-            .iter()
-            .map(|(k, x)| (k.clone(), fill_date(x, date)))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-        other => other.clone(),
-    }
+    paqueteria_jobs::scheduler::parse(text, default_tz, &paqueteria_core::jobs::catalog())
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use chrono::DateTime;
+    use paqueteria_jobs::scheduler::utc_text;
+
     use super::*;
 
     fn ms(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
-    }
-
-    fn one(cron: &str, tz: &str) -> Entry {
-        let text = format!(
-            "[[entry]]\nname = \"e\"\ncron = \"{cron}\"\njob = \"system.ping\"\ntz = \"{tz}\"\n"
-        );
-        parse(&text, chrono_tz::UTC).unwrap().remove(0)
     }
 
     #[test]
@@ -324,84 +52,13 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_entry_is_named() {
-        let err = |text: &str| parse(text, chrono_tz::UTC).unwrap_err().0;
-        let e =
-            err("[[entry]]\nname = \"nightly\"\ncron = \"61 * * * *\"\njob = \"system.ping\"\n");
-        assert!(e.starts_with("entry \"nightly\": cron"), "{e}");
-        let e = err("[[entry]]\nname = \"x\"\ncron = \"* * *\"\njob = \"system.ping\"\n");
-        assert!(e.contains("entry \"x\"") && e.contains("3 fields"), "{e}");
-        let e = err("[[entry]]\nname = \"y\"\ncron = \"0 * * * *\"\njob = \"no.such\"\n");
-        assert!(
-            e.contains("entry \"y\"") && e.contains("unknown job"),
-            "{e}"
-        );
-        let e = err(
+    fn an_entry_whose_payload_does_not_fit_its_job_is_named() {
+        let e = parse(
             "[[entry]]\nname = \"z\"\ncron = \"0 * * * *\"\njob = \"maintenance.daily_reminders\"\npayload = { date = \"tomorrow\" }\n",
-        );
+            chrono_tz::UTC,
+        )
+        .unwrap_err()
+        .0;
         assert!(e.contains("entry \"z\"") && e.contains("date"), "{e}");
-        let e = err(
-            "[[entry]]\nname = \"w\"\ncron = \"0 * * * *\"\njob = \"system.ping\"\ntz = \"Moon/Base\"\n",
-        );
-        assert!(e.contains("entry \"w\"") && e.contains("Moon/Base"), "{e}");
-        let e = err(
-            "[[entry]]\nname = \"v\"\ncron = \"0 * * * *\"\njob = \"system.ping\"\ncatch_up = \"all\"\n",
-        );
-        assert!(e.contains("entry \"v\"") && e.contains("catch_up"), "{e}");
-    }
-
-    #[test]
-    fn a_skipped_wall_time_fires_once_at_the_next_valid_time() {
-        // Madrid, 2026-03-29: 02:00 → 03:00 (UTC+1 → UTC+2).
-        let daily = one("30 2 * * *", "Europe/Madrid");
-        let ticks = daily.ticks_between(ms("2026-03-27T12:00:00Z"), ms("2026-03-31T12:00:00Z"), 10);
-        let text: Vec<_> = ticks.iter().map(|t| utc_text(*t)).collect();
-        assert_eq!(
-            text,
-            [
-                "2026-03-28T01:30:00Z", // 02:30 CET
-                "2026-03-29T01:00:00Z", // 02:30 does not exist: 03:00 CEST
-                "2026-03-30T00:30:00Z", // 02:30 CEST
-                "2026-03-31T00:30:00Z",
-            ]
-        );
-        // Every 15 minutes through the gap: the four skipped ticks fire once.
-        let quarter = one("*/15 * * * *", "Europe/Madrid");
-        let ticks =
-            quarter.ticks_between(ms("2026-03-29T00:40:00Z"), ms("2026-03-29T01:20:00Z"), 10);
-        let text: Vec<_> = ticks.iter().map(|t| utc_text(*t)).collect();
-        assert_eq!(
-            text,
-            [
-                "2026-03-29T00:45:00Z", // 01:45 CET
-                "2026-03-29T01:00:00Z", // 02:00-02:45 skipped → 03:00 CEST, once
-                "2026-03-29T01:15:00Z", // 03:15 CEST
-            ]
-        );
-    }
-
-    #[test]
-    fn a_repeated_wall_time_fires_once() {
-        // Madrid, 2026-10-25: 03:00 → 02:00 (UTC+2 → UTC+1).
-        let daily = one("30 2 * * *", "Europe/Madrid");
-        let ticks = daily.ticks_between(ms("2026-10-24T12:00:00Z"), ms("2026-10-26T12:00:00Z"), 10);
-        let text: Vec<_> = ticks.iter().map(|t| utc_text(*t)).collect();
-        assert_eq!(
-            text,
-            ["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"],
-            "02:30 happens twice on the 25th and fires at the first"
-        );
-        let hourly = one("0 * * * *", "Europe/Madrid");
-        let ticks =
-            hourly.ticks_between(ms("2026-10-24T23:30:00Z"), ms("2026-10-25T02:30:00Z"), 10);
-        let text: Vec<_> = ticks.iter().map(|t| utc_text(*t)).collect();
-        assert_eq!(
-            text,
-            [
-                "2026-10-25T00:00:00Z", // 02:00 CEST
-                // 03:00 CEST = 02:00 CET: the wall clock's second 02:00 is not a new tick
-                "2026-10-25T02:00:00Z", // 03:00 CET
-            ]
-        );
     }
 }

@@ -5,11 +5,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use paqueteria_core::settings::{BrokerSettings, Settings, SettingsError};
+use paqueteria_core::settings::{Settings, SettingsError};
+use paqueteria_jobs::scheduler::{
+    Entry, FileLock, Leadership, RedisLease, Scheduler, SchedulerMetrics,
+};
+use paqueteria_jobs::{EngineConfig, SharedBroker};
 use secrecy::ExposeSecret;
 
-use crate::leader::{FileLock, Leadership, RedisLease};
-use crate::schedule::{DEFAULT_SCHEDULE, Entry, parse};
+use crate::schedule::{DEFAULT_SCHEDULE, parse};
 
 /// Every variable the scheduler reads beyond the shared ones; `.env.example`
 /// documents each (a test keeps the two in step).
@@ -112,10 +115,10 @@ impl SchedulerSettings {
     /// broker is Redis, else a file lock beside the state file.
     pub async fn leadership(&self) -> anyhow::Result<Leadership> {
         Ok(match &self.core.broker {
-            BrokerSettings::Redis { url, prefix } => Leadership::Redis(Box::new(
+            EngineConfig::Redis { url, prefix } => Leadership::Redis(Box::new(
                 RedisLease::connect(url.expose_secret(), prefix, self.lease).await?,
             )),
-            BrokerSettings::Sqlite { .. } => {
+            EngineConfig::Sqlite { .. } => {
                 let mut lock = self.state_path.as_os_str().to_owned();
                 lock.push(".lock");
                 if let Some(dir) = self
@@ -127,6 +130,34 @@ impl SchedulerSettings {
                 }
                 Leadership::File(FileLock::new(PathBuf::from(lock)))
             }
+        })
+    }
+}
+
+impl SchedulerSettings {
+    /// A scheduler over `entries` with these settings' state file, lease and
+    /// leadership (what the binary and the app's embedded run both use).
+    pub async fn scheduler(
+        &self,
+        entries: Vec<Entry>,
+        broker: SharedBroker,
+        metrics: SchedulerMetrics,
+    ) -> anyhow::Result<Scheduler> {
+        let leadership = self.leadership().await?;
+        Scheduler::new(
+            entries,
+            &self.state_path,
+            broker,
+            leadership,
+            metrics,
+            paqueteria_jobs::clock::system_now_ms(),
+            self.lease,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "open the scheduler state {}: {e}",
+                self.state_path.display()
+            )
         })
     }
 }

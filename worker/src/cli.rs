@@ -4,6 +4,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use paqueteria_jobs::QueueSpec;
+
+/// The queues a worker serves unless `-Q` says otherwise: one report at a
+/// time and at most two SMS calls per worker, so a slow report run or a
+/// hanging SMS gateway always leaves slots for files, maintenance and email.
+pub const DEFAULT_QUEUES: &str = "reports@1,sms@2,files,maintenance,default";
 
 /// Runs Paquetería jobs, or inspects and manages the queues.
 #[derive(Debug, Parser)]
@@ -17,17 +23,27 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
+/// `-Q`: queues written `name[:weight][@cap]`, comma-separated, each named
+/// once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueList(pub Vec<QueueSpec>);
+
+impl std::str::FromStr for QueueList {
+    type Err = paqueteria_jobs::runtime::QueueSpecError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        QueueSpec::parse_list(s).map(Self)
+    }
+}
+
 /// Options of a running worker.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Queues to consume, comma-separated, in priority order.
-    #[arg(
-        short = 'Q',
-        long,
-        value_delimiter = ',',
-        default_value = "reports,sms,files,maintenance,default"
-    )]
-    pub queues: Vec<String>,
+    /// Queues to consume, comma-separated: `name[:weight][@cap]`. Each
+    /// queue is owed a share of the slots by its weight (default 1) and runs
+    /// at most `cap` jobs at once; a queue takes more than its share only
+    /// while the others have nothing waiting.
+    #[arg(short = 'Q', long, default_value = DEFAULT_QUEUES)]
+    pub queues: QueueList,
     /// Jobs running at once, one pool across all the queues.
     #[arg(short = 'c', long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Context as _;
-use paqueteria_core::broker::{CancelOutcome, JobId, JobInfo, SharedBroker};
-use paqueteria_core::jobs::{catalog, lookup, queues};
+use paqueteria_core::jobs::{catalog, queues};
+use paqueteria_jobs::broker::{CancelOutcome, JobId, JobInfo, SharedBroker};
 
 use crate::cli::{Command, DeadAction};
 
@@ -24,8 +24,7 @@ pub async fn execute(
             payload,
             delay,
         } => {
-            let entry = lookup(&job)?;
-            let mut new = entry.new_job(&payload)?;
+            let mut new = catalog().lookup(&job)?.new_job(&payload)?;
             if let Some(d) = delay {
                 new = new.at(broker.clock().now_ms() + i64::try_from(d.as_millis()).unwrap_or(0));
             }
@@ -45,7 +44,7 @@ pub async fn execute(
                 "{:<32} {:<12} {:>8} {:>10}",
                 "JOB", "QUEUE", "ATTEMPTS", "LIMIT"
             )?;
-            for e in catalog() {
+            for e in catalog().kinds() {
                 writeln!(
                     out,
                     "{:<32} {:<12} {:>8} {:>9}s",

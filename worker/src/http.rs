@@ -10,10 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use paqueteria_core::broker::SharedBroker;
+use paqueteria_jobs::{Metrics, SharedBroker};
 use tokio::net::TcpListener;
-
-use crate::metrics::Metrics;
 
 #[derive(Clone)]
 struct AppState {

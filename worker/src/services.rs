@@ -5,12 +5,10 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use paqueteria_core::JobClient;
-use paqueteria_core::broker::SharedBroker;
-use paqueteria_core::clock::Clock;
+use paqueteria_core::files::{self, SharedStorage};
 use paqueteria_core::settings::Settings;
-use paqueteria_core::storage::{self, SharedStorage};
 use paqueteria_core::store::Store;
+use paqueteria_jobs::{Clock, JobClient, SharedBroker};
 
 /// The handlers' shared dependencies.
 #[derive(Clone, Debug)]
@@ -43,7 +41,7 @@ impl Services {
         broker: SharedBroker,
         store: Store,
     ) -> anyhow::Result<Arc<Self>> {
-        let storage = storage::open(&settings.transports.files)
+        let storage = files::open(&settings.transports.files)
             .await
             .context("open file storage")?;
         tracing::info!(transports = %settings.transports.describe(), "transports");

@@ -6,27 +6,118 @@
 //! `uploads/<uuid>`, records the attachment (pending) and enqueues
 //! `file.store`, which moves it into place; photos then get a thumbnail
 //! from `file.thumbnail`. The answer is 202 with the attachment and the job.
+//!
+//! What is accepted and how it is served:
+//! - only [`ACCEPTED_TYPES`] (JPEG, PNG, WebP photos and PDF documents),
+//!   and only when the file's first bytes are that type's signature (a
+//!   client's `Content-Type` alone proves nothing): anything else is a 422;
+//! - the file is stored and served under [`served_name`]: the upload's name
+//!   cleaned, with the extension of its type (`factura.exe` sent as a PDF
+//!   is `factura.pdf`), always as `Content-Disposition: attachment` with
+//!   its own type and `X-Content-Type-Options: nosniff`; a type outside
+//!   the list (a row from before) is served as `application/octet-stream`;
+//! - a parcel holds at most 20 attachments (failed ones not counted): 409
+//!   beyond;
+//! - upload, list, download and thumbnail are for staff who may see the
+//!   parcel (`branch_scope::may_see`: admins every parcel, others those
+//!   from or to their branch), 403 otherwise;
+//! - the list is paged (`page`, `page_size`), oldest first.
 
 use std::io::Write;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use paqueteria_core::domain::branch_scope::{Branches, Staff, may_see};
+use paqueteria_core::files::{Download, StorageError, safe_filename};
 use paqueteria_core::jobs::{Job, StoreFile};
 use paqueteria_core::settings::FilesSettings;
-use paqueteria_core::storage::{Download, StorageError, safe_filename};
-use paqueteria_core::store::{Attachment, NewAttachment};
-use serde::Serialize;
+use paqueteria_core::store::{Attachment, NewAttachment, Parcel, User};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::{Authorized, Everyone};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ValidPath;
 use crate::startup::AppState;
 
 /// The media types an attachment may have.
 pub const ACCEPTED_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp", "application/pdf"];
+
+/// How many leading bytes are kept to check a file's signature.
+const SIGNATURE_BYTES: usize = 1024;
+
+/// The extension a file of an accepted type is served with.
+fn extension_of(content_type: &str) -> Option<&'static str> {
+    match content_type {
+        "image/jpeg" => Some("jpg"),
+        "image/png" => Some("png"),
+        "image/webp" => Some("webp"),
+        "application/pdf" => Some("pdf"),
+        _ => None,
+    }
+}
+
+/// Whether `head`, a file's first bytes, is what `content_type` says.
+fn has_signature(content_type: &str, head: &[u8]) -> bool {
+    match content_type {
+        "image/jpeg" => head.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => head.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/webp" => head.len() >= 12 && head.starts_with(b"RIFF") && &head[8..12] == b"WEBP",
+        // PDF readers accept the header anywhere in the first KiB.
+        "application/pdf" => head.windows(5).any(|w| w == b"%PDF-"),
+        _ => false,
+    }
+}
+
+/// The name a file is stored and served under, and the type it is served
+/// as: the name cleaned ([`safe_filename`]) with the extension of its type
+/// (`factura.exe` as a PDF → `factura.pdf`; `foto.jpeg` stays); a type
+/// outside [`ACCEPTED_TYPES`] is served as `application/octet-stream`,
+/// named `.bin`.
+pub fn served_name(filename: &str, content_type: &str) -> (String, &'static str) {
+    let clean = safe_filename(filename);
+    let (stem, ext) = match clean.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, ext.to_ascii_lowercase()),
+        _ => (clean.as_str(), String::new()),
+    };
+    let Some(want) = extension_of(content_type) else {
+        return (format!("{stem}.bin"), "application/octet-stream");
+    };
+    let mime = ACCEPTED_TYPES
+        .iter()
+        .copied()
+        .find(|t| *t == content_type)
+        .unwrap_or("application/octet-stream");
+    let keeps = ext == want || (want == "jpg" && ext == "jpeg");
+    if keeps {
+        (clean.clone(), mime)
+    } else {
+        (format!("{stem}.{want}"), mime)
+    }
+}
+
+/// The parcel `parcel_id`, if `user` may see it: 404 when there is no
+/// such parcel, 403 when it is neither from nor to their branch.
+pub async fn visible_parcel(s: &AppState, user: &User, parcel_id: i64) -> ApiResult<Parcel> {
+    let parcel = s.store.parcel(parcel_id).await?;
+    let staff = Staff {
+        role: user.role,
+        branch_id: user.branch_id,
+    };
+    let branches = Branches {
+        origin: parcel.origin_branch_id,
+        destination: parcel.destination_branch_id,
+    };
+    if !may_see(staff, branches) {
+        return Err(ApiError::Forbidden(format!(
+            "parcel {parcel_id} is neither from nor to your branch"
+        )));
+    }
+    Ok(parcel)
+}
 
 /// The multipart form of an upload (documents the request body).
 #[allow(dead_code)]
@@ -59,10 +150,12 @@ fn multipart_error(e: &MultipartError, limit: u64) -> ApiError {
     }
 }
 
-/// Streams a field into a temp file; its size, or 413 past `limit`.
+/// Streams a field into a temp file, keeping its first bytes in `head`;
+/// its size, or 413 past `limit`.
 async fn spool(
     field: &mut Field<'_>,
     file: &mut tempfile::NamedTempFile,
+    head: &mut Vec<u8>,
     limit: u64,
 ) -> ApiResult<u64> {
     let mut size = 0u64;
@@ -77,6 +170,8 @@ async fn spool(
                 "the upload is larger than {limit} bytes"
             )));
         }
+        let room = SIGNATURE_BYTES.saturating_sub(head.len());
+        head.extend_from_slice(&chunk[..room.min(chunk.len())]);
         file.write_all(&chunk)
             .map_err(|e| ApiError::Internal(format!("spool upload: {e}")))?;
     }
@@ -84,19 +179,21 @@ async fn spool(
 }
 
 /// Uploads a photo or document of a parcel.
-#[utoipa::path(post, path = "/api/v1/parcels/{id}/attachments", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), request_body(content = UploadForm, content_type = "multipart/form-data"), responses((status = 202, description = "Accepted; the file is stored by a job", body = AttachmentAccepted), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 413, description = "Larger than UPLOAD_MAX_BYTES", body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+#[utoipa::path(post, path = "/api/v1/parcels/{id}/attachments", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), request_body(content = UploadForm, content_type = "multipart/form-data"), responses((status = 202, description = "Accepted; the file is stored by a job", body = AttachmentAccepted), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "The parcel already holds 20 attachments", body = crate::error::ErrorBody), (status = 413, description = "Larger than UPLOAD_MAX_BYTES", body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn upload(
     State(s): State<AppState>,
     user: Authorized<Everyone>,
-    Path(parcel_id): Path<i64>,
+    ValidPath(parcel_id): ValidPath<i64>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<AttachmentAccepted>)> {
     let limit = s.settings.transports.upload_max_bytes;
     let mut multipart = multipart
         .map_err(|e| ApiError::field("file", format!("expected multipart/form-data: {e}")))?;
-    // The parcel first: an upload for a parcel that does not exist is
-    // refused before its bytes are read.
-    s.store.parcel(parcel_id).await?;
+    // The parcel first: an upload for a parcel that does not exist, that
+    // the user may not see or that is full is refused before its bytes
+    // are read.
+    visible_parcel(&s, user.user(), parcel_id).await?;
+    s.store.check_attachment_room(parcel_id).await?;
     let mut kind: Option<String> = None;
     let mut upload: Option<(String, String, u64, tempfile::NamedTempFile)> = None;
     while let Some(mut field) = multipart
@@ -106,7 +203,7 @@ pub async fn upload(
     {
         match field.name() {
             Some("file") if upload.is_none() => {
-                let filename = safe_filename(field.file_name().unwrap_or("file"));
+                let original = field.file_name().unwrap_or("file").to_owned();
                 let content_type = field
                     .content_type()
                     .unwrap_or("application/octet-stream")
@@ -122,10 +219,18 @@ pub async fn upload(
                 }
                 let mut tmp = tempfile::NamedTempFile::new()
                     .map_err(|e| ApiError::Internal(format!("temp file: {e}")))?;
-                let size = spool(&mut field, &mut tmp, limit).await?;
+                let mut head = Vec::with_capacity(SIGNATURE_BYTES);
+                let size = spool(&mut field, &mut tmp, &mut head, limit).await?;
                 if size == 0 {
                     return Err(ApiError::field("file", "the file is empty"));
                 }
+                if !has_signature(&content_type, &head) {
+                    return Err(ApiError::field(
+                        "file",
+                        format!("the file's content is not {content_type}"),
+                    ));
+                }
+                let (filename, _) = served_name(&original, &content_type);
                 upload = Some((filename, content_type, size, tmp));
             }
             Some("kind") => {
@@ -201,49 +306,108 @@ pub async fn upload(
     ))
 }
 
-/// A parcel's attachments, oldest first.
-#[utoipa::path(get, path = "/api/v1/parcels/{id}/attachments", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), responses((status = 200, description = "The attachments", body = [Attachment]), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+/// `GET /api/v1/parcels/{id}/attachments` query: the page.
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentsQuery {
+    /// Page, from 1 (default 1).
+    pub page: Option<u32>,
+    /// Rows per page, 1 to 100 (default 20).
+    pub page_size: Option<u32>,
+}
+
+/// One page of a parcel's attachments.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttachmentPage {
+    /// The attachments, oldest first.
+    pub items: Vec<Attachment>,
+    /// How many the parcel has in all.
+    pub total: i64,
+    /// This page, from 1.
+    pub page: u32,
+    /// Rows per page.
+    pub page_size: u32,
+}
+
+/// A page (`page`, `page_size`) checked: 422 naming the parameter.
+pub fn page_of(
+    page: Option<u32>,
+    page_size: Option<u32>,
+    default: u32,
+    max: u32,
+) -> ApiResult<(u32, u32)> {
+    let mut problems = Vec::new();
+    if page == Some(0) {
+        problems.push(("page", "must be at least 1".to_owned()));
+    }
+    if page_size.is_some_and(|n| n == 0 || n > max) {
+        problems.push(("page_size", format!("must be between 1 and {max}")));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(
+            problems
+                .into_iter()
+                .map(|(name, msg)| crate::error::FieldError {
+                    loc: vec!["query".to_owned(), name.to_owned()],
+                    msg,
+                    kind: "value_error",
+                })
+                .collect(),
+        ));
+    }
+    Ok((page.unwrap_or(1), page_size.unwrap_or(default)))
+}
+
+/// A parcel's attachments, oldest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/parcels/{id}/attachments", tag = "parcels", params(("id" = i64, Path, description = "Parcel id"), AttachmentsQuery), responses((status = 200, description = "A page of the attachments", body = AttachmentPage), (status = 401, body = crate::error::ErrorBody), (status = 403, description = "The parcel is neither from nor to your branch", body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn list(
     State(s): State<AppState>,
-    _user: Authorized<Everyone>,
-    Path(parcel_id): Path<i64>,
-) -> ApiResult<Json<Vec<Attachment>>> {
-    s.store.parcel(parcel_id).await?;
-    Ok(Json(s.store.parcel_attachments(parcel_id).await?))
+    user: Authorized<Everyone>,
+    ValidPath(parcel_id): ValidPath<i64>,
+    crate::extract::ValidQuery(q): crate::extract::ValidQuery<AttachmentsQuery>,
+) -> ApiResult<Json<AttachmentPage>> {
+    let (page, page_size) = page_of(q.page, q.page_size, 20, 100)?;
+    visible_parcel(&s, user.user(), parcel_id).await?;
+    let (items, total) = s
+        .store
+        .parcel_attachments_page(parcel_id, page, page_size)
+        .await?;
+    Ok(Json(AttachmentPage {
+        items,
+        total,
+        page,
+        page_size,
+    }))
 }
 
 /// Downloads an attachment once stored.
 #[utoipa::path(get, path = "/api/v1/attachments/{id}/download", tag = "parcels", params(("id" = i64, Path, description = "Attachment id")), responses((status = 200, description = "The file, as an attachment"), (status = 307, description = "Redirect to a presigned link"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "Not stored yet", body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn download(
     State(s): State<AppState>,
-    _user: Authorized<Everyone>,
-    Path(id): Path<i64>,
+    user: Authorized<Everyone>,
+    ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Response> {
     let a = s.store.attachment(id).await?;
+    visible_parcel(&s, user.user(), a.parcel_id).await?;
     if a.storage_key.is_empty() {
         return Err(ApiError::Conflict(format!(
             "attachment {id} is {}; download it once it is stored",
             a.state
         )));
     }
-    serve(
-        &s,
-        &a.storage_key,
-        &a.filename,
-        &a.content_type,
-        "attachment",
-    )
-    .await
+    let (filename, mime) = served_name(&a.filename, &a.content_type);
+    serve(&s, &a.storage_key, &filename, mime, "attachment").await
 }
 
 /// Downloads the thumbnail of a processed photo (a JPEG).
 #[utoipa::path(get, path = "/api/v1/attachments/{id}/thumbnail", tag = "parcels", params(("id" = i64, Path, description = "Attachment id")), responses((status = 200, description = "The thumbnail", content_type = "image/jpeg"), (status = 307, description = "Redirect to a presigned link"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "No thumbnail yet", body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn thumbnail(
     State(s): State<AppState>,
-    _user: Authorized<Everyone>,
-    Path(id): Path<i64>,
+    user: Authorized<Everyone>,
+    ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Response> {
     let a = s.store.attachment(id).await?;
+    visible_parcel(&s, user.user(), a.parcel_id).await?;
     let Some(key) = a.thumb_key else {
         return Err(ApiError::Conflict(format!(
             "attachment {id} is {}; it has no thumbnail",
@@ -274,7 +438,7 @@ pub async fn serve(
         Ok(Download::File(path)) => {
             // Streamed in chunks: a large file is never held in memory.
             let (body, len) =
-                paqueteria_worker::report::file_body(&path)
+                crate::download::file_body(&path)
                     .await
                     .map_err(|e| match e.kind() {
                         std::io::ErrorKind::NotFound => {
@@ -297,5 +461,67 @@ pub async fn serve(
         }
         Err(StorageError::NotFound(_)) => Err(ApiError::NotFound(format!("the file of {what}"))),
         Err(e) => Err(ApiError::Internal(format!("storage: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_served_under_their_types_extension_whatever_they_were_called() {
+        let cases = [
+            (
+                "factura.exe",
+                "application/pdf",
+                "factura.pdf",
+                "application/pdf",
+            ),
+            ("../../etc/passwd", "image/png", "passwd.png", "image/png"),
+            ("foto.JPEG", "image/jpeg", "foto.JPEG", "image/jpeg"),
+            (
+                "recibo.pdf",
+                "application/pdf",
+                "recibo.pdf",
+                "application/pdf",
+            ),
+            (
+                "pago \"x\".html",
+                "image/webp",
+                "pago__x_.webp",
+                "image/webp",
+            ),
+            (".htaccess", "image/png", "htaccess.png", "image/png"),
+            (
+                "factura.exe",
+                "application/x-msdownload",
+                "factura.bin",
+                "application/octet-stream",
+            ),
+            (
+                "page.html",
+                "text/html",
+                "page.bin",
+                "application/octet-stream",
+            ),
+        ];
+        for (name, ty, want_name, want_type) in cases {
+            assert_eq!(
+                served_name(name, ty),
+                (want_name.to_owned(), want_type),
+                "{name} as {ty}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_must_start_as_its_type_does() {
+        assert!(has_signature("image/png", b"\x89PNG\r\n\x1a\n...."));
+        assert!(!has_signature("image/png", b"MZ\x90\x00 an exe"));
+        assert!(has_signature("image/jpeg", &[0xFF, 0xD8, 0xFF, 0xE0]));
+        assert!(has_signature("image/webp", b"RIFF\x00\x00\x00\x00WEBPVP8 "));
+        assert!(has_signature("application/pdf", b"%PDF-1.7"));
+        assert!(!has_signature("application/pdf", b"<html><script>"));
+        assert!(!has_signature("text/html", b"<html>"));
     }
 }

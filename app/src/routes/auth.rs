@@ -1,13 +1,21 @@
 //! `POST /api/v1/auth/token`: FastAPI's OAuth2 password flow. Form fields
 //! `username` (the email) and `password` → `{"access_token", "token_type":
-//! "bearer", "expires_in"}`. Failed attempts are limited per username.
+//! "bearer", "expires_in"}`. Attempts are limited per client address and
+//! per account (see [`crate::throttle`]: 429 with `Retry-After`); a
+//! username past 254 characters is refused first. Every sign-in and every
+//! failed one is written to the audit log with the client's address and
+//! the email given (never the password); attempts the throttle refuses
+//! are not, so a flood cannot fill the log.
 
-use axum::Form;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 
+use paqueteria_core::store::{AuditAction, AuditEntry};
+
+use crate::client::ClientAddr;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ValidForm;
 use crate::startup::AppState;
 
 /// How long a token lives.
@@ -23,22 +31,68 @@ pub struct TokenForm {
 }
 
 /// Signs a user in.
-#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "A bearer token"), (status = 401, description = "Wrong email or password", body = crate::error::ErrorBody), (status = 429, description = "Too many attempts", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "A bearer token"), (status = 401, description = "Wrong email or password", body = crate::error::ErrorBody), (status = 422, description = "A username past its bound", body = crate::error::ValidationBody), (status = 429, description = "Too many failed sign-ins from this address, or for this user from an address it does not know; try again after Retry-After seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn token(
     State(s): State<AppState>,
-    Form(f): Form<TokenForm>,
+    client: ClientAddr,
+    ValidForm(f): ValidForm<TokenForm>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let key = f.username.trim().to_lowercase();
-    if s.login_limiter.check_key(&key).is_err() {
-        return Err(ApiError::TooManyRequests(
-            "too many sign-in attempts for this user; wait a minute".to_owned(),
+    sign_in(&s, client, &f, "bearer token").await
+}
+
+/// Checks the form's credentials under the throttle, audits the outcome
+/// and opens a session; `how` (bearer token or browser session) goes in
+/// the audit row.
+async fn sign_in(
+    s: &AppState,
+    client: ClientAddr,
+    f: &TokenForm,
+    how: &str,
+) -> ApiResult<Json<serde_json::Value>> {
+    if f.username.chars().count() > crate::throttle::USERNAME_MAX_CHARS {
+        return Err(ApiError::field(
+            "username",
+            format!(
+                "must be at most {} characters",
+                crate::throttle::USERNAME_MAX_CHARS
+            ),
         ));
     }
-    let user = s
-        .store
-        .authenticate(&f.username, &f.password)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let attempt =
+        s.login_limiter
+            .begin(&f.username, client.0)
+            .map_err(|t| ApiError::TooManyRequests {
+                detail: if t.by_address {
+                    "too many failed sign-ins from this address; try again later".to_owned()
+                } else {
+                    "too many failed sign-ins for this user; try again later".to_owned()
+                },
+                retry_after_s: t.retry_after_s,
+            })?;
+    let addr = client.to_audit();
+    let email = f.username.trim();
+    let Some(user) = s.store.authenticate(&f.username, &f.password).await? else {
+        s.store
+            .audit(&AuditEntry {
+                actor_id: None,
+                action: AuditAction::SignInFailed,
+                subject: Some(email),
+                detail: "wrong email or password, or an inactive account",
+                client_addr: addr.as_deref(),
+            })
+            .await?;
+        return Err(ApiError::Unauthorized);
+    };
+    s.login_limiter.succeeded(attempt);
+    s.store
+        .audit(&AuditEntry {
+            actor_id: Some(user.id),
+            action: AuditAction::SignIn,
+            subject: Some(email),
+            detail: how,
+            client_addr: addr.as_deref(),
+        })
+        .await?;
     let token = s.store.create_session(user.id, TOKEN_TTL_MS).await?;
     Ok(Json(serde_json::json!({
         "access_token": token,
@@ -59,13 +113,14 @@ fn over_https(headers: &axum::http::HeaderMap) -> bool {
 /// `POST /api/v1/auth/session`: the browser's sign-in. The same form as
 /// the token endpoint; the answer sets an HttpOnly, SameSite=Lax session
 /// cookie (Secure behind HTTPS) instead of returning the token.
-#[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth", request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"), responses((status = 204, description = "Signed in; the session cookie is set"), (status = 401, description = "Wrong email or password", body = crate::error::ErrorBody), (status = 429, description = "Too many attempts", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth", request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"), responses((status = 204, description = "Signed in; the session cookie is set"), (status = 401, description = "Wrong email or password", body = crate::error::ErrorBody), (status = 422, description = "A username past its bound", body = crate::error::ValidationBody), (status = 429, description = "Too many failed sign-ins from this address, or for this user from an address it does not know; try again after Retry-After seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn session(
     State(s): State<AppState>,
+    client: ClientAddr,
     headers: axum::http::HeaderMap,
-    form: Form<TokenForm>,
+    ValidForm(f): ValidForm<TokenForm>,
 ) -> ApiResult<impl axum::response::IntoResponse> {
-    let Json(body) = token(State(s), form).await?;
+    let Json(body) = sign_in(&s, client, &f, "browser session").await?;
     let value = body["access_token"].as_str().unwrap_or_default();
     let secure = if over_https(&headers) { "; Secure" } else { "" };
     let cookie = format!(
@@ -86,10 +141,7 @@ pub async fn logout(
     State(s): State<AppState>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<impl axum::response::IntoResponse> {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let bearer = crate::auth::bearer_token(&headers);
     if let Some(t) = bearer.or_else(|| crate::auth::session_cookie(&headers)) {
         s.store.delete_session(t.trim()).await?;
     }

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use paqueteria_core::clock::local_day;
+use paqueteria_core::calendar::local_day;
 use paqueteria_core::store::DashboardFigures;
 
 use crate::auth::{Authorized, Staff};

@@ -2,13 +2,14 @@
 //! (list, re-run, discard) for admins.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use paqueteria_core::broker::{JobId, JobInfo, QueueStats};
+use paqueteria_jobs::broker::{JobId, JobInfo, QueueStats};
 use serde::Deserialize;
 
 use crate::auth::{Admins, Authorized, Everyone};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::extract::{ValidPath, ValidQuery};
 use crate::startup::AppState;
 
 fn job_id(raw: String) -> ApiResult<JobId> {
@@ -21,28 +22,36 @@ fn job_id(raw: String) -> ApiResult<JobId> {
     })
 }
 
-fn broker_error(e: paqueteria_core::BrokerError) -> ApiError {
+fn broker_error(e: paqueteria_jobs::BrokerError) -> ApiError {
     ApiError::Internal(format!("broker: {e}"))
 }
 
-/// One job: state, attempts, timings, last error, result.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")), responses((status = 200, description = "The job", body = paqueteria_core::broker::JobInfo), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+/// One job: state, attempts and timings for everyone; its payload, result
+/// and last error (which name customers: phones, addresses, message text)
+/// for admins only.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")), responses((status = 200, description = "The job; payload, result and last error are empty but for admins", body = paqueteria_jobs::broker::JobInfo), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn get(
     State(s): State<AppState>,
-    _user: Authorized<Everyone>,
-    Path(id): Path<String>,
+    user: Authorized<Everyone>,
+    ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Json<JobInfo>> {
     let id = job_id(id)?;
-    s.broker
+    let mut info = s
+        .broker
         .job(&id)
         .await
         .map_err(broker_error)?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("job {id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("job {id}")))?;
+    if user.user().role != paqueteria_core::domain::Role::Admin {
+        info.payload = String::new();
+        info.result = None;
+        info.last_error = None;
+    }
+    Ok(Json(info))
 }
 
 /// Counts per queue.
-#[utoipa::path(get, path = "/api/v1/jobs/queues", tag = "jobs", responses((status = 200, description = "Counts per queue", body = Vec<paqueteria_core::broker::QueueStats>), (status = 401, description = "Not signed in", body = crate::error::ErrorBody)), security(("oauth2" = [])))]
+#[utoipa::path(get, path = "/api/v1/jobs/queues", tag = "jobs", responses((status = 200, description = "Counts per queue", body = Vec<paqueteria_jobs::broker::QueueStats>), (status = 401, description = "Not signed in", body = crate::error::ErrorBody)), security(("oauth2" = [])))]
 pub async fn queues(
     State(s): State<AppState>,
     _user: Authorized<Everyone>,
@@ -69,11 +78,11 @@ pub struct DeadQuery {
 }
 
 /// The dead set, newest first.
-#[utoipa::path(get, path = "/api/v1/jobs/dead", tag = "jobs", params(DeadQuery), responses((status = 200, description = "Dead jobs, newest first", body = Vec<paqueteria_core::broker::JobInfo>), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+#[utoipa::path(get, path = "/api/v1/jobs/dead", tag = "jobs", params(DeadQuery), responses((status = 200, description = "Dead jobs, newest first", body = Vec<paqueteria_jobs::broker::JobInfo>), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn dead(
     State(s): State<AppState>,
     _user: Authorized<Admins>,
-    Query(q): Query<DeadQuery>,
+    ValidQuery(q): ValidQuery<DeadQuery>,
 ) -> ApiResult<Json<Vec<JobInfo>>> {
     let limit = q.limit.unwrap_or(50).min(500);
     Ok(Json(
@@ -89,7 +98,7 @@ pub async fn dead(
 pub async fn retry(
     State(s): State<AppState>,
     _user: Authorized<Admins>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> ApiResult<StatusCode> {
     let id = job_id(id)?;
     if s.broker.rerun_dead(&id).await.map_err(broker_error)? {
@@ -104,7 +113,7 @@ pub async fn retry(
 pub async fn discard(
     State(s): State<AppState>,
     _user: Authorized<Admins>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> ApiResult<StatusCode> {
     let id = job_id(id)?;
     if s.broker.discard(&id).await.map_err(broker_error)? {

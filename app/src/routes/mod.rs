@@ -1,6 +1,7 @@
 //! The app's routes, one module per resource.
 
 pub mod attachments;
+pub mod audit;
 pub mod auth;
 pub mod branches;
 pub mod customers;
@@ -9,6 +10,7 @@ pub mod health;
 pub mod jobs;
 pub mod outbox;
 pub mod parcels;
+pub mod payments;
 pub mod reports;
 pub mod tariffs;
 pub mod track;

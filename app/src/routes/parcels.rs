@@ -1,15 +1,16 @@
 //! `/api/v1/parcels`: register, read with history, change status.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use paqueteria_core::domain::branch_scope::{self as scope, Branches, may_see};
 use paqueteria_core::domain::{Grams, Money, ParcelEvent, Phone, Service};
-use paqueteria_core::store::{Actor, NewCustomer, NewParcel, Parcel, ParcelEventRow};
+use paqueteria_core::store::{Actor, Handover, NewCustomer, NewParcel, Parcel, ParcelEventRow};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Authorized, Everyone, Staff};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ValidJson;
+use crate::extract::{ValidJson, ValidPath};
 use crate::startup::AppState;
 
 /// A sender or recipient in a request.
@@ -90,7 +91,8 @@ pub struct ParcelOut {
     pub pickup_pin: Option<String>,
 }
 
-fn actor(u: &paqueteria_core::store::User) -> Actor {
+/// The store's view of a signed-in user.
+pub(crate) fn actor(u: &paqueteria_core::store::User) -> Actor {
     Actor {
         user_id: Some(u.id),
         role: u.role,
@@ -105,19 +107,6 @@ pub async fn create(
     user: Authorized<Staff>,
     ValidJson(body): ValidJson<CreateParcel>,
 ) -> ApiResult<(StatusCode, Json<ParcelOut>)> {
-    if body.weight_grams == 0 {
-        return Err(ApiError::field("weight_grams", "must be above 0"));
-    }
-    if body.declared_value < 0 || body.cod_amount < 0 {
-        return Err(ApiError::field(
-            if body.declared_value < 0 {
-                "declared_value"
-            } else {
-                "cod_amount"
-            },
-            "must not be negative",
-        ));
-    }
     let new = NewParcel {
         sender: body.sender.into(),
         recipient: body.recipient.into(),
@@ -150,7 +139,8 @@ pub async fn create(
 pub struct ListQuery {
     /// Only this status (`RECEIVED`…).
     pub status: Option<paqueteria_core::domain::ParcelStatus>,
-    /// Only parcels from or to this branch.
+    /// Only parcels from or to this branch. Default: the caller's branch;
+    /// staff other than admins may list only their own branch.
     pub branch_id: Option<i64>,
     /// Search: the start of a tracking code, the end of a phone (7 digits
     /// or more), or words that start the sender's or recipient's names, in
@@ -164,12 +154,13 @@ pub struct ListQuery {
 }
 
 /// A page of parcels.
-#[utoipa::path(get, path = "/api/v1/parcels", tag = "parcels", params(ListQuery), responses((status = 200, description = "A page of parcels", body = paqueteria_core::store::ParcelPage), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+#[utoipa::path(get, path = "/api/v1/parcels", tag = "parcels", params(ListQuery), responses((status = 200, description = "A page of parcels", body = paqueteria_core::store::ParcelPage), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Another branch's list", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn list(
     State(s): State<AppState>,
-    _user: Authorized<Everyone>,
+    user: Authorized<Everyone>,
     crate::extract::ValidQuery(q): crate::extract::ValidQuery<ListQuery>,
 ) -> ApiResult<PageJson> {
+    let branch_id = list_branch(user.user(), q.branch_id)?;
     if q.page_size.is_some_and(|n| n == 0 || n > 200) {
         return Err(ApiError::Validation(vec![crate::error::FieldError {
             loc: vec!["query".to_owned(), "page_size".to_owned()],
@@ -181,13 +172,31 @@ pub async fn list(
         .store
         .list_parcels(&paqueteria_core::store::ParcelFilter {
             status: q.status,
-            branch_id: q.branch_id,
+            branch_id,
             q: q.q,
             page: q.page.unwrap_or(1),
             page_size: q.page_size.unwrap_or(50),
         })
         .await?;
     Ok(PageJson(page))
+}
+
+/// The branch a list shows: what was asked for, or by default the user's
+/// own branch; staff of a branch may list only their own (403), admins
+/// any or all.
+fn list_branch(user: &paqueteria_core::store::User, asked: Option<i64>) -> ApiResult<Option<i64>> {
+    if user.role == paqueteria_core::domain::Role::Admin {
+        return Ok(asked);
+    }
+    let own = user.branch_id.ok_or_else(|| {
+        ApiError::Forbidden("your account has no branch: ask an admin to set one".to_owned())
+    })?;
+    match asked {
+        Some(b) if b != own => Err(ApiError::Forbidden(format!(
+            "you work at branch {own}: other branches' parcels are not listed for you"
+        ))),
+        _ => Ok(Some(own)),
+    }
 }
 
 /// A page of parcels as its response: the JSON of
@@ -207,14 +216,43 @@ impl axum::response::IntoResponse for PageJson {
     }
 }
 
+/// The parcel `id`, if `user` may see it: admins every parcel, everyone
+/// else those from or to their branch (403 otherwise).
+pub async fn visible_parcel(
+    s: &AppState,
+    user: &paqueteria_core::store::User,
+    id: i64,
+) -> ApiResult<Parcel> {
+    let parcel = s.store.parcel(id).await?;
+    let branches = Branches {
+        origin: parcel.origin_branch_id,
+        destination: parcel.destination_branch_id,
+    };
+    if may_see(staff(user), branches) {
+        Ok(parcel)
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "parcel {} belongs to other branches",
+            parcel.tracking_code
+        )))
+    }
+}
+
+fn staff(u: &paqueteria_core::store::User) -> scope::Staff {
+    scope::Staff {
+        role: u.role,
+        branch_id: u.branch_id,
+    }
+}
+
 /// One parcel with its history.
-#[utoipa::path(get, path = "/api/v1/parcels/{id}", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), responses((status = 200, description = "The parcel with its history", body = ParcelOut), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+#[utoipa::path(get, path = "/api/v1/parcels/{id}", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), responses((status = 200, description = "The parcel with its history", body = ParcelOut), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "A parcel of other branches", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn get(
     State(s): State<AppState>,
-    _user: Authorized<Everyone>,
-    Path(id): Path<i64>,
+    user: Authorized<Everyone>,
+    ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Json<ParcelOut>> {
-    let parcel = s.store.parcel(id).await?;
+    let parcel = visible_parcel(&s, user.user(), id).await?;
     let history = s.store.history(id).await?;
     Ok(Json(ParcelOut {
         parcel,
@@ -224,7 +262,9 @@ pub async fn get(
 }
 
 /// `POST /api/v1/parcels/{id}/transition`: `{"event": "receive", "version": 1}`,
-/// with `"reason"` for cancel, return and fail_attempt.
+/// with `"reason"` for cancel, return and fail_attempt, and `"pin"` (or
+/// where the business accepts it for a home delivery, `"document"`) for
+/// deliver.
 #[derive(utoipa::ToSchema, Debug, Deserialize)]
 pub struct TransitionIn {
     /// The event, and its reason where it needs one.
@@ -232,19 +272,35 @@ pub struct TransitionIn {
     pub event: ParcelEvent,
     /// The parcel version the client saw (optimistic lock).
     pub version: i64,
+    /// Deliver: the pickup PIN the recipient gives.
+    #[serde(default)]
+    pub pin: Option<String>,
+    /// Deliver, home delivery with `HOME_DELIVERY_PROOF=pin_or_document`:
+    /// the recipient's identity document instead of the PIN.
+    #[serde(default)]
+    pub document: Option<String>,
 }
 
 /// Changes a parcel's status.
-#[utoipa::path(post, path = "/api/v1/parcels/{id}/transition", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), request_body = TransitionIn, responses((status = 200, description = "The parcel after the change", body = ParcelOut), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+#[utoipa::path(post, path = "/api/v1/parcels/{id}/transition", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), request_body = TransitionIn, responses((status = 200, description = "The parcel after the change", body = ParcelOut), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed, or a parcel of another branch", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody), (status = 422, description = "Invalid input, or a missing or wrong pickup PIN (`pin`)", body = crate::error::ValidationBody), (status = 429, description = "Too many wrong PINs for this parcel: tries refused for 15 minutes (Retry-After)", body = crate::error::ErrorBody)), security(("oauth2" = [])))]
 pub async fn transition(
     State(s): State<AppState>,
     user: Authorized<Everyone>,
-    Path(id): Path<i64>,
+    ValidPath(id): ValidPath<i64>,
     ValidJson(body): ValidJson<TransitionIn>,
 ) -> ApiResult<Json<ParcelOut>> {
     let parcel = s
         .store
-        .apply_event(id, body.version, &body.event, &actor(user.user()))
+        .apply_event(
+            id,
+            body.version,
+            &body.event,
+            &actor(user.user()),
+            &Handover {
+                pin: body.pin,
+                document: body.document,
+            },
+        )
         .await
         .map_err(|e| match e {
             paqueteria_core::store::StoreError::Transition(
@@ -262,4 +318,71 @@ pub async fn transition(
         history,
         pickup_pin: None,
     }))
+}
+
+/// Where a new pickup PIN went.
+#[derive(utoipa::ToSchema, Debug, Serialize)]
+pub struct PinReissuedOut {
+    /// The parcel.
+    pub parcel_id: i64,
+    /// The recipient's phone, masked: the PIN went there by SMS.
+    pub sent_to: String,
+    /// The SMS's notification id.
+    pub notification_id: i64,
+}
+
+/// Issues a new pickup PIN (supervisors of the parcel's branches, admins):
+/// it goes to the recipient by SMS, the old one stops working, and the
+/// wrong-PIN lock is lifted. The PIN is never in the answer.
+#[utoipa::path(post, path = "/api/v1/parcels/{id}/pin", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), responses((status = 200, description = "Sent to the recipient", body = PinReissuedOut), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Not a supervisor of the parcel's branches", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Already delivered, cancelled or returned", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+pub async fn reissue_pin(
+    State(s): State<AppState>,
+    user: Authorized<crate::auth::Managers>,
+    client: crate::client::ClientAddr,
+    ValidPath(id): ValidPath<i64>,
+) -> ApiResult<Json<PinReissuedOut>> {
+    let client = client.to_audit();
+    let r = s
+        .store
+        .reissue_pin(id, &actor(user.user()), client.as_deref())
+        .await?;
+    s.outbox_kick.notify_one();
+    Ok(Json(PinReissuedOut {
+        parcel_id: r.parcel_id,
+        sent_to: r.sent_to,
+        notification_id: r.notification_id,
+    }))
+}
+
+/// A parcel's messages (SMS and email), oldest first; a reissued PIN's
+/// digits are masked for everyone but admins.
+#[utoipa::path(get, path = "/api/v1/parcels/{id}/notifications", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), responses((status = 200, description = "The parcel's messages", body = [paqueteria_core::store::Notification]), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "A parcel of other branches", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+pub async fn notifications(
+    State(s): State<AppState>,
+    user: Authorized<Everyone>,
+    ValidPath(id): ValidPath<i64>,
+) -> ApiResult<Json<Vec<paqueteria_core::store::Notification>>> {
+    visible_parcel(&s, user.user(), id).await?;
+    let mut list = s.store.notifications(id).await?;
+    if user.user().role != paqueteria_core::domain::Role::Admin {
+        for n in list
+            .iter_mut()
+            .filter(|n| n.template == paqueteria_core::store::PIN_TEMPLATE)
+        {
+            n.body = paqueteria_core::store::mask_pin(&n.body);
+        }
+    }
+    Ok(Json(list))
+}
+
+/// A parcel's payments, voided ones included (with who voided them and
+/// why).
+#[utoipa::path(get, path = "/api/v1/parcels/{id}/payments", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), responses((status = 200, description = "The parcel's payments", body = [paqueteria_core::store::Payment]), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "A courier, or a parcel of other branches", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+pub async fn payments(
+    State(s): State<AppState>,
+    user: Authorized<Staff>,
+    ValidPath(id): ValidPath<i64>,
+) -> ApiResult<Json<Vec<paqueteria_core::store::Payment>>> {
+    visible_parcel(&s, user.user(), id).await?;
+    Ok(Json(s.store.payments(id).await?))
 }

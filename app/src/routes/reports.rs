@@ -1,17 +1,20 @@
 //! `/api/v1/reports`: ask for a report (its job is enqueued at once and its
-//! id returned) and follow its progress. The file itself is built and stored
-//! by the report job.
+//! id returned), list one's reports and follow their progress. The file
+//! itself is built and stored by the report job. A report is the
+//! requester's: only they and admins list, read or download it (403 for
+//! another supervisor).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use paqueteria_core::domain::Role;
 use paqueteria_core::jobs::{GenerateReportPdf, GenerateReportXlsx, Job};
-use paqueteria_core::store::Report;
-use serde::Deserialize;
+use paqueteria_core::store::{Report, User};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::{Authorized, Managers};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ValidJson;
+use crate::extract::{ValidJson, ValidPath};
 use crate::startup::AppState;
 
 /// `POST /api/v1/reports`.
@@ -35,7 +38,7 @@ pub struct RequestReport {
 }
 
 /// Asks for a report; answers 202 with the report row and its job id.
-#[utoipa::path(post, path = "/api/v1/reports", tag = "reports", request_body = RequestReport, responses((status = 202, description = "Accepted; follow it at /api/v1/reports/{id}", body = Report), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+#[utoipa::path(post, path = "/api/v1/reports", tag = "reports", request_body = RequestReport, responses((status = 202, description = "Accepted; follow it at /api/v1/reports/{id}", body = Report), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody), (status = 503, description = "The job system is unavailable; nothing was kept", body = crate::error::ErrorBody)), security(("oauth2" = [])))]
 pub async fn request(
     State(s): State<AppState>,
     user: Authorized<Managers>,
@@ -64,25 +67,89 @@ pub async fn request(
         .to_new_job(),
     }
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let enqueued = s
-        .broker
-        .enqueue(job)
-        .await
-        .map_err(|e| ApiError::Internal(format!("broker: {e}")))?;
+    let enqueued = match s.broker.enqueue(job).await {
+        Ok(e) => e,
+        Err(e) => {
+            // Nothing is left behind: the report row goes, so no report
+            // waits "pending" for a job that was never queued.
+            s.store.forget_unqueued_report(report.id).await?;
+            return Err(if e.is_transient() {
+                tracing::warn!(error = %e, "job system unavailable; report refused");
+                ApiError::Unavailable(
+                    "the job system is unavailable; try again in a few seconds".to_owned(),
+                )
+            } else {
+                ApiError::Internal(format!("broker: {e}"))
+            });
+        }
+    };
     s.store
         .set_report_job(report.id, enqueued.id.as_str())
         .await?;
     Ok((StatusCode::ACCEPTED, Json(s.store.report(report.id).await?)))
 }
 
+/// `GET /api/v1/reports` query: the page.
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsQuery {
+    /// Page, from 1 (default 1).
+    pub page: Option<u32>,
+    /// Rows per page, 1 to 100 (default 20).
+    pub page_size: Option<u32>,
+}
+
+/// One page of reports.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReportPage {
+    /// The reports, newest first.
+    pub items: Vec<Report>,
+    /// How many there are in all.
+    pub total: i64,
+    /// This page, from 1.
+    pub page: u32,
+    /// Rows per page.
+    pub page_size: u32,
+}
+
+/// The caller's reports, newest first (an admin's list has everyone's).
+#[utoipa::path(get, path = "/api/v1/reports", tag = "reports", params(ReportsQuery), responses((status = 200, description = "A page of reports", body = ReportPage), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+pub async fn list(
+    State(s): State<AppState>,
+    user: Authorized<Managers>,
+    crate::extract::ValidQuery(q): crate::extract::ValidQuery<ReportsQuery>,
+) -> ApiResult<Json<ReportPage>> {
+    let (page, page_size) = crate::routes::attachments::page_of(q.page, q.page_size, 20, 100)?;
+    let user = user.user();
+    let whose = (user.role != Role::Admin).then_some(user.id);
+    let (items, total) = s.store.reports_page(whose, page, page_size).await?;
+    Ok(Json(ReportPage {
+        items,
+        total,
+        page,
+        page_size,
+    }))
+}
+
+/// Report `id`, if `user` asked for it or is an admin; 403 otherwise.
+async fn own_report(s: &AppState, user: &User, id: i64) -> ApiResult<Report> {
+    let report = s.store.report(id).await?;
+    if user.role != Role::Admin && report.requested_by != Some(user.id) {
+        return Err(ApiError::Forbidden(format!(
+            "report {id} was asked for by someone else"
+        )));
+    }
+    Ok(report)
+}
+
 /// A report's state and progress.
-#[utoipa::path(get, path = "/api/v1/reports/{id}", tag = "reports", params(("id" = i64, Path, description = "Report id")), responses((status = 200, description = "The report", body = Report), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+#[utoipa::path(get, path = "/api/v1/reports/{id}", tag = "reports", params(("id" = i64, Path, description = "Report id")), responses((status = 200, description = "The report", body = Report), (status = 401, body = crate::error::ErrorBody), (status = 403, description = "Not your report (admins see all)", body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn get(
     State(s): State<AppState>,
-    _user: Authorized<Managers>,
-    Path(id): Path<i64>,
+    user: Authorized<Managers>,
+    ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Json<Report>> {
-    Ok(Json(s.store.report(id).await?))
+    Ok(Json(own_report(&s, user.user(), id).await?))
 }
 
 /// Downloads a finished report: the file itself from local storage, or a
@@ -90,16 +157,16 @@ pub async fn get(
 #[utoipa::path(get, path = "/api/v1/reports/{id}/download", tag = "reports", params(("id" = i64, Path, description = "Report id")), responses((status = 200, description = "The PDF or Excel file, as an attachment", content(("application/pdf"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))), (status = 307, description = "Redirect to a presigned link"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "Not finished yet", body = crate::error::ErrorBody), (status = 422, body = crate::error::ValidationBody)), security(("oauth2" = [])))]
 pub async fn download(
     State(s): State<AppState>,
-    _user: Authorized<Managers>,
-    Path(id): Path<i64>,
+    user: Authorized<Managers>,
+    ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<axum::response::Response> {
-    let report = s.store.report(id).await?;
+    let report = own_report(&s, user.user(), id).await?;
     let Some(key) = report.file_key.filter(|_| report.state == "done") else {
         return Err(ApiError::Conflict(format!(
             "report {id} is {}; download it once it is done",
             report.state
         )));
     };
-    let (filename, mime) = paqueteria_worker::report::download_name(id, &report.kind);
+    let (filename, mime) = paqueteria_core::domain::report::download_name(id, &report.kind);
     crate::routes::attachments::serve(&s, &key, &filename, mime, &format!("report {id}")).await
 }

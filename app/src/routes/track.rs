@@ -2,17 +2,18 @@
 //! data: status and the history of statuses with their times and branches.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use paqueteria_core::domain::TrackingCode;
 
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ValidPath;
 use crate::startup::AppState;
 
 /// Status and history of a parcel by tracking code.
 #[utoipa::path(get, path = "/api/v1/track/{code}", tag = "tracking", params(("code" = String, Path, description = "Tracking code")), responses((status = 200, description = "Status and history, no personal data"), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 422, description = "Invalid input", body = crate::error::ValidationBody)))]
 pub async fn track(
     State(s): State<AppState>,
-    Path(code): Path<String>,
+    ValidPath(code): ValidPath<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let code = TrackingCode::parse(&code).map_err(|e| {
         ApiError::Validation(vec![crate::error::FieldError {
@@ -31,6 +32,8 @@ pub async fn track(
         .history(parcel.id)
         .await?
         .into_iter()
+        // status changes only: not a refused PIN or a reissued one
+        .filter(|e| e.from_status != Some(e.to_status))
         .map(|e| serde_json::json!({ "status": e.to_status, "at_ms": e.created_at_ms, "branch_id": e.branch_id }))
         .collect();
     Ok(Json(serde_json::json!({

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use futures::StreamExt;
 use paqueteria_bench::{BenchEnv, KINDS, new_job};
-use paqueteria_core::Broker;
+use paqueteria_jobs::Broker;
 
 #[derive(Parser)]
 struct Args {

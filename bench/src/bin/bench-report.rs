@@ -12,9 +12,9 @@
 use std::time::Instant;
 
 use clap::Parser;
-use paqueteria_core::clock::Clock;
 use paqueteria_core::domain::{Grams, Money, Phone, Role, Service};
-use paqueteria_core::store::{Actor, NewBranch, NewCustomer, NewParcel, NewTariff, Store};
+use paqueteria_core::store::{Actor, NewBranch, NewCustomer, NewParcel, Store};
+use paqueteria_jobs::Clock;
 use paqueteria_worker::report::{self, Format, Heading};
 
 #[derive(Parser)]
@@ -64,24 +64,12 @@ async fn seed(store: &Store, parcels: u32) -> anyhow::Result<()> {
         branches.push(b.id);
     }
     store
-        .create_tariff(&NewTariff {
-            package_type: "box".to_owned(),
-            zone: "national".to_owned(),
-            min_grams: Grams(0),
-            max_grams: Grams(30_000),
-            base_price: Money::units(8_000),
-            per_kg_price: Money::units(2_000),
-            storage_grace_hours: 24,
-            storage_fee_per_day: Money::units(1_000),
-            cod_fee: Money::units(3_000),
-            valid_from_ms: 0,
-            valid_to_ms: None,
-        })
+        .create_tariff(&paqueteria_testkit::demo_tariff())
         .await?;
     let actor = Actor {
         user_id: None,
         role: Role::Operator,
-        branch_id: None,
+        branch_id: Some(branches[0]),
     };
     let customer = |n: u32, name: &str| -> anyhow::Result<NewCustomer> {
         Ok(NewCustomer {
@@ -124,7 +112,9 @@ async fn main() -> anyhow::Result<()> {
         .store
         .clone()
         .unwrap_or_else(|| dir.path().join("bench.sqlite3"));
-    let store = Store::open_sqlite(&db, Clock::system()).await?;
+    let store = Store::open_sqlite(&db, Clock::system())
+        .await?
+        .with_pins(paqueteria_testkit::test_pins());
     let filters = serde_json::json!({});
     let held = store.report_totals(&filters).await?.count;
     if held == 0 {
@@ -138,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
         let heading = Heading {
             title: "Reporte de envíos #1".to_owned(),
             filters: "Todas las fechas".to_owned(),
-            generated_at_ms: paqueteria_core::clock::system_now_ms(),
+            generated_at_ms: paqueteria_jobs::clock::system_now_ms(),
             tz: chrono_tz::America::Bogota,
         };
         let path = dir.path().join(format!("report.{}", format.ext()));

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use paqueteria_bench::{BenchEnv, handlers};
-use paqueteria_worker::runtime::{Runtime, RuntimeConfig};
+use paqueteria_jobs::{Metrics, QueueSpec, Runtime, RuntimeConfig};
 
 #[derive(Parser)]
 struct Args {
@@ -17,13 +17,16 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    paqueteria_worker::telemetry::init();
+    paqueteria_core::telemetry::init();
     let args = Args::parse();
     let env = BenchEnv::from_env()?;
     let queues = if args.queues.is_empty() {
-        vec![env.queue.clone()]
+        vec![QueueSpec::new(env.queue.clone())]
     } else {
         args.queues
+            .iter()
+            .map(|q| QueueSpec::new(q.clone()))
+            .collect()
     };
     let broker = env.broker()?;
     let handlers = handlers(&env, &broker)?;
@@ -35,9 +38,9 @@ async fn main() -> anyhow::Result<()> {
         },
         broker,
         handlers,
-        paqueteria_worker::metrics::Metrics::new(),
+        Metrics::new(),
     );
-    runtime
-        .run_until_stopped(paqueteria_worker::shutdown_signal())
-        .await
+    Ok(runtime
+        .run_until_stopped(paqueteria_jobs::shutdown_signal())
+        .await?)
 }

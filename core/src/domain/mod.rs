@@ -6,10 +6,14 @@
 //! - [`Money`], [`Grams`]: integer amounts and weights.
 //! - [`lifecycle`]: parcel statuses and the one role-gated
 //!   [`lifecycle::transition`] function.
+//! - [`branch_scope`]: which branch's staff see and act on a parcel.
+//! - [`report`]: what a report's file is called.
 
+pub mod branch_scope;
 pub mod lifecycle;
 mod money;
 mod phone;
+pub mod report;
 mod tracking;
 
 pub use lifecycle::{

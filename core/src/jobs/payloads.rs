@@ -6,8 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::policy::JobPolicy;
-use super::{Job, queues};
+use paqueteria_jobs::{Job, JobPolicy};
+
+use super::queues;
 use crate::domain::Phone;
 
 /// Builds a PDF report of parcels and stores it (`report.pdf`).

@@ -1,6 +1,7 @@
 //! Attachment rows: an upload waits under `upload_key` until `file.store`
 //! moves it to `storage_key` (pending → stored); photos then get a
-//! thumbnail (stored → processed). A failure records its reason.
+//! thumbnail (stored → processed). A failure records its reason. A parcel
+//! holds at most [`MAX_ATTACHMENTS_PER_PARCEL`] (failed ones not counted).
 
 use sqlx::Row;
 
@@ -47,8 +48,13 @@ pub struct NewAttachment<'a> {
     pub uploaded_by: Option<i64>,
 }
 
+/// The most attachments a parcel may hold; failed uploads do not count.
+pub const MAX_ATTACHMENTS_PER_PARCEL: i64 = 20;
+
 impl Store {
-    /// Records an upload waiting under `upload_key` (state `pending`).
+    /// Records an upload waiting under `upload_key` (state `pending`);
+    /// a conflict when the parcel already holds
+    /// [`MAX_ATTACHMENTS_PER_PARCEL`].
     pub async fn create_attachment(&self, a: &NewAttachment<'_>) -> StoreResult<Attachment> {
         if !matches!(a.kind, "photo" | "document") {
             return Err(StoreError::Invalid {
@@ -58,9 +64,14 @@ impl Store {
         }
         // The parcel must exist (a clear 404 rather than a foreign-key error).
         self.parcel(a.parcel_id).await?;
-        let id: i64 = sqlx::query_scalar(
+        // The bound is part of the insert, so two uploads at once cannot
+        // both take the last place (on SQLite; on PostgreSQL they may, by
+        // one, under read committed: the bound is against abuse, not exact).
+        let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO attachments (parcel_id, kind, filename, content_type, size_bytes, storage_key, \
-             upload_key, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8) RETURNING id",
+             upload_key, uploaded_by, created_at) SELECT $1, $2, $3, $4, $5, '', $6, $7, $8 \
+             WHERE (SELECT COUNT(*) FROM attachments WHERE parcel_id = $1 AND state <> 'failed') < $9 \
+             RETURNING id",
         )
         .bind(a.parcel_id)
         .bind(a.kind)
@@ -70,9 +81,28 @@ impl Store {
         .bind(a.upload_key)
         .bind(a.uploaded_by)
         .bind(self.now())
+        .bind(MAX_ATTACHMENTS_PER_PARCEL)
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => self.attachment(id).await,
+            None => Err(StoreError::Conflict(too_many(a.parcel_id))),
+        }
+    }
+
+    /// Fails with a conflict when the parcel already holds
+    /// [`MAX_ATTACHMENTS_PER_PARCEL`] (checked before an upload is read).
+    pub async fn check_attachment_room(&self, parcel_id: i64) -> StoreResult<()> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM attachments WHERE parcel_id = $1 AND state <> 'failed'",
+        )
+        .bind(parcel_id)
         .fetch_one(&self.pool)
         .await?;
-        self.attachment(id).await
+        if n >= MAX_ATTACHMENTS_PER_PARCEL {
+            return Err(StoreError::Conflict(too_many(parcel_id)));
+        }
+        Ok(())
     }
 
     /// One attachment.
@@ -96,6 +126,37 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(attachment_from).collect()
+    }
+
+    /// One page of a parcel's attachments, oldest first: page `page` (from
+    /// 1) of `page_size` rows, and how many there are in all.
+    pub async fn parcel_attachments_page(
+        &self,
+        parcel_id: i64,
+        page: u32,
+        page_size: u32,
+    ) -> StoreResult<(Vec<Attachment>, i64)> {
+        let offset = i64::from(page.max(1) - 1) * i64::from(page_size);
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE parcel_id = $1 ORDER BY id \
+             LIMIT $2 OFFSET $3"
+        ))
+        .bind(parcel_id)
+        .bind(i64::from(page_size))
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM attachments WHERE parcel_id = $1")
+                .bind(parcel_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((
+            rows.iter()
+                .map(attachment_from)
+                .collect::<StoreResult<_>>()?,
+            total,
+        ))
     }
 
     /// pending → stored: the file is at `storage_key` and the upload is gone.
@@ -141,4 +202,10 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+fn too_many(parcel_id: i64) -> String {
+    format!(
+        "parcel {parcel_id} already holds {MAX_ATTACHMENTS_PER_PARCEL} attachments, the most a parcel may hold"
+    )
 }

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::{PARCEL_COLUMNS, Parcel, Store, StoreResult, parcel_from, storage_fee};
+use super::parcels::storage_fee;
+use super::rows::{PARCEL_COLUMNS, parcel_from};
+use super::{Parcel, Store, StoreResult};
 use crate::domain::Money;
 
 /// A finished report past its retention.

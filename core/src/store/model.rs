@@ -264,9 +264,15 @@ pub struct ParcelEventRow {
     pub to_status: ParcelStatus,
     /// Who.
     pub actor_id: Option<i64>,
-    /// Where.
+    /// Their name.
+    pub actor_name: Option<String>,
+    /// Where it happened: the actor's branch (for an admin, the branch
+    /// where the step happens).
     pub branch_id: Option<i64>,
-    /// Why, for cancel, return and failed attempts.
+    /// That branch's name.
+    pub branch_name: Option<String>,
+    /// Why, for cancel, return and failed attempts; what went wrong for a
+    /// refused PIN.
     pub reason: Option<String>,
     /// When (Unix ms).
     pub created_at_ms: i64,
@@ -286,6 +292,8 @@ pub struct Payment {
     pub amount: Money,
     /// Voided at (Unix ms).
     pub voided_at_ms: Option<i64>,
+    /// Who voided it (a user id).
+    pub voided_by: Option<i64>,
     /// Why it was voided.
     pub void_reason: Option<String>,
 }

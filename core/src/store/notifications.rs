@@ -10,10 +10,8 @@
 
 use sqlx::Row;
 
-use super::{
-    NOTIFICATION_COLUMNS, Notification, OutboxMessage, Store, StoreError, StoreResult,
-    notification_from,
-};
+use super::rows::{NOTIFICATION_COLUMNS, notification_from};
+use super::{Notification, OutboxMessage, Store, StoreError, StoreResult};
 
 /// What a send attempt may do with its row.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,7 +79,8 @@ impl Store {
         })
     }
 
-    /// Records a delivered message and how it left.
+    /// Records a delivered message and how it left. A reissued PIN's
+    /// text, once the gateway has it, is kept masked.
     pub async fn mark_notification_sent(
         &self,
         id: i64,
@@ -90,12 +89,15 @@ impl Store {
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE notifications SET state = 'sent', transport = $1, provider_message_id = $2, \
-             sent_at = $3, error = NULL WHERE id = $4",
+             sent_at = $3, error = NULL, \
+             body = CASE WHEN template = $5 THEN $6 ELSE body END WHERE id = $4",
         )
         .bind(transport)
         .bind(provider_message_id)
         .bind(self.now())
         .bind(id)
+        .bind(super::PIN_TEMPLATE)
+        .bind("Paqueteria: nuevo PIN de entrega enviado (oculto).")
         .execute(&self.pool)
         .await?;
         Ok(())

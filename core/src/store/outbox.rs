@@ -8,30 +8,31 @@
 //! the enqueue and the mark, the next enqueue of the same id is a no-op. So
 //! every notification becomes exactly one job.
 
-use crate::broker::Broker;
 use crate::domain::Phone;
 use crate::jobs::{Job, SendEmail, SendSms};
+use paqueteria_jobs::Broker;
 
-use super::{
-    NOTIFICATION_COLUMNS, Notification, Store, StoreError, StoreResult, notification_from,
-};
+use super::rows::{NOTIFICATION_COLUMNS, notification_from};
+use super::{Notification, Store, StoreError, StoreResult};
 
 /// What one relay round did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Relayed {
     /// Rows enqueued and marked.
     pub enqueued: u64,
     /// Rows whose enqueue failed; they stay pending for the next round.
     pub failed: u64,
+    /// The first enqueue error, when one failed. The caller logs it: a
+    /// relay that runs every half second decides how often to say so.
+    pub error: Option<String>,
 }
 
 impl Store {
     /// Pending notifications, oldest first.
     ///
     /// In the order of the index of pending ones (`notifications_pending`,
-    /// by creation time): ordered by id alone, SQLite walked every
-    /// notification ever sent to find the few pending (41 ms over 250,000,
-    /// twice a second, from the relay).
+    /// by creation time): ordered by id alone, SQLite would walk every
+    /// notification ever sent to find the few pending.
     pub async fn pending_notifications(&self, limit: i64) -> StoreResult<Vec<Notification>> {
         let rows = sqlx::query(&format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE state = 'pending' \
@@ -84,8 +85,11 @@ impl Store {
                     r.enqueued += 1;
                 }
                 Err(e) => {
-                    tracing::warn!(notification_id = n.id, error = %e, "could not enqueue a notification; it stays pending");
+                    tracing::debug!(notification_id = n.id, error = %e, "could not enqueue a notification; it stays pending");
                     r.failed += 1;
+                    if r.error.is_none() {
+                        r.error = Some(format!("notification {}: {e}", n.id));
+                    }
                     if e.is_transient() {
                         // The broker is down: the rest would fail the same way.
                         break;

@@ -3,7 +3,7 @@
 //! sqlx's pool checks every connection it takes back with a round trip to
 //! the server (a `Sync` and its `ReadyForQuery`), whatever the statement
 //! did; for a page of the list that is a second wake-up of the server and
-//! of the app per request (perf: 7% of the app's samples on the list).
+//! of the app per request.
 //! These reads keep their connections in a deadpool pool instead, which
 //! hands a connection back as it is. A connection is closed, not kept,
 //! when its statement fails for a reason other than the statement itself
@@ -18,7 +18,8 @@ use deadpool::managed::{Manager, Metrics, Object, Pool, PoolError, RecycleError,
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgRow, PgSeverity};
 use sqlx::{ConnectOptions, Executor};
 
-use super::{Bind, StoreError, StoreResult};
+use super::parcels::Bind;
+use super::{StoreError, StoreResult};
 
 /// How long a connection serves before it is replaced.
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);

@@ -3,7 +3,7 @@
 //! sqlx runs each SQLite connection on a thread of its own: a statement is
 //! sent to that thread and its result sent back, two thread switches per
 //! statement. For the parcel list, the app's busiest route, those switches
-//! cost a quarter of the request (bench/app-bench, perf). These reads
+//! are a large share of a request's cost. These reads
 //! instead take a read-only connection of their own (rusqlite, over the
 //! same file and the same bundled SQLite) and run the statement where they
 //! are called. A statement here is CPU work over pages in memory, a
@@ -17,7 +17,8 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use super::{Bind, StoreError, StoreResult};
+use super::parcels::Bind;
+use super::{StoreError, StoreResult};
 
 /// Prepared statements kept per connection: the list's shapes (filters ×
 /// page bounds) and the searches' arms.

@@ -72,6 +72,39 @@ impl Store {
         report_from(&row)
     }
 
+    /// One page of reports, newest first: those `requested_by` asked for,
+    /// or every report for `None`; page `page` (from 1) of `page_size`
+    /// rows, and how many there are in all. (Finished reports are deleted
+    /// after `REPORT_RETENTION`, so the table stays small.)
+    pub async fn reports_page(
+        &self,
+        requested_by: Option<i64>,
+        page: u32,
+        page_size: u32,
+    ) -> StoreResult<(Vec<Report>, i64)> {
+        let offset = i64::from(page.max(1) - 1) * i64::from(page_size);
+        let rows = sqlx::query(&format!(
+            "SELECT {REPORT_COLUMNS} FROM reports \
+             WHERE (CAST($1 AS BIGINT) IS NULL OR requested_by = $1) \
+             ORDER BY id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(requested_by)
+        .bind(i64::from(page_size))
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM reports WHERE (CAST($1 AS BIGINT) IS NULL OR requested_by = $1)",
+        )
+        .bind(requested_by)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((
+            rows.iter().map(report_from).collect::<StoreResult<_>>()?,
+            total,
+        ))
+    }
+
     /// Marks a report running (its job started).
     pub async fn start_report(&self, id: i64) -> StoreResult<()> {
         sqlx::query(
@@ -106,6 +139,17 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Deletes a report that never got its job (the job system refused
+    /// it); a report with a job is left alone. Returns whether one went.
+    pub async fn forget_unqueued_report(&self, id: i64) -> StoreResult<bool> {
+        let gone = sqlx::query("DELETE FROM reports WHERE id = $1 AND job_id IS NULL")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(gone > 0)
     }
 
     /// Marks a report failed with the reason.

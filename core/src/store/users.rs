@@ -33,18 +33,30 @@ pub struct User {
 }
 
 /// A user to create.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewUser {
     /// Email.
     pub email: String,
     /// Full name.
     pub name: String,
-    /// Plain password (at least 10 characters); only its hash is stored.
+    /// Plain password (see [`super::passwords`]); only its hash is stored.
     pub password: String,
     /// Role.
     pub role: Role,
     /// Branch.
     pub branch_id: Option<i64>,
+}
+
+/// Written without the password.
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("branch_id", &self.branch_id)
+            .finish_non_exhaustive()
+    }
 }
 
 fn role_from(s: &str) -> StoreResult<Role> {
@@ -63,7 +75,27 @@ pub fn hash_password(password: &str) -> StoreResult<String> {
         .map_err(|e| StoreError::Database(format!("hash a password: {e}")))
 }
 
-fn verify_password(password: &str, phc: &str) -> bool {
+/// Password hashing is CPU work of tens of milliseconds: it runs on the
+/// blocking pool, never on the async threads that serve every other
+/// request, and at most as many at once as the machine has cores, so a
+/// flood of sign-ins queues here instead of taking every thread.
+pub(super) async fn off_the_async_threads<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> StoreResult<T> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))
+    });
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|e| StoreError::Database(format!("password hashing: {e}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Database(format!("password hashing: {e}")))
+}
+
+pub(super) fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| {
             Argon2::default()
@@ -78,16 +110,16 @@ pub fn random_bytes(bytes: &mut [u8]) {
     OsRng.fill_bytes(bytes);
 }
 
-fn token_hash(token: &str) -> String {
+pub(super) fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, branch_id, active";
+pub(super) const USER_COLUMNS: &str = "id, email, name, role, branch_id, active";
 
-fn user_from(r: &sqlx::any::AnyRow) -> StoreResult<User> {
+pub(super) fn user_from(r: &sqlx::any::AnyRow) -> StoreResult<User> {
     Ok(User {
         id: r.try_get("id")?,
         email: r.try_get("email")?,
@@ -99,8 +131,34 @@ fn user_from(r: &sqlx::any::AnyRow) -> StoreResult<User> {
 }
 
 impl Store {
-    /// Creates a user.
+    /// Creates a user. The password must pass the policy
+    /// ([`super::passwords`]).
     pub async fn create_user(&self, u: &NewUser) -> StoreResult<User> {
+        self.add_user(u, None).await
+    }
+
+    /// Creates a user as `actor` (an admin) did, with an audit row
+    /// (`user_created`) committed with it. Any role but admin needs a
+    /// branch (as for `Store::update_user`).
+    pub async fn create_user_by(
+        &self,
+        u: &NewUser,
+        actor: &super::accounts::Acting<'_>,
+    ) -> StoreResult<User> {
+        if u.role != Role::Admin && u.branch_id.is_none() {
+            return Err(StoreError::Invalid {
+                field: "branch_id",
+                message: format!("is required for a {}", u.role.as_str()),
+            });
+        }
+        self.add_user(u, Some(actor)).await
+    }
+
+    async fn add_user(
+        &self,
+        u: &NewUser,
+        actor: Option<&super::accounts::Acting<'_>>,
+    ) -> StoreResult<User> {
         let email = u.email.trim().to_lowercase();
         if !email.contains('@') {
             return Err(StoreError::Invalid {
@@ -108,13 +166,52 @@ impl Store {
                 message: "is not an email address".to_owned(),
             });
         }
-        if u.password.chars().count() < 10 {
+        if email.chars().count() > super::limits::EMAIL_CHARS {
             return Err(StoreError::Invalid {
-                field: "password",
-                message: "must have at least 10 characters".to_owned(),
+                field: "email",
+                message: format!("must be at most {} characters", super::limits::EMAIL_CHARS),
             });
         }
-        let hash = hash_password(&u.password)?;
+        let name_chars = u.name.trim().chars().count();
+        if name_chars == 0 || name_chars > super::limits::NAME_CHARS {
+            return Err(StoreError::Invalid {
+                field: "name",
+                message: format!("must have 1 to {} characters", super::limits::NAME_CHARS),
+            });
+        }
+        if let Some(problem) = super::passwords::password_problem(&u.password) {
+            return Err(StoreError::Invalid {
+                field: "password",
+                message: problem,
+            });
+        }
+        if let Some(branch) = u.branch_id {
+            let active: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM branches WHERE id = $1 AND active = $2")
+                    .bind(branch)
+                    .bind(1_i64)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if active.is_none() {
+                return Err(StoreError::Invalid {
+                    field: "branch_id",
+                    message: format!("no active branch {branch}"),
+                });
+            }
+        }
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(&self.pool)
+            .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "a user with email {email} already exists"
+            )));
+        }
+        let password = u.password.clone();
+        let hash = off_the_async_threads(move || hash_password(&password)).await??;
+        let now = self.now();
+        let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (email, name, password_hash, role, branch_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -124,9 +221,29 @@ impl Store {
         .bind(hash)
         .bind(u.role.as_str())
         .bind(u.branch_id)
-        .bind(self.now())
-        .fetch_one(&self.pool)
+        .bind(now)
+        .fetch_one(&mut *tx)
         .await?;
+        if let Some(actor) = actor {
+            let detail = format!(
+                "email: {email}; role: {}; branch_id: {}",
+                u.role.as_str(),
+                u.branch_id.map_or("none".to_owned(), |b| b.to_string())
+            );
+            super::audit::audit_in(
+                &mut tx,
+                &super::AuditEntry {
+                    actor_id: Some(actor.user_id),
+                    action: super::AuditAction::UserCreated,
+                    subject: Some(&format!("user:{id}")),
+                    detail: &detail,
+                    client_addr: actor.client_addr,
+                },
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
         self.user(id).await
     }
 
@@ -165,18 +282,23 @@ impl Store {
         .bind(email.trim().to_lowercase())
         .fetch_optional(&self.pool)
         .await?;
+        let password = password.to_owned();
         let Some(row) = row else {
             // Spend the same time as a real check, so timing does not tell
             // which emails exist.
             static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-            let dummy =
-                DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
-            let _ = verify_password(password, dummy);
+            off_the_async_threads(move || {
+                let dummy =
+                    DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
+                verify_password(&password, dummy)
+            })
+            .await?;
             return Ok(None);
         };
         let hash: String = row.try_get("password_hash")?;
         let user = user_from(&row)?;
-        Ok((user.active && verify_password(password, &hash)).then_some(user))
+        let ok = off_the_async_threads(move || verify_password(&password, &hash)).await?;
+        Ok((user.active && ok).then_some(user))
     }
 
     /// Opens a session for `user_id` that lasts `ttl_ms`; returns the token.
@@ -205,12 +327,15 @@ impl Store {
     pub async fn session_user(&self, token: &str) -> StoreResult<Option<User>> {
         let key = token_hash(token);
         let now = self.now();
-        if let Some((user, until)) = self.sessions.0.get(&key) {
+        if let Some((user, until)) = self.sessions.entries.get(&key) {
             if until > now {
                 return Ok(Some(user));
             }
-            self.sessions.0.invalidate(&key);
+            self.sessions.entries.invalidate(&key);
         }
+        // A user changed or a session ended while this lookup ran must not
+        // be remembered as it was read (see `SessionCache::forget_user`).
+        let generation = self.sessions.generation();
         let row = sqlx::query(&format!(
             "SELECT {}, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = 1",
@@ -230,9 +355,11 @@ impl Store {
         let user = user_from(&row)?;
         let expires_at: i64 = row.try_get("expires_at")?;
         let ttl = i64::try_from(SESSION_CACHE_TTL.as_millis()).unwrap_or(i64::MAX);
-        self.sessions
-            .0
-            .insert(key, (user.clone(), expires_at.min(now.saturating_add(ttl))));
+        self.sessions.remember(
+            generation,
+            key,
+            (user.clone(), expires_at.min(now.saturating_add(ttl))),
+        );
         Ok(Some(user))
     }
 
@@ -243,7 +370,7 @@ impl Store {
             .bind(&key)
             .execute(&self.pool)
             .await?;
-        self.sessions.0.invalidate(&key);
+        self.sessions.entries.invalidate(&key);
         Ok(())
     }
 }
@@ -252,24 +379,62 @@ impl Store {
 pub const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Sessions recently looked up: token hash → (user, trusted until, ms).
+///
+/// A user's entries are forgotten when the user changes (role, branch,
+/// active flag, password): the next request reads the database again.
+/// `generation` counts those changes, so that a lookup that read the
+/// database before a change and finishes after it does not put back what
+/// it read.
 #[derive(Clone)]
-pub(crate) struct SessionCache(moka::sync::Cache<String, (User, i64)>);
+pub(crate) struct SessionCache {
+    entries: moka::sync::Cache<String, (User, i64)>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
 
 impl SessionCache {
     pub(crate) fn new() -> Self {
-        Self(
-            moka::sync::Cache::builder()
+        Self {
+            entries: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(SESSION_CACHE_TTL)
                 .build(),
-        )
+            generation: std::sync::Arc::default(),
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Remembers `value` under `key`, unless a user changed since
+    /// `generation` was read (the value may be stale).
+    fn remember(&self, generation: u64, key: String, value: (User, i64)) {
+        self.entries.insert(key.clone(), value);
+        // Checked after the insert: a change that raced with it either
+        // bumped the generation already (the entry is dropped here) or
+        // comes later and forgets the entry itself.
+        if self.generation() != generation {
+            self.entries.invalidate(&key);
+        }
+    }
+
+    /// Forgets every remembered session of `user_id`, but the one whose
+    /// token hashes to `keep`.
+    pub(super) fn forget_user(&self, user_id: i64, keep: Option<&str>) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        for (key, (user, _)) in &self.entries {
+            if user.id == user_id && keep != Some(key.as_str()) {
+                self.entries.invalidate(key.as_str());
+            }
+        }
     }
 }
 
 impl std::fmt::Debug for SessionCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionCache")
-            .field("entries", &self.0.entry_count())
+            .field("entries", &self.entries.entry_count())
             .finish()
     }
 }

@@ -18,8 +18,8 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use image::{ImageReader, Limits};
+use paqueteria_core::files::StorageError;
 use paqueteria_core::jobs::{Job, MakeThumbnail, StoreFile};
-use paqueteria_core::storage::StorageError;
 use paqueteria_core::store::{Attachment, StoreError};
 use serde_json::json;
 

@@ -13,12 +13,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use paqueteria_core::clock::local_day;
+use paqueteria_core::calendar::local_day;
 use paqueteria_core::domain::{ParcelEvent, Role};
 use paqueteria_core::jobs::{
     CleanupReports, CleanupTmp, ExpireRegistrations, RefreshDashboard, SendDailyReminders,
 };
-use paqueteria_core::store::{Actor, StoreError};
+use paqueteria_core::store::{Actor, Handover, StoreError};
 use serde_json::json;
 
 use super::{Handlers, JobContext, JobError, JobResult, Services};
@@ -247,7 +247,11 @@ async fn expire_registrations(
         }
         for (id, version) in batch {
             seen.insert(id);
-            match s.store.apply_event(id, version, &event, &system).await {
+            match s
+                .store
+                .apply_event(id, version, &event, &system, &Handover::NONE)
+                .await
+            {
                 Ok(p) => {
                     cancelled += 1;
                     tracing::info!(job_id = %ctx.id, parcel = %p.tracking_code, "cancelled a registration never handed in");

@@ -1,16 +1,10 @@
-//! Job handlers: the seam where each job kind's code plugs into the runtime.
+//! Paquetería's job handlers, one module per job family, on the
+//! `paqueteria-jobs` registry.
 //!
-//! A handler is an async function from a decoded payload to a result. It
-//! says whether a failure is worth retrying: [`JobError::Retry`] for
-//! transient trouble (network, timeout, 5xx, 429), [`JobError::Abort`] for
-//! what retrying cannot fix (4xx, a missing record). A payload that does not
-//! decode never reaches the handler: it goes to the dead set with the decode
-//! error. CPU-heavy handlers register with [`Handlers::register_blocking`] and
-//! run on the blocking pool, off the async threads.
-//!
-//! One module per job family. Families with side effects take the shared
-//! [`Services`] (store, storage, broker client, settings) and build their
-//! transport from it in their `register` function.
+//! Each module's header says its jobs' queue, retry policy and idempotency
+//! key. Families with side effects take the shared [`Services`] (store,
+//! files, job client, settings) and build their transport from it in their
+//! `register` function.
 
 pub mod email;
 pub mod files;
@@ -20,61 +14,11 @@ pub mod sms;
 pub mod system;
 
 pub use crate::services::Services;
-
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::Arc;
-
-use futures::future::BoxFuture;
-use paqueteria_core::broker::JobId;
-use paqueteria_core::jobs::Job;
-
-/// Why an attempt failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JobError {
-    /// Transient: retry with backoff while attempts remain.
-    #[error("{0}")]
-    Retry(String),
-    /// Permanent: straight to the dead set.
-    #[error("{0}")]
-    Abort(String),
-}
-
-impl JobError {
-    /// A transient failure.
-    pub fn retry(e: impl std::fmt::Display) -> Self {
-        Self::Retry(e.to_string())
-    }
-
-    /// A permanent failure.
-    pub fn abort(e: impl std::fmt::Display) -> Self {
-        Self::Abort(e.to_string())
-    }
-}
-
-/// What a handler returns: an optional JSON result kept with the job.
-pub type JobResult = Result<Option<serde_json::Value>, JobError>;
-
-/// What a handler knows about the attempt it runs.
-#[derive(Debug, Clone)]
-pub struct JobContext {
-    /// The job's id (the idempotency key of its side effects by default).
-    pub id: JobId,
-    /// The job's name.
-    pub name: String,
-    /// The queue it came from.
-    pub queue: String,
-    /// This attempt's number, from 1.
-    pub attempt: u32,
-    /// The worker process incarnation running it.
-    pub worker_id: String,
-}
-
-type Handler = Arc<dyn Fn(JobContext, &str) -> BoxFuture<'static, JobResult> + Send + Sync>;
+pub use paqueteria_jobs::{Handlers, JobContext, JobError, JobResult};
 
 /// A storage failure as a job error: retried when it may pass (network,
 /// 5xx, throttling), else final. `what` says what the job was doing.
-pub(crate) fn storage_error(what: &str, e: paqueteria_core::storage::StorageError) -> JobError {
+pub(crate) fn storage_error(what: &str, e: paqueteria_core::files::StorageError) -> JobError {
     let reason = format!("{what}: {e}");
     if e.is_transient() {
         JobError::Retry(reason)
@@ -83,123 +27,21 @@ pub(crate) fn storage_error(what: &str, e: paqueteria_core::storage::StorageErro
     }
 }
 
-/// The registry: job name → handler.
-#[derive(Clone, Default)]
-pub struct Handlers {
-    map: HashMap<String, Handler>,
+/// The handlers that need no services (`system.ping`).
+pub fn builtin() -> Handlers {
+    let mut h = Handlers::new();
+    system::register(&mut h);
+    h
 }
 
-impl std::fmt::Debug for Handlers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.map.keys()).finish()
-    }
-}
-
-fn decode<J: Job>(payload: &str) -> Result<J, JobError> {
-    serde_json::from_str::<J>(payload)
-        .map_err(|e| JobError::Abort(format!("payload does not decode as {}: {e}", J::NAME)))
-}
-
-impl Handlers {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The handlers that need no services (`system.ping`).
-    pub fn builtin() -> Self {
-        let mut h = Self::new();
-        system::register(&mut h);
-        h
-    }
-
-    /// Every job this build can run, on `services`. Fails when a
-    /// transport's settings do not work (a malformed SMTP URL, say).
-    pub fn with_services(services: &std::sync::Arc<Services>) -> anyhow::Result<Self> {
-        let mut h = Self::builtin();
-        reports::register(&mut h, services)?;
-        sms::register(&mut h, services)?;
-        email::register(&mut h, services)?;
-        files::register(&mut h, services)?;
-        maintenance::register(&mut h, services)?;
-        Ok(h)
-    }
-
-    /// Registers an async handler for catalog job `J`.
-    pub fn register<J, F, Fut>(&mut self, handler: F) -> &mut Self
-    where
-        J: Job,
-        F: Fn(JobContext, J) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = JobResult> + Send + 'static,
-    {
-        let handler = Arc::new(handler);
-        self.map.insert(
-            J::NAME.to_owned(),
-            Arc::new(move |ctx, payload| {
-                let decoded = decode::<J>(payload);
-                let handler = handler.clone();
-                Box::pin(async move { handler(ctx, decoded?).await })
-            }),
-        );
-        self
-    }
-
-    /// Registers a CPU-heavy handler for catalog job `J`: it runs on the
-    /// blocking thread pool so it never stalls the async threads.
-    pub fn register_blocking<J, F>(&mut self, handler: F) -> &mut Self
-    where
-        J: Job,
-        F: Fn(JobContext, J) -> JobResult + Send + Sync + 'static,
-    {
-        let handler = Arc::new(handler);
-        self.map.insert(
-            J::NAME.to_owned(),
-            Arc::new(move |ctx, payload| {
-                let decoded = decode::<J>(payload);
-                let handler = handler.clone();
-                Box::pin(async move {
-                    let job = decoded?;
-                    tokio::task::spawn_blocking(move || handler(ctx, job))
-                        .await
-                        .map_err(|e| JobError::Retry(format!("handler panicked: {e}")))?
-                })
-            }),
-        );
-        self
-    }
-
-    /// Registers a handler under any name, on the raw JSON payload (the
-    /// bench jobs and tests use this; catalog jobs use [`Self::register`]).
-    pub fn register_raw<F, Fut>(&mut self, name: &str, handler: F) -> &mut Self
-    where
-        F: Fn(JobContext, String) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = JobResult> + Send + 'static,
-    {
-        let handler = Arc::new(handler);
-        self.map.insert(
-            name.to_owned(),
-            Arc::new(move |ctx, payload| {
-                let handler = handler.clone();
-                let payload = payload.to_owned();
-                Box::pin(async move { handler(ctx, payload).await })
-            }),
-        );
-        self
-    }
-
-    /// Whether a job name has a handler.
-    pub fn contains(&self, name: &str) -> bool {
-        self.map.contains_key(name)
-    }
-
-    /// Starts the handler of `ctx.name` on `payload`.
-    pub(crate) fn call(&self, ctx: JobContext, payload: &str) -> BoxFuture<'static, JobResult> {
-        match self.map.get(&ctx.name) {
-            Some(h) => h(ctx, payload),
-            None => {
-                let msg = format!("no handler for job {:?} in this worker build", ctx.name);
-                Box::pin(async move { Err(JobError::Abort(msg)) })
-            }
-        }
-    }
+/// Every job this build can run, on `services`. Fails when a transport's
+/// settings do not work (a malformed SMTP URL, say).
+pub fn handlers(services: &std::sync::Arc<Services>) -> anyhow::Result<Handlers> {
+    let mut h = builtin();
+    reports::register(&mut h, services)?;
+    sms::register(&mut h, services)?;
+    email::register(&mut h, services)?;
+    files::register(&mut h, services)?;
+    maintenance::register(&mut h, services)?;
+    Ok(h)
 }

@@ -29,8 +29,8 @@
 
 use std::sync::Arc;
 
+use paqueteria_core::files::StorageError;
 use paqueteria_core::jobs::{GenerateReportPdf, GenerateReportXlsx, Job, StoreReport};
-use paqueteria_core::storage::StorageError;
 use paqueteria_core::store::{Report, Store, StoreError};
 use serde_json::json;
 
@@ -97,6 +97,7 @@ async fn load(s: &Services, id: i64) -> Result<Report, JobError> {
 /// reason.
 async fn settle(s: &Services, r: &Report, e: JobError, last: bool) -> JobResult {
     match e {
+        JobError::Snooze(d) => Err(JobError::Snooze(d)),
         JobError::Retry(reason) if !last => Err(JobError::Retry(reason)),
         JobError::Retry(reason) | JobError::Abort(reason) => {
             compensate(s, r, &reason).await;
@@ -259,7 +260,7 @@ async fn build(s: &Services, ctx: &JobContext, r: &Report, format: Format) -> Jo
         })?;
 
     let key = tmp_key(r);
-    let content_type = report::download_name(id, &r.kind).1;
+    let content_type = paqueteria_core::domain::report::download_name(id, &r.kind).1;
     s.storage
         .put_file(&key, file.path(), content_type)
         .await

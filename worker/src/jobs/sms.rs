@@ -6,12 +6,19 @@
 //! `paqueteria_core::store::Claim`). A redelivered job finds the row sent
 //! and does nothing; one whose earlier attempt died during the call leaves
 //! it `unknown` rather than risk a second SMS.
+//!
+//! Queue `sms`; 8 attempts, 5 s doubling to 1 h, 30 s limit; idempotency key
+//! the notification id. When the gateway's rate limit has no turn free, the
+//! job waits in its slot if the next turn is near (a quarter second at
+//! most), else snoozes until it is (the attempt does not count, and the
+//! worker slot goes to other queues' jobs).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use paqueteria_core::jobs::SendSms;
-use paqueteria_core::settings::BrokerSettings;
 use paqueteria_core::store::{Claim, StoreError};
+use paqueteria_jobs::EngineConfig;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -27,13 +34,13 @@ pub fn register(h: &mut Handlers, services: &Arc<Services>) -> anyhow::Result<()
         Some(liwa) => {
             let rate = transports.sms_rate_limit;
             let limit = match &services.settings.broker {
-                BrokerSettings::Redis { url, prefix } => {
+                EngineConfig::Redis { url, prefix } => {
                     // Connects lazily: a Redis still starting is not fatal.
                     let url = url.expose_secret().to_owned();
                     let prefix = prefix.clone();
                     LazyLimit::Redis { url, prefix, rate }
                 }
-                BrokerSettings::Sqlite { .. } => LazyLimit::Local(rate),
+                EngineConfig::Sqlite { .. } => LazyLimit::Local(rate),
             };
             Some((liwa.clone(), transports.sms_timeout, limit))
         }
@@ -112,8 +119,36 @@ pub(crate) fn store_error(e: StoreError) -> JobError {
     }
 }
 
+/// A wait for the rate limit this short is spent in the worker slot; a
+/// longer one gives the slot back (a snooze).
+const SHORT_WAIT: Duration = Duration::from_millis(250);
+
+/// Takes a turn of the gateway's rate limit: waits in the slot when the
+/// next turn is near, else snoozes the job until it is (the attempt does not
+/// count, and the slot goes to other queues' jobs meanwhile).
+async fn take_turn(liwa: &LiwaClient) -> Result<(), JobError> {
+    let mut waited = Duration::ZERO;
+    loop {
+        match liwa.take_turn().await {
+            Ok(()) => return Ok(()),
+            Err(wait) if waited + wait <= SHORT_WAIT => {
+                tokio::time::sleep(wait).await;
+                waited += wait;
+            }
+            Err(wait) => {
+                // Jitter, so snoozed messages do not all come back in step.
+                let jitter = Duration::from_millis(fastrand::u64(0..=50));
+                return Err(JobError::snooze(wait + jitter));
+            }
+        }
+    }
+}
+
 async fn send(s: &Services, liwa: Option<&LiwaClient>, ctx: JobContext, job: SendSms) -> JobResult {
     let id = job.notification_id;
+    if let Some(liwa) = liwa {
+        take_turn(liwa).await?;
+    }
     match s.store.claim_notification(id).await.map_err(store_error)? {
         Claim::Send(_) => {}
         Claim::AlreadySent(n) => {

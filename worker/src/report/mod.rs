@@ -247,41 +247,6 @@ pub fn status_label(status: &str) -> &str {
     }
 }
 
-/// The file name and MIME type a report of `kind` (`pdf` or `xlsx`) is
-/// downloaded as.
-pub fn download_name(report_id: i64, kind: &str) -> (String, &'static str) {
-    if kind == "pdf" {
-        (format!("reporte-{report_id}.pdf"), "application/pdf")
-    } else {
-        (
-            format!("reporte-{report_id}.xlsx"),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-    }
-}
-
-/// A stored report file as an HTTP body read in 64 KiB chunks, with its
-/// length: the download route streams it instead of loading it whole.
-pub async fn file_body(path: &std::path::Path) -> std::io::Result<(axum::body::Body, u64)> {
-    use tokio::io::AsyncReadExt;
-
-    let file = tokio::fs::File::open(path).await?;
-    let len = file.metadata().await?.len();
-    let chunks = futures::stream::unfold(Some(file), |file| async move {
-        let mut file = file?;
-        let mut buf = vec![0; 64 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(axum::body::Bytes::from(buf)), Some(file)))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    });
-    Ok((axum::body::Body::from_stream(chunks), len))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

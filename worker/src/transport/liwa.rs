@@ -125,9 +125,15 @@ impl LiwaClient {
         Ok(t)
     }
 
-    /// Sends one SMS; returns the gateway's message id.
+    /// Takes one turn of the shared rate limit, or says how long until
+    /// the next one. Call it before [`Self::send`].
+    pub async fn take_turn(&self) -> Result<(), Duration> {
+        self.limit.lock().await.try_acquire().await
+    }
+
+    /// Sends one SMS; returns the gateway's message id. The caller has taken
+    /// a turn of the rate limit ([`Self::take_turn`]).
     pub async fn send(&self, to: &Phone, text: &str) -> Result<String, SendError> {
-        self.limit.lock().await.acquire().await;
         let number = to.as_str().trim_start_matches('+').to_owned();
         let body = serde_json::json!({ "number": number, "message": text, "type": 1 });
         let url = format!("{}/v2/sms/single", self.settings.base_url);

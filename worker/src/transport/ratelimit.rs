@@ -6,27 +6,15 @@
 //! one budget without trusting each other's clocks. With the embedded
 //! engine there is one process, and an in-process limiter (governor) does
 //! the same.
+//!
+//! A job that finds no turn free does not wait for one inside its worker
+//! slot: [`RateLimit::try_acquire`] says how long until the next turn, and
+//! the job snoozes that long (the slot goes to another queue's job).
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-
-const GCRA: &str = r"
--- KEYS[1] the limiter; ARGV[1] emission interval (µs).
--- Returns 0 when a message may go now, else the µs to wait.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
--- tat: the earliest time the next message may go (no burst).
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat > now then
-  return tat - now
-end
-local new_tat = now + interval
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return 0
-";
 
 /// The limiter.
 pub enum RateLimit {
@@ -38,6 +26,8 @@ pub enum RateLimit {
         key: String,
         /// Microseconds between messages.
         interval_us: u64,
+        /// `scripts/gcra.lua`, loaded once.
+        script: redis::Script,
     },
     /// In this process.
     Local(governor::DefaultDirectRateLimiter),
@@ -66,6 +56,7 @@ impl RateLimit {
             conn,
             key: format!("{prefix}:ratelimit:sms"),
             interval_us: 1_000_000 / u64::from(per_second.max(1)),
+            script: redis::Script::new(include_str!("scripts/gcra.lua")),
         })
     }
 
@@ -77,31 +68,46 @@ impl RateLimit {
         ))
     }
 
-    /// Waits until one message may go. A Redis error waits one interval
-    /// and lets the message go: the gateway's own 429 is the backstop.
-    pub async fn acquire(&mut self) {
+    /// Takes one message's turn if it is free now; else says how long
+    /// until the next one (nothing is taken). A Redis error paces locally
+    /// (one interval's wait) and lets the message go: the gateway's own 429
+    /// is the backstop.
+    pub async fn try_acquire(&mut self) -> Result<(), Duration> {
         match self {
-            Self::Local(l) => l.until_ready().await,
+            Self::Local(l) => l.check().map_err(|not_until| {
+                not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ))
+            }),
             Self::Redis {
                 conn,
                 key,
                 interval_us,
-            } => loop {
-                let wait: redis::RedisResult<u64> = redis::Script::new(GCRA)
+                script,
+            } => {
+                let wait: redis::RedisResult<u64> = script
                     .key(key.as_str())
                     .arg(*interval_us)
                     .invoke_async(conn)
                     .await;
                 match wait {
-                    Ok(0) => return,
-                    Ok(us) => tokio::time::sleep(Duration::from_micros(us)).await,
+                    Ok(0) => Ok(()),
+                    Ok(us) => Err(Duration::from_micros(us)),
                     Err(e) => {
                         tracing::warn!(error = %e, "SMS rate limit unavailable; pacing locally");
                         tokio::time::sleep(Duration::from_micros(*interval_us)).await;
-                        return;
+                        Ok(())
                     }
                 }
-            },
+            }
+        }
+    }
+
+    /// Waits until one message may go (for callers that have no slot to
+    /// give back).
+    pub async fn acquire(&mut self) {
+        while let Err(wait) = self.try_acquire().await {
+            tokio::time::sleep(wait).await;
         }
     }
 }

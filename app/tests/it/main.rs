@@ -1,0 +1,27 @@
+//! The app's integration tests: the REST API as a client uses it, the
+//! embedded all-in-one run, health, metrics, attachments, reports and the
+//! outbox.
+//!
+//! One test binary for the whole crate: the crate and its dependencies are
+//! linked once, not once per test file. Shared helpers are in `common`.
+
+mod accounts;
+mod api;
+mod attachments;
+mod audit;
+mod common;
+mod contract;
+mod csrf;
+mod customers;
+mod embedded;
+mod health;
+mod limits;
+mod outbox;
+mod relay;
+mod report_access;
+mod reports;
+mod seed;
+mod signin;
+mod tariffs;
+mod users;
+mod workflow;

@@ -1,0 +1,153 @@
+//! Opening a broker: which engine, and where its data lives.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{BrokerConfig, BrokerResult, SharedBroker, redis::RedisBroker, sqlite::SqliteBroker};
+
+/// Which engine a broker runs on, and where its data lives.
+#[derive(Clone, Debug)]
+pub enum EngineConfig {
+    /// Redis at a URL (a password is allowed: it never prints), every key
+    /// under a prefix so several deployments can share one server.
+    Redis {
+        /// `redis://[:password@]host:port/db`, `rediss://` for TLS, or
+        /// `redis+unix:///path/to/socket`.
+        url: SecretString,
+        /// Key prefix, without braces or whitespace.
+        prefix: String,
+    },
+    /// The embedded engine: one SQLite file, nothing to install.
+    Sqlite {
+        /// The database file; created with its directory when missing.
+        path: PathBuf,
+    },
+}
+
+impl EngineConfig {
+    /// Redis at `url`, keys under `prefix`.
+    pub fn redis(url: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self::Redis {
+            url: SecretString::from(url.into()),
+            prefix: prefix.into(),
+        }
+    }
+
+    /// Redis at `url`, keys under `prefix`, both checked first: the URL must
+    /// be `redis://`, `rediss://` or `redis+unix://`, the prefix free of
+    /// braces and whitespace. The error says which is wrong (the URL's
+    /// password never shows in it).
+    pub fn redis_checked(url: &str, prefix: &str) -> Result<Self, EngineConfigError> {
+        let parsed = redis::parse_redis_url(url).ok_or_else(|| EngineConfigError::Url {
+            reason: format!("{:?} is not a redis:// or rediss:// URL", redact_url(url)),
+        })?;
+        match parsed.scheme() {
+            "redis" | "rediss" | "redis+unix" | "unix" => {}
+            other => {
+                return Err(EngineConfigError::Url {
+                    reason: format!("scheme {other:?} is not redis or rediss"),
+                });
+            }
+        }
+        if prefix.is_empty()
+            || prefix.contains(['{', '}'])
+            || prefix.chars().any(char::is_whitespace)
+        {
+            return Err(EngineConfigError::Prefix {
+                reason: format!("{prefix:?} must be non-empty, without braces or whitespace"),
+            });
+        }
+        Ok(Self::redis(url, prefix))
+    }
+
+    /// The embedded engine in the file at `path`.
+    pub fn sqlite(path: impl Into<PathBuf>) -> Self {
+        Self::Sqlite { path: path.into() }
+    }
+
+    /// A description safe to log: a Redis URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Redis { url, prefix } => {
+                format!(
+                    "redis at {} (prefix {prefix:?})",
+                    redact_url(url.expose_secret())
+                )
+            }
+            Self::Sqlite { path } => format!("sqlite at {}", path.display()),
+        }
+    }
+}
+
+/// Why an [`EngineConfig`] was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EngineConfigError {
+    /// The Redis URL.
+    #[error("{reason}")]
+    Url {
+        /// What is wrong, without the password.
+        reason: String,
+    },
+    /// The key prefix.
+    #[error("{reason}")]
+    Prefix {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Opens the broker `engine` names, with `config`'s lease, retention and
+/// clock. Redis connects lazily (a server that is down now is retried by
+/// every call); SQLite creates its file and schema.
+pub async fn connect(engine: &EngineConfig, config: BrokerConfig) -> BrokerResult<SharedBroker> {
+    match engine {
+        EngineConfig::Redis { url, prefix } => Ok(Arc::new(RedisBroker::connect(
+            url.expose_secret(),
+            prefix,
+            config,
+        )?)),
+        EngineConfig::Sqlite { path } => Ok(Arc::new(SqliteBroker::open(path, config).await?)),
+    }
+}
+
+/// The URL with any password replaced by `***`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => url.to_owned(),
+        },
+        None => "<unparseable url>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_bad_url_or_prefix_is_refused_without_the_password() {
+        let e = EngineConfig::redis_checked("http://:pw@localhost", "paq").unwrap_err();
+        assert!(matches!(e, EngineConfigError::Url { .. }), "{e}");
+        assert!(!e.to_string().contains("pw"), "{e}");
+        let e = EngineConfig::redis_checked("redis://localhost", "a{b}").unwrap_err();
+        assert!(matches!(e, EngineConfigError::Prefix { .. }), "{e}");
+        assert!(EngineConfig::redis_checked("redis+unix:///tmp/r.sock", "paq").is_ok());
+    }
+
+    #[test]
+    fn the_password_never_shows_in_the_description() {
+        let e = EngineConfig::redis("redis://:s3cret@localhost:6379/0", "paq");
+        let text = format!("{} {e:?}", e.describe());
+        assert!(
+            !text.contains("s3cret") && text.contains("localhost"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,369 @@
+//! The Redis engine: production.
+//!
+//! Every key of a queue shares the hash tag `{<queue>}`, so each Lua script
+//! touches one cluster slot and Redis Cluster works. Per queue `q`, under the
+//! prefix `P` (`REDIS_PREFIX`, default `paq`):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `P:{q}:ready` | list | ids of queued jobs; `RPOP` end is the head |
+//! | `P:{q}:sched` | zset | scheduled and retrying ids, by due time (ms) |
+//! | `P:{q}:run` | zset | running ids, by lease expiry (ms) |
+//! | `P:{q}:dead` | zset | dead ids, by time of death (ms) |
+//! | `P:{q}:j:<id>` | hash | the job: name, payload, state, attempts, policy, timings, token, error, result |
+//! | `P:{q}:stats` | hash | `stale`: settlements rejected by the fence |
+//! | `P:{q}:wake` | channel | published when the ready list stops being empty |
+//! | `P:queues` | set | every queue name seen |
+//! | `P:workers` | hash | worker incarnation id → its JSON record |
+//!
+//! The scripts live in `scripts/*.lua`, each with a header that lists its
+//! keys, arguments and return value. `docs/internals.md` tells why each
+//! exists.
+//!
+//! # Layout
+//! One file per concern; the [`Broker`] impl below only calls into them.
+//! - `mod.rs`: the broker, its connection, the scripts it loads, the keys
+//!   of a queue, error mapping, and the [`Broker`] impl.
+//! - `enqueue`: enqueue and enqueue_many; queue names and their
+//!   registration in `P:queues`.
+//! - `lease`: lease, wait_for_work and heartbeat.
+//! - `settle`: the fenced settlements (ack, retry, dead, release, snooze,
+//!   cancelled), and ack_and_lease, which settles and leases in one
+//!   `settle.lua` call.
+//! - `maintain`: promotion, reclaim of expired leases, retention sweeps.
+//! - `admin`: lookup by id, cancel, the dead set, purge, stats, queues and
+//!   workers.
+//! - `decode`: script answers and job hashes read into the broker's types.
+//! - `wake`: the pub/sub subscription idle workers wait on.
+
+mod admin;
+mod decode;
+mod enqueue;
+mod lease;
+mod maintain;
+mod settle;
+mod wake;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::Script;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::Mutex;
+
+use super::{
+    Beat, Broker, BrokerConfig, BrokerError, BrokerResult, CancelOutcome, Enqueued, JobId, JobInfo,
+    LeaseRef, Leased, Maintenance, NewJob, QueueStats, Settled, WorkerInfo,
+};
+use crate::clock::Clock;
+
+/// Jobs each maintenance step handles per script call.
+const CHUNK: usize = 1000;
+
+struct Scripts {
+    enqueue: Script,
+    lease: Script,
+    heartbeat: Script,
+    settle: Script,
+    maintain: Script,
+    cancel: Script,
+    dead_admin: Script,
+    purge: Script,
+    stats: Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        Self {
+            enqueue: Script::new(include_str!("scripts/enqueue.lua")),
+            lease: Script::new(concat!(
+                include_str!("scripts/take.lua"),
+                include_str!("scripts/lease.lua")
+            )),
+            heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
+            settle: Script::new(concat!(
+                include_str!("scripts/take.lua"),
+                include_str!("scripts/settle.lua")
+            )),
+            maintain: Script::new(include_str!("scripts/maintain.lua")),
+            cancel: Script::new(include_str!("scripts/cancel.lua")),
+            dead_admin: Script::new(include_str!("scripts/dead_admin.lua")),
+            purge: Script::new(include_str!("scripts/purge.lua")),
+            stats: Script::new(include_str!("scripts/stats.lua")),
+        }
+    }
+}
+
+/// The keys of one queue.
+struct QueueKeys {
+    ready: String,
+    sched: String,
+    run: String,
+    dead: String,
+    stats: String,
+    job_prefix: String,
+    wake: String,
+}
+
+/// The Redis engine. Cheap to clone: clones share one multiplexed,
+/// self-reconnecting connection.
+#[derive(Clone)]
+pub struct RedisBroker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: redis::Client,
+    conn: ConnectionManager,
+    prefix: String,
+    config: BrokerConfig,
+    scripts: Scripts,
+    incarnation: String,
+    token_seq: AtomicU64,
+    registered: Mutex<HashSet<String>>,
+    wake: wake::Wake,
+}
+
+impl std::fmt::Debug for RedisBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBroker")
+            .field("prefix", &self.inner.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_err(e: redis::RedisError) -> BrokerError {
+    if e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::Server(
+                redis::ServerErrorKind::BusyLoading
+                    | redis::ServerErrorKind::TryAgain
+                    | redis::ServerErrorKind::ClusterDown
+                    | redis::ServerErrorKind::MasterDown
+                    | redis::ServerErrorKind::ReadOnly
+            )
+        )
+    {
+        BrokerError::Unavailable(e.to_string())
+    } else {
+        BrokerError::Failed(e.to_string())
+    }
+}
+
+impl RedisBroker {
+    /// Connects to `url` lazily: nothing fails here if Redis is down; calls
+    /// fail with [`BrokerError::Unavailable`] until it is back.
+    pub fn connect(url: &str, prefix: &str, config: BrokerConfig) -> BrokerResult<Self> {
+        let client = redis::Client::open(url).map_err(|e| BrokerError::Invalid(e.to_string()))?;
+        let cm_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), cm_config).map_err(map_err)?;
+        let incarnation = uuid::Uuid::now_v7().simple().to_string();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                wake: wake::Wake::new(client.clone()),
+                client,
+                conn,
+                prefix: prefix.to_owned(),
+                config,
+                scripts: Scripts::load(),
+                incarnation,
+                token_seq: AtomicU64::new(0),
+                registered: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+
+    /// The Redis client, for callers (tests, the bench) that need their own
+    /// connection to the same server.
+    pub fn client(&self) -> &redis::Client {
+        &self.inner.client
+    }
+
+    /// A handle on the broker's own multiplexed connection, for code that
+    /// talks to the same Redis often: requests from many tasks share one
+    /// socket and are written together.
+    pub fn connection(&self) -> ConnectionManager {
+        self.inner.conn.clone()
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.inner.conn.clone()
+    }
+
+    fn now(&self) -> i64 {
+        self.inner.config.clock.now_ms()
+    }
+
+    fn keys(&self, queue: &str) -> QueueKeys {
+        let base = format!("{}:{{{queue}}}", self.inner.prefix);
+        QueueKeys {
+            ready: format!("{base}:ready"),
+            sched: format!("{base}:sched"),
+            run: format!("{base}:run"),
+            dead: format!("{base}:dead"),
+            stats: format!("{base}:stats"),
+            job_prefix: format!("{base}:j:"),
+            wake: format!("{base}:wake"),
+        }
+    }
+
+    fn queues_key(&self) -> String {
+        format!("{}:queues", self.inner.prefix)
+    }
+
+    fn workers_key(&self) -> String {
+        format!("{}:workers", self.inner.prefix)
+    }
+
+    fn token_prefix(&self) -> String {
+        let seq = self.inner.token_seq.fetch_add(1, Ordering::Relaxed);
+        format!("{}:{seq}:", self.inner.incarnation)
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.inner.config.lease.as_millis()).unwrap_or(10_000)
+    }
+
+    fn keep_ms(keep: Duration) -> i64 {
+        i64::try_from(keep.as_millis())
+            .unwrap_or(i64::MAX / 2)
+            .max(1)
+    }
+}
+
+/// Each method calls the inherent method named after it with an `_impl`
+/// suffix, in the file of its concern (see the module's Layout).
+#[async_trait]
+impl Broker for RedisBroker {
+    fn engine(&self) -> &'static str {
+        "redis"
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.inner.config.clock
+    }
+
+    async fn enqueue(&self, job: NewJob) -> BrokerResult<Enqueued> {
+        self.enqueue_impl(job).await
+    }
+
+    async fn enqueue_many(&self, jobs: Vec<NewJob>) -> BrokerResult<Vec<Enqueued>> {
+        self.enqueue_many_impl(jobs).await
+    }
+
+    async fn lease(
+        &self,
+        queues: &[String],
+        max: usize,
+        worker: &str,
+    ) -> BrokerResult<Vec<Leased>> {
+        self.lease_impl(queues, max, worker).await
+    }
+
+    async fn ack_and_lease(
+        &self,
+        lease: &LeaseRef,
+        result: Option<&str>,
+        next: usize,
+        worker: &str,
+    ) -> BrokerResult<(Settled, Vec<Leased>)> {
+        self.ack_and_lease_impl(lease, result, next, worker).await
+    }
+
+    async fn wait_for_work(&self, queues: &[String], timeout: Duration) {
+        self.wait_for_work_impl(queues, timeout).await;
+    }
+
+    async fn heartbeat(&self, leases: &[LeaseRef]) -> BrokerResult<Vec<Beat>> {
+        self.heartbeat_impl(leases).await
+    }
+
+    async fn ack(&self, lease: &LeaseRef, result: Option<&str>) -> BrokerResult<Settled> {
+        self.ack_impl(lease, result).await
+    }
+
+    async fn retry(&self, lease: &LeaseRef, run_at_ms: i64, error: &str) -> BrokerResult<Settled> {
+        self.retry_impl(lease, run_at_ms, error).await
+    }
+
+    async fn dead(&self, lease: &LeaseRef, error: &str) -> BrokerResult<Settled> {
+        self.dead_impl(lease, error).await
+    }
+
+    async fn release(&self, lease: &LeaseRef) -> BrokerResult<Settled> {
+        self.release_impl(lease).await
+    }
+
+    async fn snooze(&self, lease: &LeaseRef, run_at_ms: i64) -> BrokerResult<Settled> {
+        self.snooze_impl(lease, run_at_ms).await
+    }
+
+    async fn cancelled(&self, lease: &LeaseRef) -> BrokerResult<Settled> {
+        self.cancelled_impl(lease).await
+    }
+
+    async fn maintain(&self, queues: &[String]) -> BrokerResult<Maintenance> {
+        self.maintain_impl(queues).await
+    }
+
+    async fn job(&self, id: &JobId) -> BrokerResult<Option<JobInfo>> {
+        self.job_impl(id).await
+    }
+
+    async fn cancel(&self, id: &JobId) -> BrokerResult<CancelOutcome> {
+        self.cancel_impl(id).await
+    }
+
+    async fn dead_jobs(&self, queue: Option<&str>, limit: usize) -> BrokerResult<Vec<JobInfo>> {
+        self.dead_jobs_impl(queue, limit).await
+    }
+
+    async fn rerun_dead(&self, id: &JobId) -> BrokerResult<bool> {
+        self.rerun_dead_impl(id).await
+    }
+
+    async fn rerun_all_dead(&self, queue: Option<&str>) -> BrokerResult<u64> {
+        self.rerun_all_dead_impl(queue).await
+    }
+
+    async fn discard(&self, id: &JobId) -> BrokerResult<bool> {
+        self.discard_impl(id).await
+    }
+
+    async fn purge(&self, queue: &str) -> BrokerResult<u64> {
+        self.purge_impl(queue).await
+    }
+
+    async fn stats(&self, queues: &[String]) -> BrokerResult<Vec<QueueStats>> {
+        self.stats_impl(queues).await
+    }
+
+    async fn queues(&self) -> BrokerResult<Vec<String>> {
+        self.queues_impl().await
+    }
+
+    async fn register_worker(&self, info: &WorkerInfo) -> BrokerResult<()> {
+        self.register_worker_impl(info).await
+    }
+
+    async fn unregister_worker(&self, id: &str) -> BrokerResult<()> {
+        self.unregister_worker_impl(id).await
+    }
+
+    async fn workers(&self) -> BrokerResult<Vec<WorkerInfo>> {
+        self.workers_impl().await
+    }
+}

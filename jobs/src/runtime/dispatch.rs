@@ -1,0 +1,253 @@
+//! The service apalis calls for each leased job: run its handler under the
+//! time limit, then settle the attempt with the broker.
+//!
+//! | handler outcome | settle |
+//! |---|---|
+//! | `Ok(result)` | ack, result kept |
+//! | `Err(Retry)`, time limit, panic | retry after backoff, or dead on the last attempt |
+//! | `Err(Abort)`, undecodable payload, no handler | dead |
+//! | `Err(Snooze(d))` | scheduled again in `d`; the attempt does not count |
+//! | cancel requested (seen by a heartbeat) | cancelled |
+//! | lease lost (seen by a heartbeat) | nothing: another worker holds the job now |
+//! | shutdown grace over | released back to the queue; the attempt does not count |
+//!
+//! Handlers run in their own tokio task, so a panic is an error of that
+//! attempt, not of the worker, and jobs run in parallel on every core.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::broker::{BrokerResult, LeaseRef, Leased, Settled, SharedBroker};
+use crate::clock::system_now_ms;
+use apalis_core::task::Task;
+use futures::future::BoxFuture;
+use tower::Service;
+use tracing::Instrument;
+
+use super::{Interrupt, Running, Shared};
+use crate::handler::{JobContext, JobError};
+
+/// Runs and settles leased jobs.
+#[derive(Clone)]
+pub struct Dispatch {
+    pub(super) shared: Arc<Shared>,
+}
+
+enum Outcome {
+    Succeeded(Option<String>),
+    Snoozed(Duration),
+    Failed(String),
+    Dead(String),
+    Cancelled,
+    Lost,
+    HandBack,
+}
+
+impl Service<Task<Leased>> for Dispatch {
+    type Response = ();
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<(), Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, task: Task<Leased>) -> Self::Future {
+        let shared = self.shared.clone();
+        let job = task.args;
+        let span = tracing::info_span!("job", job_id = %job.id, job = %job.name, queue = %job.queue, attempt = job.attempt);
+        Box::pin(
+            async move {
+                run(shared, job).await;
+                Ok(())
+            }
+            .instrument(span),
+        )
+    }
+}
+
+async fn run(shared: Arc<Shared>, job: Leased) {
+    let label = if shared.handlers.contains(&job.name) {
+        job.name.as_str()
+    } else {
+        "unknown"
+    };
+    let labels = [job.queue.as_str(), label];
+    let m = &shared.metrics;
+    m.started.with_label_values(&labels).inc();
+    m.running.with_label_values(&labels).inc();
+    let wait_ms = (system_now_ms() - job.due_at_ms).max(0);
+    m.wait
+        .with_label_values(&labels)
+        .observe(wait_ms as f64 / 1000.0);
+
+    let ctx = JobContext {
+        id: job.id.clone(),
+        name: job.name.clone(),
+        queue: job.queue.clone(),
+        attempt: job.attempt,
+        worker_id: shared.worker_id.clone(),
+    };
+    let started = Instant::now();
+    let handle = tokio::spawn(shared.handlers.call(ctx, &job.payload));
+    let running = Arc::new(Running::new(job.lease_ref(), handle.abort_handle()));
+    shared.running.insert(job.id.clone(), running.clone());
+    let limit = Duration::from_millis(job.policy.timeout_ms.max(1));
+
+    let outcome = match tokio::time::timeout(limit, handle).await {
+        Ok(Ok(Ok(result))) => Outcome::Succeeded(result.map(|v| v.to_string())),
+        Ok(Ok(Err(JobError::Retry(e)))) => Outcome::Failed(e),
+        Ok(Ok(Err(JobError::Abort(e)))) => Outcome::Dead(e),
+        Ok(Ok(Err(JobError::Snooze(d)))) => Outcome::Snoozed(d),
+        Ok(Err(join)) if join.is_panic() => {
+            Outcome::Failed(format!("handler panicked: {}", panic_message(join)))
+        }
+        Ok(Err(_cancelled)) => match running.interrupt() {
+            Interrupt::Cancel => Outcome::Cancelled,
+            Interrupt::Lost => Outcome::Lost,
+            Interrupt::HandBack | Interrupt::None => Outcome::HandBack,
+        },
+        Err(_elapsed) => {
+            running.abort();
+            Outcome::Failed(format!("time limit of {limit:?} exceeded"))
+        }
+    };
+    let elapsed = started.elapsed();
+    shared.running.remove(&job.id);
+    m.running.with_label_values(&labels).dec();
+    m.duration
+        .with_label_values(&labels)
+        .observe(elapsed.as_secs_f64());
+
+    let lease = job.lease_ref();
+    let outcome_label = match outcome {
+        Outcome::Succeeded(result) => {
+            // A busy worker of one queue takes its next job in the same
+            // call as the ack: one round trip per job instead of two. A
+            // worker of several lets the fetcher choose the queue owed the
+            // slot.
+            let next =
+                usize::from(!shared.stopping.load(Ordering::Acquire) && shared.plan.is_single());
+            let worker_id = shared.worker_id.clone();
+            let leased: Vec<Leased> = settle(&shared, &lease, "ack", |b, l| {
+                let result = result.clone();
+                let worker_id = worker_id.clone();
+                Box::pin(async move {
+                    b.ack_and_lease(&l, result.as_deref(), next, &worker_id)
+                        .await
+                })
+            })
+            .await;
+            shared.hand_to_runtime(leased).await;
+            "succeeded"
+        }
+        Outcome::Snoozed(delay) => {
+            tracing::debug!(snooze_s = delay.as_secs_f64(), "snoozed; the slot is free");
+            let due = system_now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+            settle(&shared, &lease, "snooze", |b, l| {
+                Box::pin(async move { b.snooze(&l, due).await.map(|s| (s, ())) })
+            })
+            .await;
+            "snoozed"
+        }
+        Outcome::Failed(error) if job.attempt < job.policy.retry.max_attempts => {
+            let delay = job.policy.retry.backoff(job.attempt);
+            tracing::warn!(%error, retry_in_s = delay.as_secs_f64(), "attempt failed; will retry");
+            m.finished
+                .with_label_values(&[labels[0], labels[1], "failed"])
+                .inc();
+            let due = system_now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+            settle(&shared, &lease, "retry", |b, l| {
+                let error = error.clone();
+                Box::pin(async move { b.retry(&l, due, &error).await.map(|s| (s, ())) })
+            })
+            .await;
+            "retried"
+        }
+        Outcome::Failed(error) | Outcome::Dead(error) => {
+            tracing::error!(%error, attempts = job.attempt, "job is dead");
+            settle(&shared, &lease, "dead", |b, l| {
+                let error = error.clone();
+                Box::pin(async move { b.dead(&l, &error).await.map(|s| (s, ())) })
+            })
+            .await;
+            "dead"
+        }
+        Outcome::Cancelled => {
+            tracing::info!("job cancelled by an operator");
+            settle(&shared, &lease, "cancelled", |b, l| {
+                Box::pin(async move { b.cancelled(&l).await.map(|s| (s, ())) })
+            })
+            .await;
+            "cancelled"
+        }
+        Outcome::Lost => {
+            tracing::warn!("lease lost (the broker took the job back); another attempt owns it");
+            "lost"
+        }
+        Outcome::HandBack => {
+            settle(&shared, &lease, "release", |b, l| {
+                Box::pin(async move { b.release(&l).await.map(|s| (s, ())) })
+            })
+            .await;
+            "released"
+        }
+    };
+    m.finished
+        .with_label_values(&[labels[0], labels[1], outcome_label])
+        .inc();
+    shared.plan.free(&job.queue);
+    shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+    shared.slot_freed.notify_one();
+}
+
+/// Settles with retries while the broker is unavailable, for up to a minute;
+/// after that the lease runs out and the job runs again elsewhere
+/// (at-least-once), which is the safe way to fail. Returns what the settle
+/// call brought besides its verdict (the next jobs, after an ack-and-lease).
+async fn settle<T: Default, F>(shared: &Shared, lease: &LeaseRef, what: &str, f: F) -> T
+where
+    F: Fn(SharedBroker, LeaseRef) -> BoxFuture<'static, BrokerResult<(Settled, T)>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match f(shared.broker.clone(), lease.clone()).await {
+            Ok((Settled::Done, extra)) => {
+                shared.outage.ok();
+                return extra;
+            }
+            Ok((Settled::Stale, extra)) => {
+                shared.outage.ok();
+                tracing::warn!(
+                    settle = what,
+                    "settle rejected: the lease was reclaimed, another attempt owns the job"
+                );
+                return extra;
+            }
+            Err(e) if e.is_transient() && Instant::now() < deadline => {
+                shared.outage.failed(what, &e);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, settle = what, "could not settle; the job runs again when its lease ends");
+                return T::default();
+            }
+        }
+    }
+}
+
+fn panic_message(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic".to_owned()),
+        Err(e) => e.to_string(),
+    }
+}

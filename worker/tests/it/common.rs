@@ -1,0 +1,501 @@
+//! Stand-ins for the outside world, shared by the worker's tests: a fake of
+//! the Liwa SMS gateway speaking its wire format over real HTTP, and a real
+//! SMTP server (maildev) started on free ports.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use paqueteria_core::domain::{Grams, Money, ParcelEvent, Role, Service};
+use paqueteria_core::jobs::Job;
+use paqueteria_core::settings::Settings;
+use paqueteria_core::store::{Actor, Handover, NewParcel, Parcel, Store};
+use paqueteria_jobs::Metrics;
+use paqueteria_jobs::broker::{JobState, SharedBroker};
+use paqueteria_jobs::clock::Clock;
+use paqueteria_jobs::{QueueSpec, Runtime, RuntimeConfig};
+use paqueteria_testkit::PgDatabase;
+use paqueteria_worker::jobs::Services;
+use serde_json::{Value, json};
+
+pub const ACCOUNT: &str = "paqueteria";
+pub const PASSWORD: &str = "liwa-secret";
+pub const API_KEY: &str = "liwa-api-key";
+
+/// What the next send answers instead of success.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// 401: the token expired.
+    Unauthorized,
+    /// 500.
+    ServerError,
+    /// 429.
+    TooMany,
+    /// 200 with `success: false`.
+    Refused(&'static str),
+    /// Records the message, then answers after this long.
+    Slow(Duration),
+}
+
+#[derive(Default)]
+struct Fake {
+    logins: usize,
+    token: Option<String>,
+    faults: VecDeque<Fault>,
+    messages: Vec<Value>,
+    next_id: u64,
+}
+
+/// The fake gateway.
+#[derive(Clone)]
+pub struct Liwa {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<Fake>>,
+}
+
+async fn login(
+    State(s): State<Arc<Mutex<Fake>>>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    if body["account"] != ACCOUNT || body["password"] != PASSWORD {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "Invalid credentials"})),
+        );
+    }
+    let mut f = s.lock().unwrap();
+    f.logins += 1;
+    let token = format!("jwt-{}", f.logins);
+    f.token = Some(token.clone());
+    (StatusCode::OK, Json(json!({ "token": token })))
+}
+
+async fn single(
+    State(s): State<Arc<Mutex<Fake>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let header = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (fault, delay) = {
+        let mut f = s.lock().unwrap();
+        if header("API-KEY") != API_KEY {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"message": "Missing or invalid API KEY"})),
+            );
+        }
+        let bearer = f.token.as_ref().map(|t| format!("Bearer {t}"));
+        if bearer.as_deref() != Some(header("Authorization").as_str()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"message": "Unauthorized"})),
+            );
+        }
+        if body.get("type") != Some(&json!(1)) {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"message": "type required"})),
+            );
+        }
+        match f.faults.pop_front() {
+            Some(Fault::Unauthorized) => {
+                f.token = None;
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({"message": "Token expired"})),
+                );
+            }
+            Some(Fault::ServerError) => {
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(json!({"message": "Internal error"})),
+                );
+            }
+            Some(Fault::TooMany) => {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({"message": "Too many requests"})),
+                );
+            }
+            Some(Fault::Refused(why)) => {
+                return (
+                    StatusCode::OK,
+                    Json(json!({"success": false, "message": why, "number": body["number"]})),
+                );
+            }
+            Some(Fault::Slow(d)) => (None::<()>, Some(d)),
+            None => (None, None),
+        }
+    };
+    let _ = fault;
+    let id = {
+        let mut f = s.lock().unwrap();
+        f.next_id += 1;
+        f.messages.push(body.clone());
+        299_303_864 + f.next_id
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    (
+        StatusCode::OK,
+        Json(
+            json!({"success": true, "message": "Enviado", "number": body["number"], "menssageId": id}),
+        ),
+    )
+}
+
+impl Liwa {
+    /// Serves on 127.0.0.1, port 0, until the test's runtime ends.
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(Fake::default()));
+        let app = axum::Router::new()
+            .route("/v2/auth/login", post(login))
+            .route("/v2/sms/single", post(single))
+            .route(
+                "/_fake/messages",
+                get(|State(s): State<Arc<Mutex<Fake>>>| async move {
+                    Json(Value::Array(s.lock().unwrap().messages.clone()))
+                }),
+            )
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { addr, state }
+    }
+
+    /// The settings that point the worker here.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("LIWA_API_KEY", API_KEY.to_owned()),
+            ("LIWA_ACCOUNT", ACCOUNT.to_owned()),
+            ("LIWA_PASSWORD", PASSWORD.to_owned()),
+            ("LIWA_BASE_URL", format!("http://{}", self.addr)),
+        ]
+    }
+
+    pub fn fail_next(&self, fault: Fault) {
+        self.state.lock().unwrap().faults.push_back(fault);
+    }
+
+    pub fn messages(&self) -> Vec<Value> {
+        self.state.lock().unwrap().messages.clone()
+    }
+
+    pub fn logins(&self) -> usize {
+        self.state.lock().unwrap().logins
+    }
+}
+
+/// A maildev process on free ports, killed on drop.
+pub struct Maildev {
+    child: Child,
+    pub smtp_port: u16,
+    pub api_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+pub const SMTP_USER: &str = "mailer";
+pub const SMTP_PASS: &str = "smtp-secret";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Maildev {
+    /// Starts maildev (`MAILDEV_BIN`, installed by scripts/test) with
+    /// authentication, and waits until its API answers.
+    pub async fn start() -> Self {
+        let bin = std::env::var("MAILDEV_BIN").unwrap_or_else(|_| {
+            let home = std::env::var("HOME").unwrap_or_default();
+            format!("{home}/.cache/paqueteria/tools/node_modules/.bin/maildev")
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let (smtp_port, api_port) = (free_port(), free_port());
+        let child = Command::new(&bin)
+            .args(["--ip", "127.0.0.1", "--web-ip", "127.0.0.1"])
+            .args([
+                "--smtp",
+                &smtp_port.to_string(),
+                "--web",
+                &api_port.to_string(),
+            ])
+            .args(["--incoming-user", SMTP_USER, "--incoming-pass", SMTP_PASS])
+            .arg("--mail-directory")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start maildev at {bin} (scripts/test installs it): {e}")
+            });
+        let me = Self {
+            child,
+            smtp_port,
+            api_port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if me
+                .api("/api/healthz")
+                .await
+                .is_some_and(|v| v == json!(true))
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "maildev did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        me
+    }
+
+    pub fn smtp_url(&self) -> String {
+        format!(
+            "smtp://{SMTP_USER}:{SMTP_PASS}@127.0.0.1:{}",
+            self.smtp_port
+        )
+    }
+
+    async fn api(&self, path: &str) -> Option<Value> {
+        let (_, body) = paqueteria_testkit::http_get(("127.0.0.1", self.api_port), path).await?;
+        serde_json::from_str(&body).ok()
+    }
+
+    /// The captured emails.
+    pub async fn emails(&self) -> Vec<Value> {
+        self.api("/api/email")
+            .await
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Maildev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A store, a broker and a worker on some queues.
+pub struct Env {
+    pub services: Arc<Services>,
+    pub clock: Clock,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    worker: Option<tokio::task::JoinHandle<Result<(), paqueteria_jobs::RuntimeError>>>,
+    pub dir: tempfile::TempDir,
+    drop_pg: Option<PgDatabase>,
+}
+
+impl Env {
+    pub async fn embedded() -> Self {
+        Self::start(false, &[], &["maintenance"]).await
+    }
+
+    pub async fn production() -> Self {
+        Self::start(true, &[], &["maintenance"]).await
+    }
+
+    /// The embedded stack (SQLite store, SQLite engine, local files) or the
+    /// production one (a fresh PostgreSQL database, Redis under a fresh
+    /// prefix), with `extra` settings and a worker on `queues`.
+    pub async fn start(production: bool, extra: &[(&str, String)], queues: &[&str]) -> Self {
+        Self::start_with(production, extra, queues, |s| s).await
+    }
+
+    /// Like [`Self::start`], with the file storage wrapped by `wrap` (fault
+    /// injection around the real backend).
+    pub async fn start_with(
+        production: bool,
+        extra: &[(&str, String)],
+        queues: &[&str],
+        wrap: impl FnOnce(
+            paqueteria_core::files::SharedStorage,
+        ) -> paqueteria_core::files::SharedStorage,
+    ) -> Self {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let mut vars: HashMap<&str, String> = HashMap::new();
+        vars.insert("DATA_DIR", dir.path().display().to_string());
+        let mut drop_pg = None;
+        if production {
+            let pg = PgDatabase::create().await;
+            vars.insert("DATABASE_URL", pg.url.clone());
+            drop_pg = Some(pg);
+            vars.insert("REDIS_URL", paqueteria_testkit::redis_url());
+            vars.insert("REDIS_PREFIX", paqueteria_testkit::unique_prefix());
+        }
+        for (k, v) in extra {
+            vars.insert(k, v.clone());
+        }
+        let settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let clock = Clock::system();
+        let store = Store::open(&settings.database, clock.clone())
+            .await
+            .unwrap()
+            .with_pins(paqueteria_testkit::test_pins());
+        let broker = settings.connect_broker().await.unwrap();
+        let services = Services::with_store(&settings, broker.clone(), store)
+            .await
+            .unwrap();
+        let mut inner = Arc::try_unwrap(services).unwrap();
+        inner.storage = wrap(inner.storage);
+        let services = Arc::new(inner);
+        let handlers = paqueteria_worker::jobs::handlers(&services).unwrap();
+        let runtime = Runtime::build(
+            RuntimeConfig {
+                queues: queues.iter().map(|q| QueueSpec::new(*q)).collect(),
+                concurrency: 2,
+                grace: Duration::from_secs(5),
+                lease: Duration::from_secs(10),
+                maintain_every: Duration::from_millis(50),
+            },
+            broker,
+            handlers,
+            Metrics::new(),
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(runtime.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            services,
+            clock,
+            stop: Some(tx),
+            worker: Some(worker),
+            dir,
+            drop_pg,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.services.store
+    }
+
+    pub fn broker(&self) -> &SharedBroker {
+        self.services.client.broker()
+    }
+
+    /// Enqueues `job`, waits until it succeeded, and returns its result.
+    pub async fn run<J: Job>(&self, job: &J) -> serde_json::Value {
+        let id = self.services.client.enqueue(job).await.unwrap().id;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let info = self.broker().job(&id).await.unwrap().unwrap();
+            match info.state {
+                JobState::Succeeded => {
+                    return serde_json::from_str(info.result.as_deref().unwrap_or("null")).unwrap();
+                }
+                JobState::Dead => panic!("{} died: {:?}", J::NAME, info.last_error),
+                _ => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still {:?}",
+                J::NAME,
+                info.state
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(w) = self.worker.take() {
+            w.await.unwrap().unwrap();
+        }
+        let Self {
+            services, drop_pg, ..
+        } = self;
+        drop(services);
+        if let Some(pg) = drop_pg {
+            pg.drop_now().await;
+        }
+    }
+}
+
+pub const OPERATOR: Actor = Actor {
+    user_id: None,
+    role: Role::Operator,
+    branch_id: None,
+};
+
+#[allow(unused_imports)]
+pub use paqueteria_testkit::{customer, eventually, s3_vars, two_branches_and_a_tariff as setup};
+
+/// A parcel registered by an operator, for pickup at `to`; `n` varies the
+/// recipient so each parcel has its own.
+pub async fn register(s: &Store, from: i64, to: i64, n: u32, email: bool) -> Parcel {
+    let recipient_email = format!("cliente{n}@example.com");
+    s.register_parcel(
+        &NewParcel {
+            sender: customer("+573001110000", "Ana Gómez", None),
+            recipient: customer(
+                &format!("+5730022{n:05}"),
+                &format!("Cliente {n}"),
+                email.then_some(recipient_email.as_str()),
+            ),
+            origin_branch_id: from,
+            destination_branch_id: to,
+            service: Service::BranchPickup,
+            delivery_address: String::new(),
+            package_type: "box".to_owned(),
+            zone: "national".to_owned(),
+            weight: Grams(1_500),
+            dimensions_mm: [300, 200, 100],
+            declared_value: Money::units(100_000),
+            cod_amount: Money::ZERO,
+        },
+        &Actor {
+            branch_id: Some(from),
+            ..OPERATOR
+        },
+    )
+    .await
+    .unwrap()
+    .parcel
+}
+
+/// Moves a parcel through `events`, as an admin (who may act at any
+/// branch; none of these tests delivers at a counter).
+pub async fn walk(s: &Store, mut p: Parcel, events: &[ParcelEvent]) -> Parcel {
+    let admin = Actor {
+        role: Role::Admin,
+        ..OPERATOR
+    };
+    for e in events {
+        p = s
+            .apply_event(p.id, p.version, e, &admin, &Handover::NONE)
+            .await
+            .unwrap();
+    }
+    p
+}
+
+pub const TO_DESTINATION: [ParcelEvent; 3] = [
+    ParcelEvent::Receive,
+    ParcelEvent::Dispatch,
+    ParcelEvent::Arrive,
+];
