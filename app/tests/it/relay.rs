@@ -19,33 +19,71 @@ use paqueteria_jobs::Clock;
 use paqueteria_testkit::eventually;
 
 /// A TCP switch in front of Redis: drops connections while down, forwards
-/// them while up.
+/// them while up, to the test Redis over TCP or its Unix socket (as
+/// `scripts/test` runs it).
 struct Switch {
     port: u16,
     up: Arc<AtomicBool>,
     dropped: Arc<AtomicUsize>,
 }
 
+/// Where the switch forwards to: the test Redis's address.
+#[derive(Clone)]
+enum Upstream {
+    Tcp(String),
+    Unix(std::path::PathBuf),
+}
+
+impl Upstream {
+    fn of(url: &str) -> Self {
+        for scheme in ["redis+unix://", "unix://"] {
+            if let Some(path) = url.strip_prefix(scheme) {
+                let path = path.split('?').next().unwrap_or(path);
+                return Self::Unix(path.into());
+            }
+        }
+        let host = url
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .unwrap();
+        Self::Tcp(host.to_owned())
+    }
+
+    /// Copies bytes both ways between `client` and the test Redis until
+    /// either side closes.
+    async fn join(self, mut client: tokio::net::TcpStream) {
+        let copied = match self {
+            Self::Tcp(addr) => match tokio::net::TcpStream::connect(addr).await {
+                Ok(mut server) => tokio::io::copy_bidirectional(&mut client, &mut server).await,
+                Err(e) => Err(e),
+            },
+            Self::Unix(path) => match tokio::net::UnixStream::connect(path).await {
+                Ok(mut server) => tokio::io::copy_bidirectional(&mut client, &mut server).await,
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = copied {
+            eprintln!("switch: forwarding ended: {e}");
+        }
+    }
+}
+
 impl Switch {
-    async fn start(upstream: String) -> Self {
+    async fn start(upstream: Upstream) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(false));
         let dropped = Arc::new(AtomicUsize::new(0));
         let (up2, dropped2) = (up.clone(), dropped.clone());
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 if !up2.load(Ordering::SeqCst) {
                     dropped2.fetch_add(1, Ordering::SeqCst);
                     drop(client);
                     continue;
                 }
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
+                tokio::spawn(upstream.clone().join(client));
             }
         });
         Self { port, up, dropped }
@@ -63,18 +101,8 @@ fn count(lines: &Mutex<Vec<String>>, level: &str, word: &str) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky under a loaded 2-core CI: after the switch comes back up the \
-            notification was sometimes not enqueued within 30 s; open on issue 18 \
-            (run with --ignored)"]
 async fn while_redis_is_down_the_relay_warns_once_and_says_when_it_is_back() {
-    let redis = paqueteria_testkit::redis_url();
-    let upstream = redis
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let switch = Switch::start(upstream).await;
+    let switch = Switch::start(Upstream::of(&paqueteria_testkit::redis_url())).await;
     let dir = tempfile::tempdir().unwrap();
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
