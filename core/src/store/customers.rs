@@ -319,25 +319,11 @@ impl Store {
 }
 
 /// Creates the customer with `c`'s phone, or updates it, in `tx`; returns
-/// its id. A new name is written into the search words of the customer's
-/// parcels, in `tx`.
-pub(super) async fn upsert_customer_in(
-    tx: &mut Transaction<'static, Any>,
-    c: &NewCustomer,
-    now: i64,
-) -> StoreResult<i64> {
-    let (id, renamed) = upsert_customer_row(tx, c, now).await?;
-    if renamed {
-        // The customer's earlier parcels are found by the new name.
-        refresh_search_text(tx, &format!("p.sender_id = {id} OR p.recipient_id = {id}")).await?;
-    }
-    Ok(id)
-}
-
-/// Creates the customer with `c`'s phone, or updates it, in `tx`; returns
-/// its id and whether its name changed (its parcels' search words are then
-/// stale).
-async fn upsert_customer_row(
+/// its id and whether its name changed. The earlier parcels' search words
+/// are then stale: the caller re-indexes them after `tx` commits
+/// ([`Store::reindex_customer_parcels`]), in batches of their own, so that a
+/// customer with many parcels does not hold a write lock for long.
+pub(super) async fn upsert_customer_row(
     tx: &mut Transaction<'static, Any>,
     c: &NewCustomer,
     now: i64,

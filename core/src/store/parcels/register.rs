@@ -6,7 +6,7 @@ use super::status::{insert_event, insert_payment};
 use super::{PinSettings, new_pin};
 use crate::domain::branch_scope::{Branches, Staff, may_act};
 use crate::domain::{Money, ParcelEvent, ParcelStatus, TrackingCode};
-use crate::store::customers::upsert_customer_in;
+use crate::store::customers::upsert_customer_row;
 use crate::store::rows::{PARCEL_COLUMNS, listed, parcel_from, service_str};
 use crate::store::{
     Actor, NewParcel, Parcel, Registered, Store, StoreError, StoreResult, Tariff, search,
@@ -16,7 +16,8 @@ impl Store {
     /// Registers a parcel: customers by phone, the quote from the valid
     /// tariff (its fees copied onto the parcel), a tracking code and a
     /// pickup PIN, the first history line and the shipping payment, in one
-    /// transaction.
+    /// transaction. A customer's new name reaches their earlier parcels'
+    /// search words after it commits.
     ///
     /// Counter staff register at their own branch (the parcel's origin);
     /// a supervisor for a parcel from or to their branch; an admin
@@ -57,8 +58,9 @@ impl Store {
         let pin = new_pin();
         let mut tx = self.begin().await?;
         check_branches(&mut tx, p).await?;
-        let sender = upsert_customer_in(&mut tx, &p.sender, now).await?;
-        let recipient = upsert_customer_in(&mut tx, &p.recipient, now).await?;
+        let (sender, sender_renamed) = upsert_customer_row(&mut tx, &p.sender, now).await?;
+        let (recipient, recipient_renamed) =
+            upsert_customer_row(&mut tx, &p.recipient, now).await?;
         let id = insert_parcel(
             &mut tx,
             p,
@@ -82,6 +84,14 @@ impl Store {
         insert_payment(&mut tx, id, "shipping", quoted, actor, now).await?;
         let parcel = write_list_item(&mut tx, id).await?;
         tx.commit().await?;
+        // A customer registered under a new name: their earlier parcels are
+        // found by it too, re-indexed in batches now that the registration
+        // has committed (the new parcel already has the new words).
+        for (customer, renamed) in [(sender, sender_renamed), (recipient, recipient_renamed)] {
+            if renamed {
+                self.reindex_customer_parcels(customer).await?;
+            }
+        }
         Ok(Registered {
             parcel,
             pickup_pin: pin,
