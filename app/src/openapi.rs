@@ -21,6 +21,7 @@ use crate::routes;
         routes::parcels::list,
         routes::parcels::create,
         routes::parcels::get,
+        routes::parcels::correct,
         routes::parcels::transition,
         routes::parcels::reissue_pin,
         routes::parcels::notifications,

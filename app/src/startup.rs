@@ -101,7 +101,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/parcels",
             get(routes::parcels::list).post(routes::parcels::create),
         )
-        .route("/api/v1/parcels/{id}", get(routes::parcels::get))
+        .route(
+            "/api/v1/parcels/{id}",
+            get(routes::parcels::get).patch(routes::parcels::correct),
+        )
         .route(
             "/api/v1/parcels/{id}/pin",
             post(routes::parcels::reissue_pin),

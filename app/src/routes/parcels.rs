@@ -1,4 +1,5 @@
-//! `/api/v1/parcels`: register, read with history, change status.
+//! `/api/v1/parcels`: register, read with history, correct before
+//! reception, change status.
 
 use axum::Json;
 use axum::extract::State;
@@ -253,6 +254,87 @@ pub async fn get(
     ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Json<ParcelOut>> {
     let parcel = visible_parcel(&s, user.user(), id).await?;
+    let history = s.store.history(id).await?;
+    Ok(Json(ParcelOut {
+        parcel,
+        history,
+        pickup_pin: None,
+    }))
+}
+
+/// `PATCH /api/v1/parcels/{id}`: corrections to a parcel not yet
+/// received. Only the fields sent change; `version` is the one the client
+/// saw.
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectParcel {
+    /// The parcel version the client saw (optimistic lock).
+    pub version: i64,
+    /// Another recipient, found or created by phone as at registration
+    /// (the same phone with another name renames the customer).
+    #[serde(default)]
+    pub recipient: Option<CustomerIn>,
+    /// Another destination branch (active).
+    #[serde(default)]
+    pub destination_branch_id: Option<i64>,
+    /// `branch_pickup` or `home_delivery` (which needs a delivery address).
+    #[serde(default)]
+    pub service: Option<Service>,
+    /// The delivery address. Turning a parcel into a branch pickup without
+    /// sending one clears it.
+    #[serde(default)]
+    pub delivery_address: Option<String>,
+    /// Package type (selects the tariff).
+    #[serde(default)]
+    pub package_type: Option<String>,
+    /// Zone (selects the tariff).
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Weight in grams, above 0.
+    #[serde(default)]
+    pub weight_grams: Option<u32>,
+    /// Length, width, height in millimetres.
+    #[serde(default)]
+    pub dimensions_mm: Option<[i64; 3]>,
+    /// Declared value, minor units.
+    #[serde(default)]
+    pub declared_value: Option<i64>,
+    /// Cash to collect on delivery, minor units.
+    #[serde(default)]
+    pub cod_amount: Option<i64>,
+}
+
+/// Corrects a parcel before it is received (what was typed wrong at the
+/// counter: the recipient, destination, service, address, package, weight,
+/// sizes, declared value or cash on delivery). A new package type, zone, weight or cash on delivery quotes
+/// the price again from the tariff valid now, and the shipping payment
+/// follows it: the old one is voided, saying why, and one for the new
+/// price is taken. The history gets a `correct` line naming every field
+/// changed, old and new. Its origin's operators, supervisors of its
+/// branches and admins may correct it.
+#[utoipa::path(patch, path = "/api/v1/parcels/{id}", tag = "parcels", params(("id" = i64, Path, description = "Parcel id")), request_body = CorrectParcel, responses((status = 200, description = "The parcel as corrected, with its history", body = ParcelOut), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed, or a parcel (or new destination) outside your branches", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Received already, or changed since `version`", body = crate::error::ErrorBody), (status = 422, description = "Invalid input, an inactive destination, or no tariff for the package", body = crate::error::ValidationBody)), security(("oauth2" = [])))]
+pub async fn correct(
+    State(s): State<AppState>,
+    user: Authorized<Staff>,
+    ValidPath(id): ValidPath<i64>,
+    ValidJson(body): ValidJson<CorrectParcel>,
+) -> ApiResult<Json<ParcelOut>> {
+    let correction = paqueteria_core::store::ParcelCorrection {
+        recipient: body.recipient.map(Into::into),
+        destination_branch_id: body.destination_branch_id,
+        service: body.service,
+        delivery_address: body.delivery_address,
+        package_type: body.package_type,
+        zone: body.zone,
+        weight: body.weight_grams.map(Grams),
+        dimensions_mm: body.dimensions_mm,
+        declared_value: body.declared_value.map(Money),
+        cod_amount: body.cod_amount.map(Money),
+    };
+    let parcel = s
+        .store
+        .correct_parcel(id, body.version, &correction, &actor(user.user()))
+        .await?;
     let history = s.store.history(id).await?;
     Ok(Json(ParcelOut {
         parcel,

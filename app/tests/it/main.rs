@@ -11,6 +11,7 @@ mod attachments;
 mod audit;
 mod common;
 mod contract;
+mod corrections;
 mod csrf;
 mod customers;
 mod embedded;

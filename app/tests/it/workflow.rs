@@ -8,27 +8,27 @@
 use paqueteria_core::domain::Role;
 use serde_json::{Value, json};
 
-use crate::common::{Reply, TestApp, app_with_staff_and, parcel_body, staff_at, token};
+use crate::common::{Reply, TestApp, parcel_body, staff_at, token};
 
 /// The staff of three branches (`bog` is the origin of the test parcels,
 /// `med` their destination, `cal` a branch with nothing to do with them).
-struct Staff {
-    bog: i64,
-    med: i64,
-    cal: i64,
-    admin: String,
+pub struct Staff {
+    pub bog: i64,
+    pub med: i64,
+    pub cal: i64,
+    pub admin: String,
     /// Operator at `bog`.
-    op_bog: String,
-    op_med: String,
-    op_cal: String,
+    pub op_bog: String,
+    pub op_med: String,
+    pub op_cal: String,
     /// Courier at `med`.
-    courier_med: String,
-    courier_cal: String,
-    sup_med: String,
-    sup_cal: String,
+    pub courier_med: String,
+    pub courier_cal: String,
+    pub sup_med: String,
+    pub sup_cal: String,
 }
 
-async fn staff(app: &TestApp, branches: &[i64]) -> Staff {
+pub async fn staff(app: &TestApp, branches: &[i64]) -> Staff {
     let (bog, med) = (branches[0], branches[1]);
     let cal = app
         .store
@@ -52,7 +52,7 @@ async fn staff(app: &TestApp, branches: &[i64]) -> Staff {
 }
 
 /// A parcel registered at `bog` by its operator: its id and pickup PIN.
-async fn register(app: &TestApp, st: &Staff, body: Value) -> (i64, String) {
+pub async fn register(app: &TestApp, st: &Staff, body: Value) -> (i64, String) {
     let r = app
         .post_json("/api/v1/parcels", Some(&st.op_bog), &body)
         .await;
@@ -64,7 +64,7 @@ async fn register(app: &TestApp, st: &Staff, body: Value) -> (i64, String) {
 }
 
 /// The parcel as an admin sees it.
-async fn parcel(app: &TestApp, st: &Staff, id: i64) -> Value {
+pub async fn parcel(app: &TestApp, st: &Staff, id: i64) -> Value {
     let r = app
         .get(&format!("/api/v1/parcels/{id}"), Some(&st.admin))
         .await;
@@ -89,7 +89,7 @@ async fn step(app: &TestApp, st: &Staff, id: i64, who: &str, event: &str, extra:
 }
 
 /// `step` that must succeed.
-async fn ok(app: &TestApp, st: &Staff, id: i64, who: &str, event: &str, extra: Value) {
+pub async fn ok(app: &TestApp, st: &Staff, id: i64, who: &str, event: &str, extra: Value) {
     let r = step(app, st, id, who, event, extra).await;
     assert_eq!(r.status, 200, "{event}: {}", r.body);
 }
@@ -100,7 +100,7 @@ fn wrong(pin: &str) -> String {
     format!("{}{}", &pin[..5], (last + 1) % 10)
 }
 
-fn history_events(p: &Value) -> Vec<String> {
+pub fn history_events(p: &Value) -> Vec<String> {
     p["history"]
         .as_array()
         .unwrap()
@@ -622,16 +622,15 @@ async fn a_supervisor_voids_a_payment_with_a_reason(app: TestApp, branches: Vec<
     app.stop().await;
 }
 
-async fn on_sqlite(vars: &[(&str, String)]) -> (TestApp, Vec<i64>) {
-    app_with_staff_and(vars).await
-}
-
+/// Runs the scenario `$name(app, branches)` as two tests, `$name::on_sqlite`
+/// and `$name::on_postgres`, with the extra settings given.
+#[macro_export]
 macro_rules! on_both_stores {
     ($name:ident $(, $var:expr)*) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_sqlite() {
-                let (app, branches) = super::on_sqlite(&[$($var),*]).await;
+                let (app, branches) = $crate::common::app_with_staff_and(&[$($var),*]).await;
                 super::$name(app, branches).await;
             }
 
@@ -639,7 +638,7 @@ macro_rules! on_both_stores {
             async fn on_postgres() {
                 let pg = paqueteria_testkit::PgDatabase::create().await;
                 let vars = [("DATABASE_URL", pg.url.clone()) $(, $var)*];
-                let (app, branches) = crate::common::app_with_staff_and(&vars).await;
+                let (app, branches) = $crate::common::app_with_staff_and(&vars).await;
                 super::$name(app, branches).await;
                 pg.drop_now().await;
             }

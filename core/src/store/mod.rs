@@ -66,8 +66,8 @@ pub use messages::Message;
 pub use model::*;
 pub use notifications::Claim;
 pub use parcels::{
-    Handover, PIN_LOCK, PIN_TEMPLATE, PIN_TRIES, PinRefused, PinReissued, PinSettings, mask_phone,
-    mask_pin,
+    Handover, PIN_LOCK, PIN_TEMPLATE, PIN_TRIES, ParcelCorrection, PinRefused, PinReissued,
+    PinSettings, mask_phone, mask_pin,
 };
 pub use reports::ReportRow;
 pub use users::{NewUser, User, hash_password, random_bytes};

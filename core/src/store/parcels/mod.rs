@@ -1,6 +1,8 @@
-//! Parcels: registration ([`register`]), status changes and what they
+//! Parcels: registration ([`register`]), corrections before reception
+//! ([`correct`]), status changes and what they
 //! write ([`status`]), the pickup PIN at the hand-over ([`pin`]), the list ([`list`]) and its search ([`search`]).
 
+mod correct;
 mod list;
 mod payments;
 mod pin;
@@ -14,6 +16,7 @@ use subtle::ConstantTimeEq;
 
 use crate::settings::HomeDeliveryProof;
 
+pub use correct::ParcelCorrection;
 pub(super) use list::Bind;
 pub use pin::{PIN_TEMPLATE, PinReissued, mask_phone, mask_pin};
 pub(super) use status::storage_fee;
