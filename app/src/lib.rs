@@ -4,7 +4,8 @@
 //! - [`startup`]: settings → store, broker, and (on the embedded engine) the
 //!   in-process worker and outbox relay; the server's `build` /
 //!   `local_addr` / `run_until_stopped` face.
-//! - [`routes`]: one module per resource (`health` today).
+//! - [`routes`]: the REST API, one module per resource.
+//! - [`ui`]: the staff's web UI (server-rendered pages).
 //! - [`telemetry`]: HTTP metrics by route template.
 
 pub mod auth;
@@ -24,3 +25,8 @@ pub mod seed;
 pub mod startup;
 pub mod telemetry;
 pub mod throttle;
+pub mod ui;
+
+// The web UI's string catalogs (`locales/*.yml`), compiled in; Spanish is
+// the fallback for a key a language lacks.
+rust_i18n::i18n!("locales", fallback = "es");

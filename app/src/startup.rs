@@ -70,6 +70,8 @@ pub struct AppState {
     pub storage: SharedStorage,
     /// Store, broker and transport settings.
     pub settings: Arc<Settings>,
+    /// The web UI's CSRF tokens.
+    pub csrf: axum_csrf::CsrfConfig,
 }
 
 impl std::fmt::Debug for AppState {
@@ -196,7 +198,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/outbox", get(routes::outbox::list))
         .route("/api/v1/dashboard", get(routes::dashboard::get))
-        // Inside the metrics layer, so refused requests are counted.
+        .with_state(state.clone())
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url(
+            "/openapi.json",
+            <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+        ))
+        .merge(crate::redoc::router());
+    let api = guarded(api, &state)
+        .fallback(crate::fallback::not_found)
+        .layer(axum::middleware::from_fn(crate::fallback::json_errors));
+    // The pages answer their errors in HTML: outside the JSON rewrite.
+    let pages = guarded(crate::ui::router(state.clone()), &state);
+    crate::headers::secure(api.merge(pages))
+}
+
+/// `routes` with the `Origin` check of cookie requests and the HTTP
+/// metrics (the check inside, so refused requests are counted).
+fn guarded(routes: Router, state: &AppState) -> Router {
+    routes
         .route_layer(axum::middleware::from_fn_with_state(
             crate::csrf::AppOrigin::from_public_url(&state.settings.transports.public_url),
             crate::csrf::guard,
@@ -205,15 +224,6 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             telemetry::track,
         ))
-        .with_state(state)
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url(
-            "/openapi.json",
-            <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
-        ))
-        .merge(crate::redoc::router())
-        .fallback(crate::fallback::not_found)
-        .layer(axum::middleware::from_fn(crate::fallback::json_errors));
-    crate::headers::secure(api)
 }
 
 /// The app, built and not yet serving.
@@ -269,6 +279,10 @@ impl Application {
                 outbox_kick: Arc::new(tokio::sync::Notify::new()),
                 storage: services.storage.clone(),
                 settings: Arc::new(settings.clone()),
+                csrf: {
+                    use secrecy::ExposeSecret;
+                    crate::ui::csrf_config(settings.secret_key()?.expose_secret().as_bytes())
+                },
             },
             embedded,
         })

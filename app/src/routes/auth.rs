@@ -37,18 +37,23 @@ pub async fn token(
     client: ClientAddr,
     ValidForm(f): ValidForm<TokenForm>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    sign_in(&s, client, &f, "bearer token").await
+    let token = sign_in(&s, client, &f, "bearer token").await?;
+    Ok(Json(serde_json::json!({
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": TOKEN_TTL_MS / 1000,
+    })))
 }
 
 /// Checks the form's credentials under the throttle, audits the outcome
-/// and opens a session; `how` (bearer token or browser session) goes in
-/// the audit row.
-async fn sign_in(
+/// and opens a session; returns its token. `how` (bearer token, browser
+/// session, web UI) goes in the audit row.
+pub(crate) async fn sign_in(
     s: &AppState,
     client: ClientAddr,
     f: &TokenForm,
     how: &str,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<String> {
     if f.username.chars().count() > crate::throttle::USERNAME_MAX_CHARS {
         return Err(ApiError::field(
             "username",
@@ -93,17 +98,12 @@ async fn sign_in(
             client_addr: addr.as_deref(),
         })
         .await?;
-    let token = s.store.create_session(user.id, TOKEN_TTL_MS).await?;
-    Ok(Json(serde_json::json!({
-        "access_token": token,
-        "token_type": "bearer",
-        "expires_in": TOKEN_TTL_MS / 1000,
-    })))
+    Ok(s.store.create_session(user.id, TOKEN_TTL_MS).await?)
 }
 
 /// Whether the request came over HTTPS (directly or through a proxy that
 /// says so), so the cookie gets `Secure`.
-fn over_https(headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn over_https(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
@@ -120,18 +120,38 @@ pub async fn session(
     headers: axum::http::HeaderMap,
     ValidForm(f): ValidForm<TokenForm>,
 ) -> ApiResult<impl axum::response::IntoResponse> {
-    let Json(body) = sign_in(&s, client, &f, "browser session").await?;
-    let value = body["access_token"].as_str().unwrap_or_default();
-    let secure = if over_https(&headers) { "; Secure" } else { "" };
-    let cookie = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        crate::auth::SESSION_COOKIE,
-        TOKEN_TTL_MS / 1000
-    );
+    let token = sign_in(&s, client, &f, "browser session").await?;
     Ok((
         axum::http::StatusCode::NO_CONTENT,
-        [(axum::http::header::SET_COOKIE, cookie)],
+        [(
+            axum::http::header::SET_COOKIE,
+            session_cookie(&token, over_https(&headers)),
+        )],
     ))
+}
+
+/// The `Set-Cookie` value of a browser session: HttpOnly, SameSite=Lax,
+/// as long as the session, Secure behind HTTPS.
+pub(crate) fn session_cookie(token: &str, secure: bool) -> String {
+    cookie::Cookie::build((crate::auth::SESSION_COOKIE, token.to_owned()))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(TOKEN_TTL_MS / 1000))
+        .secure(secure)
+        .build()
+        .to_string()
+}
+
+/// The `Set-Cookie` value that ends the browser session's cookie.
+pub(crate) fn cleared_session_cookie() -> String {
+    cookie::Cookie::build((crate::auth::SESSION_COOKIE, ""))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+        .to_string()
 }
 
 /// `POST /api/v1/auth/logout`: ends the session of the bearer token or the
@@ -145,12 +165,8 @@ pub async fn logout(
     if let Some(t) = bearer.or_else(|| crate::auth::session_cookie(&headers)) {
         s.store.delete_session(t.trim()).await?;
     }
-    let clear = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
-        crate::auth::SESSION_COOKIE
-    );
     Ok((
         axum::http::StatusCode::NO_CONTENT,
-        [(axum::http::header::SET_COOKIE, clear)],
+        [(axum::http::header::SET_COOKIE, cleared_session_cookie())],
     ))
 }

@@ -24,5 +24,6 @@ mod reports;
 mod seed;
 mod signin;
 mod tariffs;
+mod ui;
 mod users;
 mod workflow;

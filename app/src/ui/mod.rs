@@ -1,0 +1,156 @@
+//! The staff's web UI: pages rendered on the server from askama templates
+//! (`app/templates/`, checked at compile time), htmx for partial updates,
+//! Pico CSS for the look, every string from the reader's language catalog
+//! ([`i18n`]). The pages call the store as the REST routes do, and the role
+//! checks are the same.
+//!
+//! A page needs the browser's session (the cookie of `/login`); without one
+//! it redirects to the sign-in page. Every form that changes something
+//! carries a CSRF token (a cookie plus a form field, checked on the server;
+//! `axum_csrf`), on top of the `Origin` check every cookie request passes
+//! ([`crate::csrf`]). Pages are sent with a Content-Security-Policy that
+//! allows no inline script.
+
+pub mod assets;
+pub mod i18n;
+mod pages;
+
+use axum::Router;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_csrf::CsrfConfig;
+use paqueteria_core::store::User;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::startup::AppState;
+pub use i18n::Lang;
+
+/// The pages' Content-Security-Policy: scripts, styles and everything
+/// else from the app itself only; no inline script or style; never framed.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                   img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'self'; object-src 'none'";
+
+/// The form field (and htmx header) that carries the CSRF token.
+pub const CSRF_FIELD: &str = "authenticity_token";
+
+impl FromRef<AppState> for CsrfConfig {
+    fn from_ref(state: &AppState) -> Self {
+        state.csrf.clone()
+    }
+}
+
+/// The CSRF settings of the UI's forms: the token cookie is HttpOnly,
+/// SameSite=Strict and encrypted with a key made from the app's secret.
+pub fn csrf_config(secret: &[u8]) -> CsrfConfig {
+    use sha2::{Digest, Sha512};
+    // The cookie key: 64 bytes derived from the app's secret, so tokens
+    // survive a restart and every process of one deployment agrees.
+    let key = Sha512::new()
+        .chain_update(b"paqueteria ui csrf cookie key\0")
+        .chain_update(secret)
+        .finalize();
+    let salt: String = Sha512::new()
+        .chain_update(b"paqueteria ui csrf salt\0")
+        .chain_update(secret)
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    CsrfConfig::default()
+        .with_cookie_name("paq_csrf")
+        .with_cookie_same_site(axum_csrf::SameSite::Strict)
+        .with_http_only(true)
+        .with_key(Some(axum_csrf::Key::from(&key)))
+        .with_salt(salt)
+}
+
+/// The signed-in user of a page. Without a valid session the page is
+/// answered with a redirect to the sign-in page, which comes back here.
+#[derive(Clone, Debug)]
+pub struct UiUser(pub User);
+
+/// Where a page without a session sends the browser.
+pub struct ToSignIn(String);
+
+impl IntoResponse for ToSignIn {
+    fn into_response(self) -> Response {
+        Redirect::to(&self.0).into_response()
+    }
+}
+
+impl FromRequestParts<AppState> for UiUser {
+    type Rejection = ToSignIn;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let back = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let to_sign_in = || {
+            let next: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
+            ToSignIn(if back == "/" {
+                "/login".to_owned()
+            } else {
+                format!("/login?next={next}")
+            })
+        };
+        let Some(token) = crate::auth::session_cookie(&parts.headers) else {
+            return Err(to_sign_in());
+        };
+        match state.store.session_user(token).await {
+            Ok(Some(user)) => Ok(Self(user)),
+            _ => Err(to_sign_in()),
+        }
+    }
+}
+
+/// What every page's layout shows: the reader's language, who is signed
+/// in, the CSRF token of its forms.
+#[derive(Clone, Debug)]
+pub struct Chrome {
+    /// The page's language.
+    pub lang: Lang,
+    /// The signed-in user's name and role, on pages behind the sign-in.
+    pub user: Option<(String, String)>,
+    /// The CSRF token for the page's forms.
+    pub csrf: String,
+}
+
+impl Chrome {
+    /// The string `key` in the page's language.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+
+    /// The URL of the embedded file `name`.
+    pub fn asset(&self, name: &str) -> &'static str {
+        assets::url(name)
+    }
+}
+
+/// The pages.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/home/figures", get(pages::home_figures))
+        .route("/login", get(pages::sign_in_page).post(pages::sign_in))
+        .route("/logout", post(pages::sign_out))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .with_state(state)
+        .merge(assets::router())
+}

@@ -1,0 +1,299 @@
+//! The web UI over HTTP, as a browser uses it: pages behind the sign-in
+//! redirect to it, the sign-in form needs its CSRF token and signs in with
+//! the API's rules, pages speak the reader's language, and the embedded
+//! files are served at hashed URLs. (The browser tests drive the same
+//! pages in Chromium.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common::{PASSWORD, Reply, TestApp, app_with_staff};
+
+/// A browser's cookies for one app: name → value, from `Set-Cookie`.
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    fn take(&mut self, r: &Reply) {
+        for line in r.head.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            if !k.trim().eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let pair = v.trim().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.0.retain(|(n, _)| n != name);
+            let expired = v.to_ascii_lowercase().contains("max-age=0");
+            if !value.is_empty() && !expired {
+                self.0.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+}
+
+/// A GET with the jar's cookies (and `extra` headers); keeps what it sets.
+async fn get(app: &TestApp, jar: &mut Jar, path: &str, extra: &[(&str, &str)]) -> Reply {
+    let cookie = jar.header();
+    let mut headers = vec![("Cookie", cookie.as_str())];
+    headers.extend_from_slice(extra);
+    let r = app.request("GET", path, &headers, "").await;
+    jar.take(&r);
+    r
+}
+
+/// A form POST from the app's own page (as a browser sends it).
+async fn post_form(app: &TestApp, jar: &mut Jar, path: &str, fields: &[(&str, &str)]) -> Reply {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let cookie = jar.header();
+    let r = app
+        .request(
+            "POST",
+            path,
+            &[
+                ("Cookie", cookie.as_str()),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+            &body,
+        )
+        .await;
+    jar.take(&r);
+    r
+}
+
+/// The CSRF token a page's forms carry.
+fn token_of(page: &Reply) -> String {
+    let at = page
+        .body
+        .find("name=\"authenticity_token\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &page.body[at + "name=\"authenticity_token\" value=\"".len()..];
+    let token = rest.split('"').next().unwrap();
+    // askama escapes `/`, `+` and `=` of the base64 token as HTML entities
+    token
+        .replace("&#x2f;", "/")
+        .replace("&#43;", "+")
+        .replace("&#61;", "=")
+        .replace("&#x2b;", "+")
+        .replace("&#x3d;", "=")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_behind_the_sign_in_send_the_browser_to_it_and_back() {
+    let (app, _) = app_with_staff().await;
+    let mut jar = Jar::default();
+    let r = get(&app, &mut jar, "/", &[]).await;
+    assert_eq!(r.status, 303, "{}", r.head);
+    assert_eq!(r.header("location").as_deref(), Some("/login"));
+    let r = get(&app, &mut jar, "/home/figures?x=1", &[]).await;
+    assert_eq!(r.status, 303, "{}", r.head);
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some("/login?next=%2Fhome%2Ffigures%3Fx%3D1")
+    );
+    // A made-up session is no session.
+    jar.0.push(("paq_session".to_owned(), "forged".to_owned()));
+    let r = get(&app, &mut jar, "/", &[]).await;
+    assert_eq!(r.status, 303, "{}", r.head);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_speaks_the_readers_language_under_a_strict_policy() {
+    let (app, _) = app_with_staff().await;
+    let mut jar = Jar::default();
+    let r = get(&app, &mut jar, "/login", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<html lang=\"es\">"), "{}", r.body);
+    assert!(r.body.contains("Entrar a Paquetería"), "{}", r.body);
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
+    assert!(jar.has("paq_csrf"), "the form's token cookie is set");
+
+    let r = get(
+        &app,
+        &mut jar,
+        "/login",
+        &[("Accept-Language", "en-US,en;q=0.9")],
+    )
+    .await;
+    assert!(r.body.contains("<html lang=\"en\">"), "{}", r.body);
+    assert!(r.body.contains("Sign in to Paquetería"), "{}", r.body);
+
+    // Every file the page names is served from the app, for a year.
+    for name in ["htmx.min", "pico.min", "app"] {
+        let at = r.body.find(&format!("/static/{name}.")).unwrap();
+        let url = r.body[at..].split('"').next().unwrap();
+        let file = app.request("GET", url, &[], "").await;
+        assert_eq!(file.status, 200, "{url}");
+        assert!(
+            file.header("cache-control").unwrap().contains("immutable"),
+            "{url}"
+        );
+        assert!(file.body.len() > 100, "{url}");
+    }
+    assert_eq!(
+        app.request("GET", "/static/htmx.min.000000000000.js", &[], "")
+            .await
+            .status,
+        404
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_sign_in_with_the_form_see_the_day_and_sign_out() {
+    let (app, _) = app_with_staff().await;
+    let mut jar = Jar::default();
+    let page = get(&app, &mut jar, "/login?next=/home/figures", &[]).await;
+    let token = token_of(&page);
+    assert!(
+        page.body.contains("value=\"/home/figures\""),
+        "{}",
+        page.body
+    );
+
+    // Without the token (or with another) nothing happens: 403, no session.
+    for bad in ["", "bm90IHRoZSB0b2tlbg=="] {
+        let r = post_form(
+            &app,
+            &mut jar,
+            "/login",
+            &[
+                ("email", "operator@example.com"),
+                ("password", PASSWORD),
+                ("authenticity_token", bad),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert!(!jar.has("paq_session"));
+    }
+    // A wrong password: the form again, with the message and the email.
+    let r = post_form(
+        &app,
+        &mut jar,
+        "/login",
+        &[
+            ("email", "operator@example.com"),
+            ("password", "not the password"),
+            ("authenticity_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(
+        r.body.contains("Correo o contraseña incorrectos"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"operator@example.com\""));
+    assert!(!jar.has("paq_session"));
+
+    // The right one: the session cookie, and on to where the browser was
+    // going; a `next` off this site is ignored.
+    let r = post_form(
+        &app,
+        &mut jar,
+        "/login",
+        &[
+            ("email", "operator@example.com"),
+            ("password", PASSWORD),
+            ("next", "//evil.example/x"),
+            ("authenticity_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location").as_deref(), Some("/"));
+    let cookie = r
+        .head
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: paq_session=")
+        })
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+
+    // The home page: the day's figures and who is signed in.
+    let home = get(&app, &mut jar, "/", &[]).await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    for text in [
+        "Resumen del día",
+        "Recibidos hoy",
+        "Registrado",
+        "operator@example.com",
+    ] {
+        assert!(home.body.contains(text), "{text} missing: {}", home.body);
+    }
+    let figures = get(&app, &mut jar, "/home/figures", &[]).await;
+    assert_eq!(figures.status, 200);
+    assert!(
+        !figures.body.contains("<html"),
+        "a fragment: {}",
+        figures.body
+    );
+
+    // Signing out needs the token too; then the pages are closed again.
+    let token = token_of(&home);
+    let r = post_form(&app, &mut jar, "/logout", &[("authenticity_token", "")]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(get(&app, &mut jar, "/", &[]).await.status, 200);
+    let r = post_form(&app, &mut jar, "/logout", &[("authenticity_token", &token)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location").as_deref(), Some("/login?out=1"));
+    assert!(!jar.has("paq_session"));
+    let page = get(&app, &mut jar, "/login?out=1", &[]).await;
+    assert!(page.body.contains("Salió de su sesión"), "{}", page.body);
+    assert_eq!(get(&app, &mut jar, "/", &[]).await.status, 303);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_courier_does_not_see_the_business_figures() {
+    let (app, _) = app_with_staff().await;
+    let mut jar = Jar::default();
+    let token = token_of(&get(&app, &mut jar, "/login", &[]).await);
+    let r = post_form(
+        &app,
+        &mut jar,
+        "/login",
+        &[
+            ("email", "courier@example.com"),
+            ("password", PASSWORD),
+            ("authenticity_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let home = get(&app, &mut jar, "/", &[]).await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("Mensajero"), "{}", home.body);
+    assert!(!home.body.contains("Recibidos hoy"), "{}", home.body);
+    assert_eq!(get(&app, &mut jar, "/home/figures", &[]).await.status, 403);
+    app.stop().await;
+}
