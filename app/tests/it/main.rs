@@ -9,6 +9,7 @@ mod accounts;
 mod api;
 mod attachments;
 mod audit;
+mod browser;
 mod common;
 mod contract;
 mod corrections;

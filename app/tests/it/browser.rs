@@ -1,0 +1,41 @@
+//! The web UI in a real browser: each scenario of `app/tests/browser/` runs
+//! in Debian's Chromium, driven by Playwright, against an app started here.
+//! `scripts/test` installs the browser and the Node modules and says where
+//! (`CHROMIUM_BIN`, `BROWSER_TEST_MODULES`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common::{PASSWORD, TestApp, app_with_staff};
+
+/// Runs the scenario `name.mjs` with `args` after the app's base URL;
+/// fails with its output unless it passes.
+async fn scenario(app: &TestApp, name: &str, args: &[&str]) {
+    for var in ["CHROMIUM_BIN", "BROWSER_TEST_MODULES"] {
+        assert!(
+            std::env::var_os(var).is_some(),
+            "{var} is unset: run the tests with scripts/test, which installs Chromium and Playwright"
+        );
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/");
+    let out = tokio::process::Command::new("node")
+        .arg(format!("{script}{name}.mjs"))
+        .arg(format!("http://{}", app.addr))
+        .args(args)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{name}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_sign_in_with_the_keyboard_see_the_day_and_sign_out() {
+    let (app, _) = app_with_staff().await;
+    scenario(&app, "sign_in", &["operator@example.com", PASSWORD]).await;
+    app.stop().await;
+}
