@@ -185,7 +185,10 @@ pub async fn list(
 /// The branch a list shows: what was asked for, or by default the user's
 /// own branch; staff of a branch may list only their own (403), admins
 /// any or all.
-fn list_branch(user: &paqueteria_core::store::User, asked: Option<i64>) -> ApiResult<Option<i64>> {
+pub(crate) fn list_branch(
+    user: &paqueteria_core::store::User,
+    asked: Option<i64>,
+) -> ApiResult<Option<i64>> {
     if user.role == paqueteria_core::domain::Role::Admin {
         return Ok(asked);
     }

@@ -1,4 +1,4 @@
-//! The web UI's static files: htmx, Pico CSS and our stylesheet, vendored
+//! The web UI's static files: htmx, Pico CSS, our stylesheet and icon, vendored
 //! under `app/assets/ui/` (see its README) and embedded in the binary. Each
 //! is served at a URL carrying a hash of its content
 //! (`/static/htmx.min.3f2a….js`), so browsers keep it for a year and a new
@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 const FOREVER: &str = "public, max-age=31536000, immutable";
 
 /// The files: name, content type, bytes.
-const FILES: [(&str, &str, &[u8]); 3] = [
+const FILES: [(&str, &str, &[u8]); 4] = [
     (
         "htmx.min.js",
         "text/javascript; charset=utf-8",
@@ -32,6 +32,11 @@ const FILES: [(&str, &str, &[u8]); 3] = [
         "app.css",
         "text/css; charset=utf-8",
         include_bytes!("../../assets/ui/app.css"),
+    ),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/ui/icon.svg"),
     ),
 ];
 

@@ -12,8 +12,10 @@
 //! allows no inline script.
 
 pub mod assets;
+pub mod format;
 pub mod i18n;
 mod pages;
+mod parcels;
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts};
@@ -143,6 +145,8 @@ pub fn router(state: AppState) -> Router {
         .route("/home/figures", get(pages::home_figures))
         .route("/login", get(pages::sign_in_page).post(pages::sign_in))
         .route("/logout", post(pages::sign_out))
+        .route("/parcels", get(parcels::list))
+        .route("/parcels/{id}", get(parcels::show))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

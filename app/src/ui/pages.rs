@@ -1,4 +1,5 @@
-//! The pages: sign-in, sign-out and the home dashboard.
+//! The pages: sign-in, sign-out and the home dashboard; what every page's
+//! layout needs ([`chrome`]).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -19,7 +20,7 @@ use crate::startup::AppState;
 
 /// The layout's data for `user` (or nobody), in the reader's language,
 /// with the CSRF token of `csrf`.
-fn chrome(headers: &HeaderMap, user: Option<&UiUser>, csrf: &CsrfToken) -> Chrome {
+pub(super) fn chrome(headers: &HeaderMap, user: Option<&UiUser>, csrf: &CsrfToken) -> Chrome {
     let lang = Lang::from_headers(headers);
     Chrome {
         lang,
@@ -190,7 +191,7 @@ impl Figures {
         Self {
             received_today: f.received_today,
             delivered_today: f.delivered_today,
-            revenue_today: f.revenue_today.to_string(),
+            revenue_today: super::format::money(f.revenue_today),
             waiting_past_grace: f.waiting_past_grace,
             failed_notifications: f.failed_notifications,
             by_status: ParcelStatus::ALL

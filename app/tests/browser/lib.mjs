@@ -54,6 +54,16 @@ export async function accessible(page, what) {
   );
 }
 
+/**
+ * With UI_SCREENSHOTS set (a folder), saves the page as NAME.png there:
+ * `UI_SCREENSHOTS=docs/screenshots scripts/test browser` refreshes the
+ * README's pictures.
+ */
+export async function shot(page, name) {
+  const dir = process.env.UI_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+}
+
 /** Fails unless nothing went wrong in the page. */
 export function clean(problems) {
   assert.deepEqual(problems, [], 'console errors or failed requests');

@@ -4,7 +4,7 @@
 //   node sign_in.mjs BASE_URL EMAIL PASSWORD
 
 import assert from 'node:assert/strict';
-import { accessible, clean, run } from './lib.mjs';
+import { accessible, clean, run, shot } from './lib.mjs';
 
 const [base, email, password] = process.argv.slice(2);
 
@@ -14,6 +14,7 @@ await run(async ({ page, problems }) => {
   assert.equal(new URL(page.url()).pathname, '/login');
   assert.equal(await page.locator('h1').innerText(), 'Entrar a Paquetería');
   await accessible(page, 'sign-in page');
+  await shot(page, 'sign-in');
 
   // A wrong password: the form says so, next to the field.
   await page.getByLabel('Correo electrónico').fill(email);
@@ -36,6 +37,7 @@ await run(async ({ page, problems }) => {
   assert.equal(await page.locator('h1').innerText(), 'Resumen del día');
   await page.getByText('Recibidos hoy').waitFor();
   await accessible(page, 'home page');
+  await shot(page, 'home');
 
   // Sign out: back to the form, with a word that it happened.
   await page.getByRole('button', { name: 'Salir' }).click();

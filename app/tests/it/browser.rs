@@ -39,3 +39,28 @@ async fn staff_sign_in_with_the_keyboard_see_the_day_and_sign_out() {
     scenario(&app, "sign_in", &["operator@example.com", PASSWORD]).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_parcel_list_narrows_as_one_types_and_leads_to_the_parcel() {
+    let (app, branches) = app_with_staff().await;
+    let op = crate::common::token(&app, "operator@example.com").await;
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let r = app
+            .post_json(
+                "/api/v1/parcels",
+                Some(&op),
+                &crate::common::parcel_body(&branches),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        codes.push(r.json()["tracking_code"].as_str().unwrap().to_owned());
+    }
+    scenario(
+        &app,
+        "parcels",
+        &["operator@example.com", PASSWORD, &codes[0], &codes[1]],
+    )
+    .await;
+    app.stop().await;
+}

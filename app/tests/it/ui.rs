@@ -297,3 +297,126 @@ async fn a_courier_does_not_see_the_business_figures() {
     assert_eq!(get(&app, &mut jar, "/home/figures", &[]).await.status, 403);
     app.stop().await;
 }
+
+/// A browser signed in through the form as `email`.
+async fn signed_in(app: &TestApp, email: &str) -> Jar {
+    let mut jar = Jar::default();
+    let token = token_of(&get(app, &mut jar, "/login", &[]).await);
+    let r = post_form(
+        app,
+        &mut jar,
+        "/login",
+        &[
+            ("email", email),
+            ("password", PASSWORD),
+            ("authenticity_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    jar
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_parcel_list_searches_filters_and_leads_to_each_parcel() {
+    let (app, branches) = crate::common::app_with_staff().await;
+    let op = crate::common::token(&app, "operator@example.com").await;
+    let mut codes = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = app
+            .post_json(
+                "/api/v1/parcels",
+                Some(&op),
+                &crate::common::parcel_body(&branches),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        codes.push(r.json()["tracking_code"].as_str().unwrap().to_owned());
+        ids.push(r.json()["id"].as_i64().unwrap());
+    }
+    let mut jar = signed_in(&app, "operator@example.com").await;
+
+    // The whole list: every parcel, by code, with its route and status.
+    let page = get(&app, &mut jar, "/parcels", &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for code in &codes {
+        assert!(page.body.contains(code.as_str()), "{code}: {}", page.body);
+    }
+    for text in [
+        "3 envíos",
+        "Bogotá Centro → Medellín Norte",
+        "Registrado",
+        "Recoger en sucursal",
+    ] {
+        assert!(page.body.contains(text), "{text}: {}", page.body);
+    }
+
+    // As one types (htmx): the results alone, only the parcel searched for.
+    let q = format!("/parcels?q={}&status=&branch_id=", codes[1]);
+    let part = get(&app, &mut jar, &q, &[("HX-Request", "true")]).await;
+    assert_eq!(part.status, 200, "{}", part.body);
+    assert!(!part.body.contains("<html"), "{}", part.body);
+    assert!(part.body.contains(codes[1].as_str()), "{}", part.body);
+    assert!(!part.body.contains(codes[0].as_str()), "{}", part.body);
+    assert!(part.body.contains(">1 envío<"), "{}", part.body);
+
+    // A status filter with no parcel says so.
+    let none = get(&app, &mut jar, "/parcels?status=DELIVERED", &[]).await;
+    assert!(none.body.contains("Ningún envío coincide"), "{}", none.body);
+
+    // Another branch's list is refused, as in the API.
+    let other = get(
+        &app,
+        &mut jar,
+        &format!("/parcels?branch_id={}", branches[1]),
+        &[],
+    )
+    .await;
+    assert_eq!(other.status, 403, "{}", other.body);
+
+    // Each row leads to the parcel and its history.
+    assert!(page.body.contains(&format!("href=\"/parcels/{}\"", ids[0])));
+    let one = get(&app, &mut jar, &format!("/parcels/{}", ids[0]), &[]).await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    for text in [
+        format!("Envío {}", codes[0]),
+        "Registro".to_owned(),
+        "Historial".to_owned(),
+    ] {
+        assert!(one.body.contains(&text), "{text}: {}", one.body);
+    }
+    assert_eq!(
+        get(&app, &mut jar, "/parcels/999999", &[]).await.status,
+        404
+    );
+
+    // Staff of a branch the parcel does not touch may not see it.
+    let cal = app
+        .store
+        .create_branch(&paqueteria_testkit::branch("CAL-01", "Cali Sur", "Cali"))
+        .await
+        .unwrap()
+        .id;
+    crate::common::staff_at(
+        &app,
+        "op-cal@example.com",
+        paqueteria_core::domain::Role::Operator,
+        Some(cal),
+    )
+    .await;
+    let mut cali = signed_in(&app, "op-cal@example.com").await;
+    let r = get(&app, &mut cali, &format!("/parcels/{}", ids[0]), &[]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let list = get(&app, &mut cali, "/parcels", &[]).await;
+    assert!(!list.body.contains(codes[0].as_str()), "{}", list.body);
+
+    // Without a session: to the sign-in, and back here after it.
+    let mut nobody = Jar::default();
+    let r = get(&app, &mut nobody, "/parcels?q=ana", &[]).await;
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some("/login?next=%2Fparcels%3Fq%3Dana")
+    );
+    app.stop().await;
+}

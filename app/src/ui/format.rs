@@ -1,0 +1,62 @@
+//! Dates and money as a Colombian reader reads them: `2 dic 2026, 14:05`
+//! in the business's time zone (`APP_TZ`), `$ 12.500`.
+
+use chrono::{Datelike, TimeZone, Timelike};
+use paqueteria_core::domain::Money;
+
+use super::Lang;
+
+/// `ms` (Unix milliseconds) as a day and time in `tz`, in `lang`.
+pub fn datetime(ms: i64, tz: chrono_tz::Tz, lang: Lang) -> String {
+    let Some(t) = tz.timestamp_millis_opt(ms).single() else {
+        return String::new();
+    };
+    let month = lang.t(&format!("months.m{}", t.month()));
+    match lang {
+        Lang::Es => format!(
+            "{} {month} {}, {:02}:{:02}",
+            t.day(),
+            t.year(),
+            t.hour(),
+            t.minute()
+        ),
+        Lang::En => format!(
+            "{month} {}, {}, {:02}:{:02}",
+            t.day(),
+            t.year(),
+            t.hour(),
+            t.minute()
+        ),
+    }
+}
+
+/// `ms` in UTC, ISO 8601 (for the `title` a pointer shows).
+pub fn utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// An amount as the counter says it: `$ 12.500`, with cents only when
+/// there are some (`$ 12.500,50`).
+pub fn money(m: Money) -> String {
+    let text = m.to_string();
+    text.strip_suffix(",00").map_or(text.clone(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_colombian_reads_the_date_and_the_amount_in_his_way() {
+        // 2026-12-02 19:05 UTC is 14:05 in Bogotá.
+        let ms = 1_796_238_300_000;
+        let bogota = chrono_tz::America::Bogota;
+        assert_eq!(datetime(ms, bogota, Lang::Es), "2 dic 2026, 14:05");
+        assert_eq!(datetime(ms, bogota, Lang::En), "Dec 2, 2026, 14:05");
+        assert_eq!(utc(ms), "2026-12-02 19:05 UTC");
+        assert_eq!(money(Money::units(12_500)), "$ 12.500");
+        assert_eq!(money(Money(1_250_050)), "$ 12.500,50");
+    }
+}
