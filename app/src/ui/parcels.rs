@@ -123,12 +123,7 @@ pub async fn list(
         (Ok(f), Ok(b)) => (f, b),
         (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
     };
-    let name_of = |id: i64| {
-        branches
-            .iter()
-            .find(|b| b.id == id)
-            .map_or_else(|| id.to_string(), |b| b.name.clone())
-    };
+    let name_of = |id: i64| branch_name(&branches, id);
     let tz = s.settings.time_zone;
     let rows = found
         .items
@@ -193,6 +188,14 @@ pub async fn list(
         results,
     };
     (csrf, page).into_response()
+}
+
+/// Branch `id`'s name (its number if it is gone).
+fn branch_name(branches: &[paqueteria_core::store::Branch], id: i64) -> String {
+    branches
+        .iter()
+        .find(|b| b.id == id)
+        .map_or_else(|| id.to_string(), |b| b.name.clone())
 }
 
 fn service_key(s: paqueteria_core::domain::Service) -> &'static str {
@@ -260,12 +263,7 @@ pub async fn show(
         (Ok(h), Ok(b)) => (h, b),
         (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
     };
-    let name_of = |id: i64| {
-        branches
-            .iter()
-            .find(|b| b.id == id)
-            .map_or_else(|| id.to_string(), |b| b.name.clone())
-    };
+    let name_of = |id: i64| branch_name(&branches, id);
     let tz = s.settings.time_zone;
     let page = ParcelPage {
         title: lang.t_with("parcel.title", "code", parcel.tracking_code.as_str()),

@@ -43,19 +43,11 @@ async fn staff_sign_in_with_the_keyboard_see_the_day_and_sign_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_parcel_list_narrows_as_one_types_and_leads_to_the_parcel() {
     let (app, branches) = app_with_staff().await;
-    let op = crate::common::token(&app, "operator@example.com").await;
-    let mut codes = Vec::new();
-    for _ in 0..2 {
-        let r = app
-            .post_json(
-                "/api/v1/parcels",
-                Some(&op),
-                &crate::common::parcel_body(&branches),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        codes.push(r.json()["tracking_code"].as_str().unwrap().to_owned());
-    }
+    let codes: Vec<String> = crate::common::registered_parcels(&app, &branches, 2)
+        .await
+        .into_iter()
+        .map(|(_, code)| code)
+        .collect();
     scenario(
         &app,
         "parcels",

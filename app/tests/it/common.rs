@@ -256,3 +256,22 @@ pub fn parcel_body(branches: &[i64]) -> serde_json::Value {
         "weight_grams": 1500
     })
 }
+
+/// Registers `n` parcels of `parcel_body` as the operator; their ids and
+/// tracking codes.
+pub async fn registered_parcels(app: &TestApp, branches: &[i64], n: usize) -> Vec<(i64, String)> {
+    let op = token(app, "operator@example.com").await;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let r = app
+            .post_json("/api/v1/parcels", Some(&op), &parcel_body(branches))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let j = r.json();
+        out.push((
+            j["id"].as_i64().unwrap(),
+            j["tracking_code"].as_str().unwrap().to_owned(),
+        ));
+    }
+    out
+}

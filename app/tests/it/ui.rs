@@ -276,20 +276,7 @@ async fn staff_sign_in_with_the_form_see_the_day_and_sign_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_courier_does_not_see_the_business_figures() {
     let (app, _) = app_with_staff().await;
-    let mut jar = Jar::default();
-    let token = token_of(&get(&app, &mut jar, "/login", &[]).await);
-    let r = post_form(
-        &app,
-        &mut jar,
-        "/login",
-        &[
-            ("email", "courier@example.com"),
-            ("password", PASSWORD),
-            ("authenticity_token", &token),
-        ],
-    )
-    .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    let mut jar = signed_in(&app, "courier@example.com").await;
     let home = get(&app, &mut jar, "/", &[]).await;
     assert_eq!(home.status, 200, "{}", home.body);
     assert!(home.body.contains("Mensajero"), "{}", home.body);
@@ -320,21 +307,11 @@ async fn signed_in(app: &TestApp, email: &str) -> Jar {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_parcel_list_searches_filters_and_leads_to_each_parcel() {
     let (app, branches) = crate::common::app_with_staff().await;
-    let op = crate::common::token(&app, "operator@example.com").await;
-    let mut codes = Vec::new();
-    let mut ids = Vec::new();
-    for _ in 0..3 {
-        let r = app
-            .post_json(
-                "/api/v1/parcels",
-                Some(&op),
-                &crate::common::parcel_body(&branches),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        codes.push(r.json()["tracking_code"].as_str().unwrap().to_owned());
-        ids.push(r.json()["id"].as_i64().unwrap());
-    }
+    let (ids, codes): (Vec<i64>, Vec<String>) =
+        crate::common::registered_parcels(&app, &branches, 3)
+            .await
+            .into_iter()
+            .unzip();
     let mut jar = signed_in(&app, "operator@example.com").await;
 
     // The whole list: every parcel, by code, with its route and status.

@@ -5,6 +5,7 @@
 
 use sqlx::{Any, Row, Transaction};
 
+use super::register::check_active_branch;
 use super::status::{insert_event, insert_payment};
 use crate::domain::branch_scope::{Branches, Staff, may_act};
 use crate::domain::{Grams, Money, ParcelEvent, ParcelStatus, Role, Service};
@@ -300,18 +301,15 @@ impl Store {
                         .to_owned(),
                 });
             }
-            let tariff = self
-                .find_tariff(&after.package_type, &after.zone, after.weight)
-                .await?
-                .ok_or_else(|| StoreError::Invalid {
-                    field: "package_type",
-                    message: format!(
-                        "no tariff for a {} of {} g to zone {}",
-                        after.package_type, after.weight.0, after.zone
-                    ),
-                })?;
-            let amount = tariff.quote(after.weight, after.cod_amount);
-            Some((tariff, amount))
+            Some(
+                self.quote_parcel(
+                    &after.package_type,
+                    &after.zone,
+                    after.weight,
+                    after.cod_amount,
+                )
+                .await?,
+            )
         } else {
             None
         };
@@ -329,7 +327,12 @@ impl Store {
         let current = super::parcel_in(&mut tx, id).await?;
         check_correctable(&current, version, staff)?;
         if after.destination_branch_id != before.destination_branch_id {
-            check_active_branch(&mut tx, after.destination_branch_id).await?;
+            check_active_branch(
+                &mut tx,
+                after.destination_branch_id,
+                "destination_branch_id",
+            )
+            .await?;
         }
         let mut next = current.clone();
         let mut renamed = None;
@@ -430,24 +433,6 @@ fn check_correctable(parcel: &Parcel, version: i64, staff: Staff) -> StoreResult
         )));
     }
     Ok(())
-}
-
-/// [`StoreError::Invalid`] (`destination_branch_id`) unless branch `id` is
-/// active.
-async fn check_active_branch(tx: &mut Transaction<'static, Any>, id: i64) -> StoreResult<()> {
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM branches WHERE id = $1 AND active = $2")
-            .bind(id)
-            .bind(1_i64)
-            .fetch_optional(&mut **tx)
-            .await?;
-    match exists {
-        Some(_) => Ok(()),
-        None => Err(StoreError::Invalid {
-            field: "destination_branch_id",
-            message: format!("no active branch {id}"),
-        }),
-    }
 }
 
 /// Writes `next`'s corrected fields and its list item (and with a new

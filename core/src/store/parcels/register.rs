@@ -43,17 +43,9 @@ impl Store {
                 "parcels are registered at their origin branch, by its staff".to_owned(),
             ));
         }
-        let tariff = self
-            .find_tariff(&p.package_type, &p.zone, p.weight)
-            .await?
-            .ok_or_else(|| StoreError::Invalid {
-                field: "package_type",
-                message: format!(
-                    "no tariff for a {} of {} g to zone {}",
-                    p.package_type, p.weight.0, p.zone
-                ),
-            })?;
-        let quoted = tariff.quote(p.weight, p.cod_amount);
+        let (tariff, quoted) = self
+            .quote_parcel(&p.package_type, &p.zone, p.weight, p.cod_amount)
+            .await?;
         let now = self.now();
         let pin = new_pin();
         let mut tx = self.begin().await?;
@@ -110,27 +102,58 @@ fn check_new_parcel(p: &NewParcel) -> StoreResult<()> {
     }
 }
 
+impl Store {
+    /// The tariff valid now for a package and what it charges for it (with
+    /// the COD fee when there is cash to collect); `Invalid` naming
+    /// `package_type` when no tariff prices it.
+    pub(super) async fn quote_parcel(
+        &self,
+        package_type: &str,
+        zone: &str,
+        weight: crate::domain::Grams,
+        cod: Money,
+    ) -> StoreResult<(Tariff, Money)> {
+        let tariff = self
+            .find_tariff(package_type, zone, weight)
+            .await?
+            .ok_or_else(|| StoreError::Invalid {
+                field: "package_type",
+                message: format!(
+                    "no tariff for a {package_type} of {} g to zone {zone}",
+                    weight.0
+                ),
+            })?;
+        let quoted = tariff.quote(weight, cod);
+        Ok((tariff, quoted))
+    }
+}
+
 /// Fails with `Invalid` naming the field unless the parcel's origin and
 /// destination are active branches.
 async fn check_branches(tx: &mut Transaction<'static, Any>, p: &NewParcel) -> StoreResult<()> {
-    for (id, field) in [
-        (p.origin_branch_id, "origin_branch_id"),
-        (p.destination_branch_id, "destination_branch_id"),
-    ] {
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM branches WHERE id = $1 AND active = $2")
-                .bind(id)
-                .bind(1_i64)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if exists.is_none() {
-            return Err(StoreError::Invalid {
-                field,
-                message: format!("no active branch {id}"),
-            });
-        }
+    check_active_branch(tx, p.origin_branch_id, "origin_branch_id").await?;
+    check_active_branch(tx, p.destination_branch_id, "destination_branch_id").await
+}
+
+/// [`StoreError::Invalid`] naming `field` unless branch `id` is active.
+pub(super) async fn check_active_branch(
+    tx: &mut Transaction<'static, Any>,
+    id: i64,
+    field: &'static str,
+) -> StoreResult<()> {
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM branches WHERE id = $1 AND active = $2")
+            .bind(id)
+            .bind(1_i64)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(StoreError::Invalid {
+            field,
+            message: format!("no active branch {id}"),
+        }),
     }
-    Ok(())
 }
 
 /// Inserts the parcel `p` from `sender` to `recipient`, quoted `quoted`
