@@ -16,6 +16,7 @@ pub mod format;
 pub mod i18n;
 mod pages;
 mod parcels;
+mod track;
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts};
@@ -147,6 +148,8 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(pages::sign_out))
         .route("/parcels", get(parcels::list))
         .route("/parcels/{id}", get(parcels::show))
+        .route("/track", get(track::form))
+        .route("/track/{code}", get(track::show))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

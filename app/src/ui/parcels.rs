@@ -198,7 +198,8 @@ fn branch_name(branches: &[paqueteria_core::store::Branch], id: i64) -> String {
         .map_or_else(|| id.to_string(), |b| b.name.clone())
 }
 
-fn service_key(s: paqueteria_core::domain::Service) -> &'static str {
+/// The catalog key of a service (`services.…`).
+pub(super) fn service_key(s: paqueteria_core::domain::Service) -> &'static str {
     match s {
         paqueteria_core::domain::Service::BranchPickup => "branch_pickup",
         paqueteria_core::domain::Service::HomeDelivery => "home_delivery",

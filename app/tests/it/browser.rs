@@ -56,3 +56,13 @@ async fn the_parcel_list_narrows_as_one_types_and_leads_to_the_parcel() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_tracks_a_parcel_on_a_phone_without_signing_in() {
+    let (app, branches) = app_with_staff().await;
+    let (_, code) = crate::common::registered_parcels(&app, &branches, 1)
+        .await
+        .remove(0);
+    scenario(&app, "track", &[&code]).await;
+    app.stop().await;
+}

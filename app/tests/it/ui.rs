@@ -397,3 +397,76 @@ async fn the_parcel_list_searches_filters_and_leads_to_each_parcel() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anyone_tracks_a_parcel_by_its_code_and_sees_nothing_personal() {
+    let (app, branches) = app_with_staff().await;
+    let (id, code) = crate::common::registered_parcels(&app, &branches, 1)
+        .await
+        .remove(0);
+    let op = crate::common::token(&app, "operator@example.com").await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/parcels/{id}/transition"),
+            Some(&op),
+            &serde_json::json!({"event": "receive", "version": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // No sign-in: the status and its steps, with times and branches.
+    let mut nobody = Jar::default();
+    let page = get(&app, &mut nobody, &format!("/track/{code}"), &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for text in [
+        code.as_str(),
+        "Recibido",
+        "Registrado",
+        "Bogotá Centro",
+        "Recoger en sucursal",
+    ] {
+        assert!(page.body.contains(text), "{text}: {}", page.body);
+    }
+    // Nothing personal: no names, phones, emails or who handled it.
+    for secret in [
+        "Ana",
+        "Gómez",
+        "Luis",
+        "+57300",
+        "ana@example.com",
+        "operator@example.com",
+    ] {
+        assert!(!page.body.contains(secret), "{secret} shown: {}", page.body);
+    }
+    // The form leads there, whatever the case typed.
+    let r = get(
+        &app,
+        &mut nobody,
+        &format!("/track?code=%20{}", code.to_lowercase()),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.head);
+    assert_eq!(r.header("location"), Some(format!("/track/{code}")));
+    assert_eq!(get(&app, &mut nobody, "/track", &[]).await.status, 200);
+    // A code that cannot be one, and one that is no parcel's: said plainly.
+    let bad = get(&app, &mut nobody, "/track/hola", &[]).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("no es un código de guía"), "{}", bad.body);
+    let unknown = paqueteria_core::domain::TrackingCode::new("PQ", 1, "CO").unwrap();
+    assert_ne!(unknown.as_str(), code);
+    let none = get(
+        &app,
+        &mut nobody,
+        &format!("/track/{}", unknown.as_str()),
+        &[],
+    )
+    .await;
+    assert_eq!(none.status, 404, "{}", none.body);
+    assert!(
+        none.body.contains("No encontramos ningún envío"),
+        "{}",
+        none.body
+    );
+    app.stop().await;
+}
