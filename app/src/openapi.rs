@@ -46,6 +46,7 @@ use crate::routes;
         routes::audit::list,
         routes::jobs::get,
         routes::jobs::queues,
+        routes::jobs::workers,
         routes::jobs::dead,
         routes::jobs::retry,
         routes::jobs::discard,

@@ -154,6 +154,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tariffs/{id}/end", post(routes::tariffs::end))
         .route("/api/v1/tariffs/quote", post(routes::tariffs::quote))
         .route("/api/v1/jobs/queues", get(routes::jobs::queues))
+        .route("/api/v1/workers", get(routes::jobs::workers))
         .route("/api/v1/jobs/dead", get(routes::jobs::dead))
         .route(
             "/api/v1/jobs/dead/{id}",

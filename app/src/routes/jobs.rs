@@ -68,6 +68,24 @@ pub async fn queues(
     Ok(Json(s.broker.stats(&names).await.map_err(broker_error)?))
 }
 
+/// The live worker processes (seen within three lease lengths): host,
+/// pid, queues, concurrency, when each started and last beat; for
+/// supervisors and admins, as `celery inspect` lists its workers.
+#[utoipa::path(get, path = "/api/v1/workers", tag = "jobs", responses((status = 200, description = "Live workers, oldest first", body = Vec<paqueteria_jobs::broker::WorkerInfo>), (status = 401, description = "Not signed in", body = crate::error::ErrorBody), (status = 403, description = "Role not allowed", body = crate::error::ErrorBody), (status = 503, description = "The job system is unreachable", body = crate::error::ErrorBody)), security(("oauth2" = [])))]
+pub async fn workers(
+    State(s): State<AppState>,
+    _user: Authorized<crate::auth::Managers>,
+) -> ApiResult<Json<Vec<paqueteria_jobs::broker::WorkerInfo>>> {
+    let mut list = s.broker.workers().await.map_err(|e| match e {
+        paqueteria_jobs::BrokerError::Unavailable(_) => {
+            ApiError::Unavailable("the job system is unreachable; try again shortly".to_owned())
+        }
+        other => broker_error(other),
+    })?;
+    list.sort_by(|a, b| (a.started_at_ms, &a.id).cmp(&(b.started_at_ms, &b.id)));
+    Ok(Json(list))
+}
+
 /// `?queue=&limit=` of the dead-set listing.
 #[derive(utoipa::IntoParams, Debug, Deserialize)]
 pub struct DeadQuery {

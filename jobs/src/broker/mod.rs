@@ -363,6 +363,7 @@ pub struct Maintenance {
 }
 
 /// A live worker process.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkerInfo {
     /// This process incarnation's id (new at every start).
