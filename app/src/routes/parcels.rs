@@ -448,8 +448,17 @@ pub async fn notifications(
     ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Json<Vec<paqueteria_core::store::Notification>>> {
     visible_parcel(&s, user.user(), id).await?;
-    let mut list = s.store.notifications(id).await?;
-    if user.user().role != paqueteria_core::domain::Role::Admin {
+    let list = s.store.notifications(id).await?;
+    Ok(Json(as_seen_by(user.user(), list)))
+}
+
+/// A parcel's messages as `user` may read them: a reissued PIN's digits
+/// masked for everyone but admins.
+pub(crate) fn as_seen_by(
+    user: &paqueteria_core::store::User,
+    mut list: Vec<paqueteria_core::store::Notification>,
+) -> Vec<paqueteria_core::store::Notification> {
+    if user.role != paqueteria_core::domain::Role::Admin {
         for n in list
             .iter_mut()
             .filter(|n| n.template == paqueteria_core::store::PIN_TEMPLATE)
@@ -457,7 +466,7 @@ pub async fn notifications(
             n.body = paqueteria_core::store::mask_pin(&n.body);
         }
     }
-    Ok(Json(list))
+    list
 }
 
 /// A parcel's payments, voided ones included (with who voided them and

@@ -243,6 +243,17 @@ struct ParcelPage {
     declared: String,
     address: String,
     history: Vec<HistoryLine>,
+    messages: Vec<MessageLine>,
+}
+
+/// One SMS or email sent (or to be sent) about the parcel.
+struct MessageLine {
+    channel: String,
+    to: String,
+    text: String,
+    state: String,
+    /// `failed` or `unknown`: shown as a problem.
+    trouble: bool,
 }
 
 /// `GET /parcels/{id}`: the parcel and its history, for those who may see
@@ -260,13 +271,31 @@ pub async fn show(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let (history, branches) = match (s.store.history(id).await, s.store.branches().await) {
-        (Ok(h), Ok(b)) => (h, b),
-        (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
+    let read = (
+        s.store.history(id).await,
+        s.store.branches().await,
+        s.store.notifications(id).await,
+    );
+    let (history, branches, messages) = match read {
+        (Ok(h), Ok(b), Ok(m)) => (h, b, m),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return ApiError::from(e).into_response();
+        }
     };
     let name_of = |id: i64| branch_name(&branches, id);
     let tz = s.settings.time_zone;
+    let messages = crate::routes::parcels::as_seen_by(&user.0, messages)
+        .into_iter()
+        .map(|n| MessageLine {
+            channel: lang.t(&format!("messages.{}", n.channel)),
+            to: n.recipient,
+            text: n.body,
+            trouble: matches!(n.state.as_str(), "failed" | "unknown"),
+            state: lang.t(&format!("messages.{}", n.state)),
+        })
+        .collect();
     let page = ParcelPage {
+        messages,
         title: lang.t_with("parcel.title", "code", parcel.tracking_code.as_str()),
         status: lang.t(&format!("status.{}", parcel.status.as_str())),
         route: format!(

@@ -404,15 +404,7 @@ async fn anyone_tracks_a_parcel_by_its_code_and_sees_nothing_personal() {
     let (id, code) = crate::common::registered_parcels(&app, &branches, 1)
         .await
         .remove(0);
-    let op = crate::common::token(&app, "operator@example.com").await;
-    let r = app
-        .post_json(
-            &format!("/api/v1/parcels/{id}/transition"),
-            Some(&op),
-            &serde_json::json!({"event": "receive", "version": 1}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    receive(&app, id).await;
 
     // No sign-in: the status and its steps, with times and branches.
     let mut nobody = Jar::default();
@@ -469,4 +461,86 @@ async fn anyone_tracks_a_parcel_by_its_code_and_sees_nothing_personal() {
         none.body
     );
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parcels_page_lists_its_messages_and_masks_a_pin_for_staff() {
+    let (app, branches) = app_with_staff().await;
+    let (id, _) = crate::common::registered_parcels(&app, &branches, 1)
+        .await
+        .remove(0);
+    let mut jar = signed_in(&app, "operator@example.com").await;
+    let path = format!("/parcels/{id}");
+    let page = get(&app, &mut jar, &path, &[]).await;
+    assert!(
+        page.body.contains("Aún no se ha enviado ningún mensaje"),
+        "{}",
+        page.body
+    );
+
+    // Received: the recipient's SMS is listed with its state.
+    receive(&app, id).await;
+    let page = get(&app, &mut jar, &path, &[]).await;
+    for text in ["Mensajes", "SMS", "+573002220000", "fue recibido"] {
+        assert!(page.body.contains(text), "{text}: {}", page.body);
+    }
+    // The in-process worker is sending it meanwhile: any state on its way.
+    assert!(
+        ["<td>En cola</td>", "<td>Enviando</td>", "<td>Enviado</td>"]
+            .iter()
+            .any(|state| page.body.contains(state)),
+        "{}",
+        page.body
+    );
+
+    // A PIN sent again: its digits are for admins only, here as in the API.
+    crate::common::staff_at(
+        &app,
+        "sup@example.com",
+        paqueteria_core::domain::Role::Supervisor,
+        Some(branches[0]),
+    )
+    .await;
+    let sup = crate::common::token(&app, "sup@example.com").await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/parcels/{id}/pin"),
+            Some(&sup),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let pin_sms = app
+        .store
+        .notifications(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.template == paqueteria_core::store::PIN_TEMPLATE)
+        .unwrap();
+    let pin: String = pin_sms
+        .body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    let page = get(&app, &mut jar, &path, &[]).await;
+    assert!(!page.body.contains(&pin), "the PIN shown to an operator");
+    let mut admin = signed_in(&app, "admin@example.com").await;
+    let page = get(&app, &mut admin, &path, &[]).await;
+    assert!(page.body.contains(&pin), "{}", page.body);
+    app.stop().await;
+}
+
+/// The origin's operator receives parcel `id` (at version 1).
+async fn receive(app: &TestApp, id: i64) {
+    let op = crate::common::token(app, "operator@example.com").await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/parcels/{id}/transition"),
+            Some(&op),
+            &serde_json::json!({"event": "receive", "version": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
 }
