@@ -1,8 +1,8 @@
-//! Dates and money as a Colombian reader reads them: `2 dic 2026, 14:05`
-//! in the business's time zone (`APP_TZ`), `$ 12.500`.
+//! Dates as a Colombian reader reads them: `2 dic 2026, 14:05` in the
+//! business's time zone (`APP_TZ`). (Amounts read `$ 12.500` through
+//! `Money`'s own `Display`.)
 
 use chrono::{Datelike, TimeZone, Timelike};
-use paqueteria_core::domain::Money;
 
 use super::Lang;
 
@@ -37,26 +37,20 @@ pub fn utc(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// An amount as the counter says it: `$ 12.500`, with cents only when
-/// there are some (`$ 12.500,50`).
-pub fn money(m: Money) -> String {
-    let text = m.to_string();
-    text.strip_suffix(",00").map_or(text.clone(), str::to_owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_colombian_reads_the_date_and_the_amount_in_his_way() {
+    fn a_colombian_reads_the_date_and_the_amount_in_their_way() {
         // 2026-12-02 19:05 UTC is 14:05 in Bogotá.
         let ms = 1_796_238_300_000;
         let bogota = chrono_tz::America::Bogota;
         assert_eq!(datetime(ms, bogota, Lang::Es), "2 dic 2026, 14:05");
         assert_eq!(datetime(ms, bogota, Lang::En), "Dec 2, 2026, 14:05");
         assert_eq!(utc(ms), "2026-12-02 19:05 UTC");
-        assert_eq!(money(Money::units(12_500)), "$ 12.500");
-        assert_eq!(money(Money(1_250_050)), "$ 12.500,50");
+        use paqueteria_core::domain::Money;
+        assert_eq!(Money::units(12_500).to_string(), "$ 12.500");
+        assert_eq!(Money(1_250_050).to_string(), "$ 12.500,50");
     }
 }

@@ -191,7 +191,7 @@ impl Figures {
         Self {
             received_today: f.received_today,
             delivered_today: f.delivered_today,
-            revenue_today: super::format::money(f.revenue_today),
+            revenue_today: f.revenue_today.to_string(),
             waiting_past_grace: f.waiting_past_grace,
             failed_notifications: f.failed_notifications,
             by_status: ParcelStatus::ALL

@@ -7,11 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum_csrf::CsrfToken;
-use paqueteria_core::domain::{ParcelStatus, Role};
+use paqueteria_core::domain::{ParcelStatus, Role, thousands};
 use paqueteria_core::store::ParcelFilter;
 use serde::Deserialize;
 
-use super::format::{datetime, money, utc};
+use super::format::{datetime, utc};
 use super::pages::chrome;
 use super::{Chrome, UiUser};
 use crate::error::ApiError;
@@ -143,7 +143,7 @@ pub async fn list(
             registered_utc: utc(p.created_at_ms),
         })
         .collect();
-    let count = thousands(found.total);
+    let count = thousands(found.total.unsigned_abs());
     let results = Results {
         rows,
         total: if found.total_exact && found.total == 1 {
@@ -204,19 +204,6 @@ pub(super) fn service_key(s: paqueteria_core::domain::Service) -> &'static str {
         paqueteria_core::domain::Service::BranchPickup => "branch_pickup",
         paqueteria_core::domain::Service::HomeDelivery => "home_delivery",
     }
-}
-
-/// `1000` as `1.000`.
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// One line of a parcel's history as the page shows it.
@@ -304,10 +291,10 @@ pub async fn show(
             name_of(parcel.destination_branch_id)
         ),
         service: lang.t(&format!("services.{}", service_key(parcel.service))),
-        weight: format!("{} g", thousands(i64::from(parcel.weight.0))),
-        quoted: money(parcel.quoted_amount),
-        cod: money(parcel.cod_amount),
-        declared: money(parcel.declared_value),
+        weight: format!("{} g", thousands(u64::from(parcel.weight.0))),
+        quoted: parcel.quoted_amount.to_string(),
+        cod: parcel.cod_amount.to_string(),
+        declared: parcel.declared_value.to_string(),
         address: parcel.delivery_address.clone(),
         history: history
             .iter()

@@ -19,6 +19,6 @@ mod tracking;
 pub use lifecycle::{
     InvalidTransition, ParcelEvent, ParcelStatus, Role, Route, Service, Transition, transition,
 };
-pub use money::{Grams, Money};
+pub use money::{Grams, Money, thousands};
 pub use phone::Phone;
 pub use tracking::{TrackingCode, TrackingCodeError, check_digit};

@@ -68,20 +68,26 @@ impl std::iter::Sum for Money {
     }
 }
 
+/// `n` with a `.` between thousands, as Colombians write it: `12.500`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    grouped
+}
+
 impl fmt::Display for Money {
     /// `$ 12.500,50` (Colombian style: `.` thousands, `,` decimals).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.0 < 0 { "-" } else { "" };
         let abs = self.0.unsigned_abs();
         let (units, cents) = (abs / 100, abs % 100);
-        let digits = units.to_string();
-        let mut grouped = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                grouped.push('.');
-            }
-            grouped.push(c);
-        }
+        let grouped = thousands(units);
         if cents == 0 {
             write!(f, "{sign}$ {grouped}")
         } else {

@@ -26,7 +26,7 @@ pub const GRACE_HOURS: i64 = 24 * 366;
 /// path (`sender.name`) and what is wrong.
 pub type Problem = (String, String);
 
-fn too_long(out: &mut Vec<Problem>, field: String, value: &str, max: usize) {
+pub(super) fn too_long(out: &mut Vec<Problem>, field: String, value: &str, max: usize) {
     let n = value.chars().count();
     if n > max {
         out.push((field, format!("must be at most {max} characters, got {n}")));
@@ -73,9 +73,6 @@ impl NewParcel {
     /// home delivery, amounts and sizes.
     pub fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
-        if self.weight.0 == 0 {
-            out.push(("weight_grams".to_owned(), "must be above 0".to_owned()));
-        }
         if self.service == crate::domain::Service::HomeDelivery
             && self.delivery_address.trim().is_empty()
         {
@@ -99,25 +96,41 @@ impl NewParcel {
             CODE_CHARS,
         );
         too_long(&mut out, "zone".to_owned(), &self.zone, CODE_CHARS);
-        if self
-            .dimensions_mm
-            .iter()
-            .any(|d| !(0..=SIDE_MM).contains(d))
-        {
-            out.push((
-                "dimensions_mm".to_owned(),
-                format!("each side must be 0 to {SIDE_MM} mm"),
-            ));
-        }
-        for (field, value) in [
-            ("declared_value", self.declared_value.0),
-            ("cod_amount", self.cod_amount.0),
-        ] {
-            if value < 0 {
-                out.push((field.to_owned(), "must not be negative".to_owned()));
-            }
-        }
+        parcel_numbers(
+            &mut out,
+            Some(self.weight),
+            Some(self.dimensions_mm),
+            [
+                ("declared_value", Some(self.declared_value)),
+                ("cod_amount", Some(self.cod_amount)),
+            ],
+        );
         out
+    }
+}
+
+/// The bounds of a parcel's numbers, for those given: a weight above 0,
+/// each side 0 to [`SIDE_MM`], amounts not negative. Registration and
+/// correction judge them alike.
+pub(super) fn parcel_numbers(
+    out: &mut Vec<Problem>,
+    weight: Option<crate::domain::Grams>,
+    dimensions_mm: Option<[i64; 3]>,
+    amounts: [(&str, Option<crate::domain::Money>); 2],
+) {
+    if weight.is_some_and(|w| w.0 == 0) {
+        out.push(("weight_grams".to_owned(), "must be above 0".to_owned()));
+    }
+    if dimensions_mm.is_some_and(|d| d.iter().any(|side| !(0..=SIDE_MM).contains(side))) {
+        out.push((
+            "dimensions_mm".to_owned(),
+            format!("each side must be 0 to {SIDE_MM} mm"),
+        ));
+    }
+    for (field, value) in amounts {
+        if value.is_some_and(|v| v.0 < 0) {
+            out.push((field.to_owned(), "must not be negative".to_owned()));
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use super::status::{insert_event, insert_payment};
 use crate::domain::branch_scope::{Branches, Staff, may_act};
 use crate::domain::{Grams, Money, ParcelEvent, ParcelStatus, Role, Service};
 use crate::store::customers::upsert_customer_row;
-use crate::store::limits::{ADDRESS_CHARS, CODE_CHARS, Problem, SIDE_MM};
+use crate::store::limits::{ADDRESS_CHARS, CODE_CHARS, Problem, parcel_numbers, too_long};
 use crate::store::rows::{listed, service_str};
 use crate::store::{Actor, NewCustomer, Parcel, Store, StoreError, StoreResult, search};
 
@@ -48,45 +48,29 @@ impl ParcelCorrection {
             .as_ref()
             .map(|r| r.problems("recipient"))
             .unwrap_or_default();
-        let mut too_long = |field: &str, value: &Option<String>, max: usize| {
+        for (field, value, max) in [
+            ("delivery_address", &self.delivery_address, ADDRESS_CHARS),
+            ("package_type", &self.package_type, CODE_CHARS),
+            ("zone", &self.zone, CODE_CHARS),
+        ] {
             if let Some(v) = value {
-                let n = v.chars().count();
-                if n > max {
-                    out.push((
-                        field.to_owned(),
-                        format!("must be at most {max} characters, got {n}"),
-                    ));
-                }
+                too_long(&mut out, field.to_owned(), v, max);
             }
-        };
-        too_long("delivery_address", &self.delivery_address, ADDRESS_CHARS);
-        too_long("package_type", &self.package_type, CODE_CHARS);
-        too_long("zone", &self.zone, CODE_CHARS);
+        }
         for (field, value) in [("package_type", &self.package_type), ("zone", &self.zone)] {
             if value.as_ref().is_some_and(|v| v.trim().is_empty()) {
                 out.push((field.to_owned(), "must not be empty".to_owned()));
             }
         }
-        if self.weight.is_some_and(|w| w.0 == 0) {
-            out.push(("weight_grams".to_owned(), "must be above 0".to_owned()));
-        }
-        if self
-            .dimensions_mm
-            .is_some_and(|d| d.iter().any(|side| !(0..=SIDE_MM).contains(side)))
-        {
-            out.push((
-                "dimensions_mm".to_owned(),
-                format!("each side must be 0 to {SIDE_MM} mm"),
-            ));
-        }
-        for (field, value) in [
-            ("declared_value", self.declared_value),
-            ("cod_amount", self.cod_amount),
-        ] {
-            if value.is_some_and(|v| v.0 < 0) {
-                out.push((field.to_owned(), "must not be negative".to_owned()));
-            }
-        }
+        parcel_numbers(
+            &mut out,
+            self.weight,
+            self.dimensions_mm,
+            [
+                ("declared_value", self.declared_value),
+                ("cod_amount", self.cod_amount),
+            ],
+        );
         out
     }
 }
