@@ -33,7 +33,13 @@ export async function launch({ locale = 'es-CO', viewport = { width: 1280, heigh
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('requestfailed', (r) => {
+    // A request the browser itself cancelled because the page moved on
+    // (a click that navigates while the icon still loads) is no failure
+    // of the app; anything else is.
+    const error = r.failure()?.errorText;
+    if (error !== 'net::ERR_ABORTED') problems.push(`request failed: ${r.url()} ${error}`);
+  });
   page.on('response', (r) => {
     if (r.status() >= 500) problems.push(`answer ${r.status()}: ${r.url()}`);
   });
