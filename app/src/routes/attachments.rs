@@ -186,13 +186,26 @@ pub async fn upload(
     ValidPath(parcel_id): ValidPath<i64>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<AttachmentAccepted>)> {
+    let accepted = accept_upload(&s, user.user(), parcel_id, multipart).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// Takes an upload of `user` for parcel `parcel_id` (the API's route and
+/// the web UI's): checks it, spools it to storage, records the pending
+/// attachment and enqueues the job that stores it.
+pub(crate) async fn accept_upload(
+    s: &AppState,
+    user: &User,
+    parcel_id: i64,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ApiResult<AttachmentAccepted> {
     let limit = s.settings.transports.upload_max_bytes;
     let mut multipart = multipart
         .map_err(|e| ApiError::field("file", format!("expected multipart/form-data: {e}")))?;
     // The parcel first: an upload for a parcel that does not exist, that
     // the user may not see or that is full is refused before its bytes
     // are read.
-    visible_parcel(&s, user.user(), parcel_id).await?;
+    visible_parcel(s, user, parcel_id).await?;
     s.store.check_attachment_room(parcel_id).await?;
     let mut kind: Option<String> = None;
     let mut upload: Option<(String, String, u64, tempfile::NamedTempFile)> = None;
@@ -279,7 +292,7 @@ pub async fn upload(
             content_type: &content_type,
             size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
             upload_key: &upload_key,
-            uploaded_by: Some(user.user().id),
+            uploaded_by: Some(user.id),
         })
         .await?;
     let job = StoreFile {
@@ -297,13 +310,10 @@ pub async fn upload(
             return Err(ApiError::Internal(format!("broker: {e}")));
         }
     };
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(AttachmentAccepted {
-            attachment,
-            job_id: enqueued.id.as_str().to_owned(),
-        }),
-    ))
+    Ok(AttachmentAccepted {
+        attachment,
+        job_id: enqueued.id.as_str().to_owned(),
+    })
 }
 
 /// `GET /api/v1/parcels/{id}/attachments` query: the page.

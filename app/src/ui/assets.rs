@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 const FOREVER: &str = "public, max-age=31536000, immutable";
 
 /// The files: name, content type, bytes.
-const FILES: [(&str, &str, &[u8]); 4] = [
+const FILES: [(&str, &str, &[u8]); 5] = [
     (
         "htmx.min.js",
         "text/javascript; charset=utf-8",
@@ -32,6 +32,11 @@ const FILES: [(&str, &str, &[u8]); 4] = [
         "app.css",
         "text/css; charset=utf-8",
         include_bytes!("../../assets/ui/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/ui/app.js"),
     ),
     (
         "icon.svg",

@@ -12,10 +12,15 @@
 //! allows no inline script.
 
 pub mod assets;
+mod courier;
 pub mod format;
 pub mod i18n;
+mod label;
 mod pages;
+mod parcel;
 mod parcels;
+mod refusal;
+mod register;
 mod track;
 
 use axum::Router;
@@ -125,12 +130,25 @@ pub struct Chrome {
     pub user: Option<(String, String)>,
     /// The CSRF token for the page's forms.
     pub csrf: String,
+    /// The signed-in user's role (which links the layout offers).
+    pub role: Option<paqueteria_core::domain::Role>,
 }
 
 impl Chrome {
     /// The string `key` in the page's language.
     pub fn t(&self, key: &str) -> String {
         self.lang.t(key)
+    }
+
+    /// Whether the signed-in user may register parcels.
+    pub fn may_register(&self) -> bool {
+        self.role
+            .is_some_and(|r| <crate::auth::Staff as crate::auth::Policy>::ROLES.contains(&r))
+    }
+
+    /// Whether the signed-in user is a courier.
+    pub fn is_courier(&self) -> bool {
+        self.role == Some(paqueteria_core::domain::Role::Courier)
     }
 
     /// The URL of the embedded file `name`.
@@ -147,7 +165,23 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(pages::sign_in_page).post(pages::sign_in))
         .route("/logout", post(pages::sign_out))
         .route("/parcels", get(parcels::list))
-        .route("/parcels/{id}", get(parcels::show))
+        .route("/parcels/new", get(register::new).post(register::create))
+        .route("/parcels/new/customer", get(register::lookup))
+        .route("/parcels/new/quote", get(register::quote))
+        .route("/parcels/{id}", get(parcel::show))
+        .route("/parcels/{id}/events", post(parcel::act))
+        .route("/parcels/{id}/label.pdf", get(label::pdf))
+        .route(
+            "/parcels/{id}/attachments",
+            get(parcel::attachments).post(parcel::upload).layer(
+                axum::extract::DefaultBodyLimit::max(
+                    usize::try_from(state.settings.transports.upload_max_bytes)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(64 * 1024),
+                ),
+            ),
+        )
+        .route("/courier", get(courier::day))
         .route("/track", get(track::form))
         .route("/track/{code}", get(track::show))
         .layer(SetResponseHeaderLayer::if_not_present(

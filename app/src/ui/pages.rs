@@ -31,6 +31,7 @@ pub(super) fn chrome(headers: &HeaderMap, user: Option<&UiUser>, csrf: &CsrfToke
             )
         }),
         csrf: csrf.authenticity_token().unwrap_or_default(),
+        role: user.map(|u| u.0.role),
     }
 }
 

@@ -1,9 +1,9 @@
-//! The parcel pages: the list with its search and filters (results as you
-//! type, through htmx), and a parcel with its history.
+//! The parcel list with its search and filters (results as you type,
+//! through htmx).
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum_csrf::CsrfToken;
@@ -204,110 +204,4 @@ pub(super) fn service_key(s: paqueteria_core::domain::Service) -> &'static str {
         paqueteria_core::domain::Service::BranchPickup => "branch_pickup",
         paqueteria_core::domain::Service::HomeDelivery => "home_delivery",
     }
-}
-
-/// One line of a parcel's history as the page shows it.
-struct HistoryLine {
-    when: String,
-    when_utc: String,
-    event: String,
-    who: String,
-    at: String,
-    reason: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "parcel.html")]
-struct ParcelPage {
-    chrome: Chrome,
-    title: String,
-    status: String,
-    route: String,
-    service: String,
-    weight: String,
-    quoted: String,
-    cod: String,
-    declared: String,
-    address: String,
-    history: Vec<HistoryLine>,
-    messages: Vec<MessageLine>,
-}
-
-/// One SMS or email sent (or to be sent) about the parcel.
-struct MessageLine {
-    channel: String,
-    to: String,
-    text: String,
-    state: String,
-    /// `failed` or `unknown`: shown as a problem.
-    trouble: bool,
-}
-
-/// `GET /parcels/{id}`: the parcel and its history, for those who may see
-/// it (as `GET /api/v1/parcels/{id}`).
-pub async fn show(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    user: UiUser,
-    csrf: CsrfToken,
-    Path(id): Path<i64>,
-) -> Response {
-    let chrome = chrome(&headers, Some(&user), &csrf);
-    let lang = chrome.lang;
-    let parcel = match crate::routes::parcels::visible_parcel(&s, &user.0, id).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let read = (
-        s.store.history(id).await,
-        s.store.branches().await,
-        s.store.notifications(id).await,
-    );
-    let (history, branches, messages) = match read {
-        (Ok(h), Ok(b), Ok(m)) => (h, b, m),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            return ApiError::from(e).into_response();
-        }
-    };
-    let name_of = |id: i64| branch_name(&branches, id);
-    let tz = s.settings.time_zone;
-    let messages = crate::routes::parcels::as_seen_by(&user.0, messages)
-        .into_iter()
-        .map(|n| MessageLine {
-            channel: lang.t(&format!("messages.{}", n.channel)),
-            to: n.recipient,
-            text: n.body,
-            trouble: matches!(n.state.as_str(), "failed" | "unknown"),
-            state: lang.t(&format!("messages.{}", n.state)),
-        })
-        .collect();
-    let page = ParcelPage {
-        messages,
-        title: lang.t_with("parcel.title", "code", parcel.tracking_code.as_str()),
-        status: lang.t(&format!("status.{}", parcel.status.as_str())),
-        route: format!(
-            "{} → {}",
-            name_of(parcel.origin_branch_id),
-            name_of(parcel.destination_branch_id)
-        ),
-        service: lang.t(&format!("services.{}", service_key(parcel.service))),
-        weight: format!("{} g", thousands(u64::from(parcel.weight.0))),
-        quoted: parcel.quoted_amount.to_string(),
-        cod: parcel.cod_amount.to_string(),
-        declared: parcel.declared_value.to_string(),
-        address: parcel.delivery_address.clone(),
-        history: history
-            .iter()
-            .map(|h| HistoryLine {
-                when: datetime(h.created_at_ms, tz, lang),
-                when_utc: utc(h.created_at_ms),
-                event: lang.t(&format!("events.{}", h.event)),
-                who: h.actor_name.clone().unwrap_or_default(),
-                at: h.branch_name.clone().unwrap_or_default(),
-                reason: h.reason.clone().unwrap_or_default(),
-            })
-            .collect(),
-        chrome,
-    };
-    (csrf, page).into_response()
 }

@@ -53,6 +53,7 @@ fn public_chrome(headers: &HeaderMap) -> Chrome {
         lang: Lang::from_headers(headers),
         user: None,
         csrf: String::new(),
+        role: None,
     }
 }
 

@@ -32,7 +32,7 @@ await run(async ({ page, problems }) => {
   await page.getByRole('link', { name: code }).click();
   await page.waitForURL(/\/parcels\/\d+$/);
   assert.equal(await page.locator('h1').innerText(), `Envío ${code}`);
-  await page.getByRole('cell', { name: 'Registro' }).waitFor();
+  await page.locator('#history').getByText('Registro').waitFor();
   await accessible(page, 'parcel page');
   await shot(page, 'parcel');
   clean(problems);

@@ -66,3 +66,62 @@ async fn a_customer_tracks_a_parcel_on_a_phone_without_signing_in() {
     scenario(&app, "track", &[&code]).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counter_registers_receives_and_delivers_a_parcel_in_the_browser() {
+    let (app, branches) = app_with_staff().await;
+    // The sender is a known customer (the phone lookup fills them in).
+    crate::common::registered_parcels(&app, &branches, 1).await;
+    crate::common::staff_at(
+        &app,
+        "op-med@example.com",
+        paqueteria_core::domain::Role::Operator,
+        Some(branches[1]),
+    )
+    .await;
+    scenario(&app, "counter", &[PASSWORD, "Medellín Norte"]).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_courier_works_their_day_on_a_phone() {
+    let (app, branches) = app_with_staff().await;
+    let admin = crate::common::token(&app, "admin@example.com").await;
+    let mut parcels = Vec::new();
+    for _ in 0..2 {
+        let mut body = crate::common::parcel_body(&branches);
+        body["service"] = "home_delivery".into();
+        body["delivery_address"] = "Carrera 7 # 12-30, apto 401".into();
+        let r = app.post_json("/api/v1/parcels", Some(&admin), &body).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let j = r.json();
+        let id = j["id"].as_i64().unwrap();
+        for (v, event) in [(1, "receive"), (2, "dispatch"), (3, "arrive")] {
+            let r = app
+                .post_json(
+                    &format!("/api/v1/parcels/{id}/transition"),
+                    Some(&admin),
+                    &serde_json::json!({"event": event, "version": v}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        parcels.push((
+            j["tracking_code"].as_str().unwrap().to_owned(),
+            j["pickup_pin"].as_str().unwrap().to_owned(),
+        ));
+    }
+    scenario(
+        &app,
+        "courier",
+        &[
+            "courier@example.com",
+            PASSWORD,
+            &parcels[0].0,
+            &parcels[0].1,
+            &parcels[1].0,
+        ],
+    )
+    .await;
+    app.stop().await;
+}

@@ -26,5 +26,6 @@ mod seed;
 mod signin;
 mod tariffs;
 mod ui;
+mod ui_counter;
 mod users;
 mod workflow;

@@ -59,15 +59,15 @@ mod users;
 
 use sqlx::AnyPool;
 
-pub use attachments::NewAttachment;
+pub use attachments::{MAX_ATTACHMENTS_PER_PARCEL, NewAttachment};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
 pub use maintenance::{BranchStatusCount, DashboardFigures, ExpiredReport};
 pub use messages::Message;
 pub use model::*;
 pub use notifications::Claim;
 pub use parcels::{
-    Handover, PIN_LOCK, PIN_TEMPLATE, PIN_TRIES, ParcelCorrection, PinRefused, PinReissued,
-    PinSettings, mask_phone, mask_pin,
+    COURIER_LIST_MAX, Handover, PIN_LOCK, PIN_TEMPLATE, PIN_TRIES, ParcelCorrection, PinRefused,
+    PinReissued, PinSettings, mask_phone, mask_pin,
 };
 pub use reports::ReportRow;
 pub use users::{NewUser, User, hash_password, random_bytes};

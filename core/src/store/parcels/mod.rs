@@ -3,6 +3,7 @@
 //! write ([`status`]), the pickup PIN at the hand-over ([`pin`]), the list ([`list`]) and its search ([`search`]).
 
 mod correct;
+mod courier;
 mod list;
 mod payments;
 mod pin;
@@ -17,6 +18,7 @@ use subtle::ConstantTimeEq;
 use crate::settings::HomeDeliveryProof;
 
 pub use correct::ParcelCorrection;
+pub use courier::COURIER_LIST_MAX;
 pub(super) use list::Bind;
 pub use pin::{PIN_TEMPLATE, PinReissued, mask_phone, mask_pin};
 pub(super) use status::storage_fee;
