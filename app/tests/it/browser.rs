@@ -2,10 +2,14 @@
 //! in Debian's Chromium, driven by Playwright, against an app started here.
 //! `scripts/test` installs the browser and the Node modules and says where
 //! (`CHROMIUM_BIN`, `BROWSER_TEST_MODULES`).
+//!
+//! Every scenario runs on both stacks: the embedded app (SQLite, jobs in
+//! process) and the production topology (PostgreSQL, Redis and a separate
+//! worker process; see `stack`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common::{PASSWORD, TestApp, app_with_staff};
+use crate::common::{PASSWORD, TestApp};
 
 /// Runs the scenario `name.mjs` with `args` after the app's base URL;
 /// fails with its output unless it passes.
@@ -33,63 +37,78 @@ async fn scenario(app: &TestApp, name: &str, args: &[&str]) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_sign_in_with_the_keyboard_see_the_day_and_sign_out() {
-    let (app, _) = app_with_staff().await;
-    scenario(&app, "sign_in", &["operator@example.com", PASSWORD]).await;
-    app.stop().await;
+/// Runs the scenario `$name(&app, &branches)` as two tests: `$name::embedded`
+/// and `$name::on_postgres_redis_and_a_worker`.
+macro_rules! on_both_stacks {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                let (app, branches) = crate::common::app_with_staff().await;
+                super::$name(&app, &branches).await;
+                app.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres_redis_and_a_worker() {
+                let stack = crate::stack::Stack::start().await;
+                super::$name(&stack.app, &stack.branches).await;
+                stack.stop().await;
+            }
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_parcel_list_narrows_as_one_types_and_leads_to_the_parcel() {
-    let (app, branches) = app_with_staff().await;
-    let codes: Vec<String> = crate::common::registered_parcels(&app, &branches, 2)
+async fn staff_sign_in_with_the_keyboard_see_the_day_and_sign_out(app: &TestApp, _: &[i64]) {
+    scenario(app, "sign_in", &["operator@example.com", PASSWORD]).await;
+}
+on_both_stacks!(staff_sign_in_with_the_keyboard_see_the_day_and_sign_out);
+
+async fn the_parcel_list_narrows_as_one_types_and_leads_to_the_parcel(
+    app: &TestApp,
+    branches: &[i64],
+) {
+    let codes: Vec<String> = crate::common::registered_parcels(app, branches, 2)
         .await
         .into_iter()
         .map(|(_, code)| code)
         .collect();
     scenario(
-        &app,
+        app,
         "parcels",
         &["operator@example.com", PASSWORD, &codes[0], &codes[1]],
     )
     .await;
-    app.stop().await;
 }
+on_both_stacks!(the_parcel_list_narrows_as_one_types_and_leads_to_the_parcel);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_customer_tracks_a_parcel_on_a_phone_without_signing_in() {
-    let (app, branches) = app_with_staff().await;
-    let (_, code) = crate::common::registered_parcels(&app, &branches, 1)
+async fn a_customer_tracks_a_parcel_on_a_phone_without_signing_in(app: &TestApp, branches: &[i64]) {
+    let (_, code) = crate::common::registered_parcels(app, branches, 1)
         .await
         .remove(0);
-    scenario(&app, "track", &[&code]).await;
-    app.stop().await;
+    scenario(app, "track", &[&code]).await;
 }
+on_both_stacks!(a_customer_tracks_a_parcel_on_a_phone_without_signing_in);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_counter_registers_receives_and_delivers_a_parcel_in_the_browser() {
-    let (app, branches) = app_with_staff().await;
+async fn the_counter_registers_receives_and_delivers_a_parcel(app: &TestApp, branches: &[i64]) {
     // The sender is a known customer (the phone lookup fills them in).
-    crate::common::registered_parcels(&app, &branches, 1).await;
+    crate::common::registered_parcels(app, branches, 1).await;
     crate::common::staff_at(
-        &app,
+        app,
         "op-med@example.com",
         paqueteria_core::domain::Role::Operator,
         Some(branches[1]),
     )
     .await;
-    scenario(&app, "counter", &[PASSWORD, "Medellín Norte"]).await;
-    app.stop().await;
+    scenario(app, "counter", &[PASSWORD, "Medellín Norte"]).await;
 }
+on_both_stacks!(the_counter_registers_receives_and_delivers_a_parcel);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_courier_works_their_day_on_a_phone() {
-    let (app, branches) = app_with_staff().await;
-    let admin = crate::common::token(&app, "admin@example.com").await;
+async fn a_courier_works_their_day_on_a_phone(app: &TestApp, branches: &[i64]) {
+    let admin = crate::common::token(app, "admin@example.com").await;
     let mut parcels = Vec::new();
     for _ in 0..2 {
-        let mut body = crate::common::parcel_body(&branches);
+        let mut body = crate::common::parcel_body(branches);
         body["service"] = "home_delivery".into();
         body["delivery_address"] = "Carrera 7 # 12-30, apto 401".into();
         let r = app.post_json("/api/v1/parcels", Some(&admin), &body).await;
@@ -112,7 +131,7 @@ async fn a_courier_works_their_day_on_a_phone() {
         ));
     }
     scenario(
-        &app,
+        app,
         "courier",
         &[
             "courier@example.com",
@@ -123,5 +142,5 @@ async fn a_courier_works_their_day_on_a_phone() {
         ],
     )
     .await;
-    app.stop().await;
 }
+on_both_stacks!(a_courier_works_their_day_on_a_phone);

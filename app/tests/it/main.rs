@@ -24,6 +24,7 @@ mod report_access;
 mod reports;
 mod seed;
 mod signin;
+mod stack;
 mod tariffs;
 mod ui;
 mod ui_counter;
