@@ -1,4 +1,4 @@
--- wrk script of bench/app-bench: signed-in GETs that rotate among the
+-- wrk script of bench/app-bench: signed-in GETs (API routes and web UI pages) that rotate among the
 -- request paths of one case, and one JSON line of figures at the end.
 --
 --   APP_BENCH_TOKEN=<bearer token> wrk -t2 -c64 -d10s -s bench/app-bench.lua \
@@ -38,6 +38,8 @@ function init(args)
     error("APP_BENCH_TOKEN is not set")
   end
   wrk.headers["Authorization"] = "Bearer " .. token
+  -- the web UI's pages read the same session from its cookie
+  wrk.headers["Cookie"] = "paq_session=" .. token
   -- spread the threads over the list
   i = math.floor(offset * #paths / 2) % #paths
 end

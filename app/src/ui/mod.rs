@@ -12,6 +12,7 @@
 //! allows no inline script.
 
 pub mod assets;
+mod console;
 mod courier;
 pub mod format;
 pub mod i18n;
@@ -146,6 +147,12 @@ impl Chrome {
             .is_some_and(|r| <crate::auth::Staff as crate::auth::Policy>::ROLES.contains(&r))
     }
 
+    /// Whether the signed-in user may open the jobs console.
+    pub fn may_console(&self) -> bool {
+        self.role
+            .is_some_and(|r| <crate::auth::Managers as crate::auth::Policy>::ROLES.contains(&r))
+    }
+
     /// Whether the signed-in user is a courier.
     pub fn is_courier(&self) -> bool {
         self.role == Some(paqueteria_core::domain::Role::Courier)
@@ -182,6 +189,11 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .route("/courier", get(courier::day))
+        .route("/console/messages", get(console::messages::list))
+        .route(
+            "/console/messages/{id}/resend",
+            post(console::messages::resend),
+        )
         .route("/track", get(track::form))
         .route("/track/{code}", get(track::show))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -29,6 +29,8 @@ pub enum AuditAction {
     PaymentVoided,
     /// A new pickup PIN issued for a parcel.
     PinReissued,
+    /// A failed SMS or email sent again from the console.
+    MessageResent,
 }
 
 impl AuditAction {
@@ -43,6 +45,7 @@ impl AuditAction {
             Self::PasswordReset => "password_reset",
             Self::PaymentVoided => "payment_voided",
             Self::PinReissued => "pin_reissued",
+            Self::MessageResent => "message_resent",
         }
     }
 
@@ -57,6 +60,7 @@ impl AuditAction {
             Self::PasswordReset,
             Self::PaymentVoided,
             Self::PinReissued,
+            Self::MessageResent,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)

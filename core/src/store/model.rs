@@ -328,6 +328,8 @@ pub struct Notification {
     /// Values the email template fills in (JSON object).
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub context: serde_json::Value,
+    /// Times it was sent again from the console after it failed.
+    pub resends: i64,
 }
 
 /// A message kept in the outbox because no SMTP server or SMS gateway is

@@ -200,4 +200,53 @@ impl Store {
             })
             .collect()
     }
+
+    /// Messages newest first, for the console: in `state` (`pending`,
+    /// `enqueued`, `sending`, `sent`, `failed`, `unknown`) and on `channel`
+    /// when given, older than `before_id` (the next page), at most `limit`,
+    /// each with when it was created.
+    pub async fn messages(
+        &self,
+        state: Option<&str>,
+        channel: Option<&str>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<(Notification, i64)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {NOTIFICATION_COLUMNS}, created_at FROM notifications \
+             WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
+             AND (CAST($2 AS TEXT) IS NULL OR channel = $2) \
+             AND (CAST($3 AS BIGINT) IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(state)
+        .bind(channel)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((notification_from(r)?, r.try_get("created_at")?)))
+            .collect()
+    }
+
+    /// Sends a `failed` message again: the row goes back to `pending` and
+    /// the relay enqueues a new send. Only a row that is still `failed`
+    /// changes (two resends at once make one), and a message whose earlier
+    /// send may have reached its recipient (`unknown`) is never sent again.
+    /// Whether the row was resent.
+    pub async fn resend_notification(&self, id: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE notifications SET state = 'pending', resends = resends + 1, job_id = NULL, \
+             enqueued_at = NULL WHERE id = $1 AND state = 'failed'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(true);
+        }
+        // A clear 404 for a row that does not exist.
+        self.notification(id).await?;
+        Ok(false)
+    }
 }

@@ -79,6 +79,15 @@ impl Store {
                 .to_new_job(),
             }
             .map_err(|e| StoreError::Database(e.to_string()))?;
+            // A resend is a new send: a job id of its own, or the broker
+            // would take it for the first send, already done.
+            let job = if n.resends > 0 {
+                let id = paqueteria_jobs::JobId::parse(format!("{}:resend{}", job.id, n.resends))
+                    .map_err(StoreError::Database)?;
+                job.with_id(id)
+            } else {
+                job
+            };
             match broker.enqueue(job).await {
                 Ok(done) => {
                     self.mark_enqueued(n.id, done.id.as_str()).await?;
