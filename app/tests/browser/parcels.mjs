@@ -34,6 +34,5 @@ await run(async ({ page, problems }) => {
   assert.equal(await page.locator('h1').innerText(), `Envío ${code}`);
   await page.locator('#history').getByText('Registro').waitFor();
   await accessible(page, 'parcel page');
-  await shot(page, 'parcel');
   clean(problems);
 });

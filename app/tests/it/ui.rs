@@ -549,3 +549,55 @@ async fn receive(app: &TestApp, id: i64) {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// Every page and form of the UI behind the sign-in (the public tracking
+/// pages are not): `(method, path)`.
+pub(crate) const SIGNED_IN_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/home/figures"),
+    ("GET", "/parcels"),
+    ("GET", "/parcels/new"),
+    ("POST", "/parcels/new"),
+    (
+        "GET",
+        "/parcels/new/customer?party=sender&sender_phone=3001110000",
+    ),
+    (
+        "GET",
+        "/parcels/new/quote?package_type=box&zone=national&weight_grams=1",
+    ),
+    ("GET", "/parcels/1"),
+    ("POST", "/parcels/1/events"),
+    ("GET", "/parcels/1/label.pdf"),
+    ("GET", "/parcels/1/attachments"),
+    ("POST", "/parcels/1/attachments"),
+    ("GET", "/courier"),
+    ("GET", "/console/messages"),
+    ("POST", "/console/messages/1/resend"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_and_form_without_a_session_goes_to_the_sign_in_and_changes_nothing() {
+    let (app, branches) = app_with_staff().await;
+    let (id, _) = crate::common::registered_parcels(&app, &branches, 1).await[0].clone();
+    assert_eq!(id, 1);
+    for (method, path) in SIGNED_IN_ROUTES {
+        let r = app
+            .request(
+                method,
+                path,
+                &[
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                    ("Sec-Fetch-Site", "same-origin"),
+                ],
+                "event=receive&version=1",
+            )
+            .await;
+        assert_eq!(r.status, 303, "{method} {path}: {}", r.head);
+        let to = r.header("location").unwrap_or_default();
+        assert!(to.starts_with("/login"), "{method} {path} → {to}");
+    }
+    let p = app.store.parcel(id).await.unwrap();
+    assert_eq!(p.status, paqueteria_core::domain::ParcelStatus::Registered);
+    app.stop().await;
+}
