@@ -12,6 +12,7 @@
 //! allows no inline script.
 
 pub mod assets;
+mod chart;
 mod console;
 mod courier;
 pub mod format;

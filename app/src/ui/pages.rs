@@ -185,11 +185,27 @@ struct Figures {
     /// Each status's name in the reader's language and its count, in the
     /// lifecycle's order.
     by_status: Vec<(String, i64)>,
+    /// Each destination branch with its parcels per status (named).
+    by_branch: Vec<(String, String, i64)>,
+    /// Receptions and deliveries of the last 14 days.
+    chart: super::chart::Chart,
 }
 
 impl Figures {
-    fn of(f: &DashboardFigures, lang: Lang) -> Self {
+    fn of(f: &DashboardFigures, lang: Lang, tz: chrono_tz::Tz) -> Self {
         Self {
+            chart: super::chart::Chart::of(&f.last_days, tz, lang),
+            by_branch: f
+                .by_branch
+                .iter()
+                .map(|b| {
+                    (
+                        b.branch_name.clone(),
+                        lang.t(&format!("status.{}", b.status)),
+                        b.count,
+                    )
+                })
+                .collect(),
             received_today: f.received_today,
             delivered_today: f.delivered_today,
             revenue_today: f.revenue_today.to_string(),
@@ -253,7 +269,7 @@ pub async fn home(
     }
     match figures(&s).await {
         Ok(f) => {
-            let figures = Some(Figures::of(&f, chrome.lang));
+            let figures = Some(Figures::of(&f, chrome.lang, s.settings.time_zone));
             (csrf, HomePage { chrome, figures }).into_response()
         }
         Err(e) => e.into_response(),
@@ -280,7 +296,7 @@ pub async fn home_figures(
     let chrome = chrome(&headers, Some(&user), &csrf);
     match figures(&s).await {
         Ok(f) => {
-            let figures = Figures::of(&f, chrome.lang);
+            let figures = Figures::of(&f, chrome.lang, s.settings.time_zone);
             HomeFigures { chrome, figures }.into_response()
         }
         Err(e) => e.into_response(),

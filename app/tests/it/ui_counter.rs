@@ -540,3 +540,40 @@ async fn the_counter_pages_refuse_roles_and_requests_they_must() {
     assert!(part.body.contains("caja.png"), "{}", part.body);
     app.stop().await;
 }
+
+async fn the_home_page_charts_the_last_fourteen_days(app: TestApp, branches: Vec<i64>) {
+    let ids: Vec<i64> = crate::common::registered_parcels(&app, &branches, 3)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let admin = crate::common::token(&app, "admin@example.com").await;
+    for id in &ids[..2] {
+        let r = app
+            .post_json(
+                &format!("/api/v1/parcels/{id}/transition"),
+                Some(&admin),
+                &serde_json::json!({"event": "receive", "version": 1}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let mut op = signed_in(&app, "operator@example.com").await;
+    let home = get(&app, &mut op, "/", &[]).await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("<svg id=\"chart\""), "{}", home.body);
+    // Fourteen days (and the page's own title), today with its two
+    // receptions.
+    assert_eq!(home.body.matches("<title>").count(), 14 + 1);
+    assert!(
+        home.body.contains(": 2 recibidos, 0 entregados</title>"),
+        "{}",
+        home.body
+    );
+    assert!(home.body.contains("2 recibidos y 0 entregados en 14 días"));
+    // Parcels per destination branch and status.
+    assert!(home.body.contains("id=\"by-branch\""), "{}", home.body);
+    app.stop().await;
+}
+
+crate::on_both_stores!(the_home_page_charts_the_last_fourteen_days);

@@ -21,6 +21,21 @@ pub struct ExpiredReport {
     pub file_key: Option<String>,
 }
 
+/// Days the dashboard's chart shows, today included.
+pub const CHART_DAYS: i64 = 14;
+
+/// One day of the dashboard's chart.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayFigures {
+    /// The day's start (Unix ms): today's start less whole days of 24 h.
+    pub day_start_ms: i64,
+    /// Parcels handed in that day.
+    pub received: i64,
+    /// Parcels delivered that day.
+    pub delivered: i64,
+}
+
 /// Parcels of one status at one destination branch.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +68,10 @@ pub struct DashboardFigures {
     pub waiting_past_grace: i64,
     /// Messages that failed or whose delivery is unknown.
     pub failed_notifications: i64,
+    /// Receptions and deliveries per day, the oldest first: the
+    /// [`CHART_DAYS`] days up to and including today.
+    #[serde(default)]
+    pub last_days: Vec<DayFigures>,
     /// Start of "today" used for the figures (Unix ms).
     pub day_start_ms: i64,
     /// When they were computed (Unix ms).
@@ -146,6 +165,40 @@ impl Store {
         };
         let received_today = events_today("receive").await?;
         let delivered_today = events_today("deliver").await?;
+        // Earlier days are taken as 24 h each before today's start (a
+        // daylight-saving change shifts one of them by an hour).
+        let first = day_start_ms - (CHART_DAYS - 1) * 86_400_000;
+        let mut last_days: Vec<DayFigures> = (0..CHART_DAYS)
+            .map(|i| DayFigures {
+                day_start_ms: first + i * 86_400_000,
+                received: 0,
+                delivered: 0,
+            })
+            .collect();
+        for r in sqlx::query(
+            "SELECT event, (created_at - $1) / 86400000 AS day, COUNT(*) AS n FROM parcel_events \
+             WHERE event IN ('receive', 'deliver') AND created_at >= $1 GROUP BY event, day",
+        )
+        .bind(first)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let day: i64 = r.try_get("day")?;
+            let n: i64 = r.try_get("n")?;
+            let event: String = r.try_get("event")?;
+            // Events after today (a clock moved back) count as today's.
+            let Some(d) = usize::try_from(day.min(CHART_DAYS - 1))
+                .ok()
+                .and_then(|i| last_days.get_mut(i))
+            else {
+                continue;
+            };
+            if event == "receive" {
+                d.received += n;
+            } else {
+                d.delivered += n;
+            }
+        }
         let revenue: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(SUM(amount) AS BIGINT) FROM payments WHERE voided_at IS NULL AND created_at >= $1",
         )
@@ -172,6 +225,7 @@ impl Store {
             revenue_today: Money(revenue.unwrap_or(0)),
             waiting_past_grace,
             failed_notifications,
+            last_days,
             day_start_ms,
             computed_at_ms: now,
         })

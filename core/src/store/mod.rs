@@ -61,7 +61,7 @@ use sqlx::AnyPool;
 
 pub use attachments::{MAX_ATTACHMENTS_PER_PARCEL, NewAttachment};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
-pub use maintenance::{BranchStatusCount, DashboardFigures, ExpiredReport};
+pub use maintenance::{BranchStatusCount, CHART_DAYS, DashboardFigures, DayFigures, ExpiredReport};
 pub use messages::Message;
 pub use model::*;
 pub use notifications::Claim;
