@@ -190,6 +190,9 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .route("/courier", get(courier::day))
+        .route("/console", get(console::overview::page))
+        .route("/console/overview", get(console::overview::part))
+        .route("/console/jobs/{id}", get(console::job::show))
         .route("/console/messages", get(console::messages::list))
         .route(
             "/console/messages/{id}/resend",

@@ -572,6 +572,9 @@ pub(crate) const SIGNED_IN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/parcels/1/attachments"),
     ("POST", "/parcels/1/attachments"),
     ("GET", "/courier"),
+    ("GET", "/console"),
+    ("GET", "/console/overview"),
+    ("GET", "/console/jobs/sms.send:1"),
     ("GET", "/console/messages"),
     ("POST", "/console/messages/1/resend"),
 ];

@@ -141,3 +141,94 @@ async fn a_failed_message_is_sent_again_once_by_an_admin_and_never_by_a_supervis
     assert_eq!(app.store.notification(sms).await.unwrap().state, "unknown");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_shows_queues_and_workers_and_finds_a_job_by_id() {
+    let (app, branches) = crate::common::app_with_staff().await;
+    crate::common::staff_at(&app, "sup@example.com", Role::Supervisor, Some(branches[0])).await;
+    let (parcel, code) = crate::common::registered_parcels(&app, &branches, 1).await[0].clone();
+    let admin_token = crate::common::token(&app, "admin@example.com").await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/parcels/{parcel}/transition"),
+            Some(&admin_token),
+            &serde_json::json!({"event": "receive", "version": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sms = app.store.notifications(parcel).await.unwrap()[0].id;
+    settles(&app, sms, "sent").await;
+
+    let mut op = signed_in(&app, "operator@example.com").await;
+    assert_eq!(get(&app, &mut op, "/console", &[]).await.status, 403);
+    assert_eq!(
+        get(&app, &mut op, "/console/overview", &[]).await.status,
+        403
+    );
+
+    let mut admin = signed_in(&app, "admin@example.com").await;
+    let page = get(&app, &mut admin, "/console", &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for q in ["reports", "sms", "files", "maintenance", "default"] {
+        assert!(
+            page.body.contains(&format!("id=\"queue-{q}\"")),
+            "{q}: {}",
+            page.body
+        );
+    }
+    // The in-process worker is live, and the part refreshes alone.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let part = get(
+            &app,
+            &mut admin,
+            "/console/overview",
+            &[("HX-Request", "true")],
+        )
+        .await;
+        assert_eq!(part.status, 200, "{}", part.body);
+        if part.body.contains("id=\"workers\"") {
+            assert!(part.body.contains("sms"), "{}", part.body);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no live worker: {}", part.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Find by exact id; an unknown id is said so.
+    let job = format!("sms.send:{sms}");
+    let r = get(&app, &mut admin, &format!("/console?job={job}"), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = r.header("location").unwrap();
+    assert_eq!(to, format!("/console/jobs/sms.send%3A{sms}"));
+    let r = get(&app, &mut admin, "/console?job=sms.send:999999", &[]).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("sms.send:999999"), "{}", r.body);
+
+    // The job's page: an admin reads its payload and where it belongs.
+    let page = get(&app, &mut admin, &to, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("data-state=\"succeeded\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("&#34;notification_id&#34;: "),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!("Del envío {code}")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("href=\"/parcels/{parcel}\"")));
+    // A supervisor reads the job, not the customer's data in it.
+    let mut sup = signed_in(&app, "sup@example.com").await;
+    let page = get(&app, &mut sup, &to, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("+573002220000"), "{}", page.body);
+    assert!(!page.body.contains("id=\"payload\""), "{}", page.body);
+    app.stop().await;
+}

@@ -4,7 +4,9 @@
 //! token, refused on the server for a read-only role, and written to the
 //! audit log.
 
+pub mod job;
 pub mod messages;
+pub mod overview;
 
 use super::UiUser;
 use crate::auth::{Admins, Managers};
