@@ -51,6 +51,7 @@ pub struct TrackQuery {
 fn public_chrome(headers: &HeaderMap) -> Chrome {
     Chrome {
         lang: Lang::from_headers(headers),
+        role: None,
         user: None,
         csrf: String::new(),
     }

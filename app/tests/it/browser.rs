@@ -66,3 +66,11 @@ async fn a_customer_tracks_a_parcel_on_a_phone_without_signing_in() {
     scenario(&app, "track", &[&code]).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_follows_a_report_to_its_download_and_switches_language() {
+    let (app, branches) = app_with_staff().await;
+    crate::common::registered_parcels(&app, &branches, 2).await;
+    scenario(&app, "admin", &["admin@example.com", PASSWORD]).await;
+    app.stop().await;
+}

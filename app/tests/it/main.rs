@@ -26,5 +26,6 @@ mod seed;
 mod signin;
 mod tariffs;
 mod ui;
+mod ui_admin;
 mod users;
 mod workflow;

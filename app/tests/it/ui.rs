@@ -9,11 +9,12 @@
 use crate::common::{PASSWORD, Reply, TestApp, app_with_staff};
 
 /// A browser's cookies for one app: name → value, from `Set-Cookie`.
+/// (These helpers are shared with `ui_admin`.)
 #[derive(Default)]
-struct Jar(Vec<(String, String)>);
+pub(crate) struct Jar(pub(crate) Vec<(String, String)>);
 
 impl Jar {
-    fn take(&mut self, r: &Reply) {
+    pub(crate) fn take(&mut self, r: &Reply) {
         for line in r.head.lines() {
             let Some((k, v)) = line.split_once(':') else {
                 continue;
@@ -31,7 +32,7 @@ impl Jar {
         }
     }
 
-    fn header(&self) -> String {
+    pub(crate) fn header(&self) -> String {
         self.0
             .iter()
             .map(|(n, v)| format!("{n}={v}"))
@@ -39,13 +40,13 @@ impl Jar {
             .join("; ")
     }
 
-    fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.0.iter().any(|(n, _)| n == name)
     }
 }
 
 /// A GET with the jar's cookies (and `extra` headers); keeps what it sets.
-async fn get(app: &TestApp, jar: &mut Jar, path: &str, extra: &[(&str, &str)]) -> Reply {
+pub(crate) async fn get(app: &TestApp, jar: &mut Jar, path: &str, extra: &[(&str, &str)]) -> Reply {
     let cookie = jar.header();
     let mut headers = vec![("Cookie", cookie.as_str())];
     headers.extend_from_slice(extra);
@@ -55,7 +56,12 @@ async fn get(app: &TestApp, jar: &mut Jar, path: &str, extra: &[(&str, &str)]) -
 }
 
 /// A form POST from the app's own page (as a browser sends it).
-async fn post_form(app: &TestApp, jar: &mut Jar, path: &str, fields: &[(&str, &str)]) -> Reply {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    jar: &mut Jar,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Reply {
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish();
@@ -77,7 +83,7 @@ async fn post_form(app: &TestApp, jar: &mut Jar, path: &str, fields: &[(&str, &s
 }
 
 /// The CSRF token a page's forms carry.
-fn token_of(page: &Reply) -> String {
+pub(crate) fn token_of(page: &Reply) -> String {
     let at = page
         .body
         .find("name=\"authenticity_token\" value=\"")
@@ -286,7 +292,7 @@ async fn a_courier_does_not_see_the_business_figures() {
 }
 
 /// A browser signed in through the form as `email`.
-async fn signed_in(app: &TestApp, email: &str) -> Jar {
+pub(crate) async fn signed_in(app: &TestApp, email: &str) -> Jar {
     let mut jar = Jar::default();
     let token = token_of(&get(app, &mut jar, "/login", &[]).await);
     let r = post_form(

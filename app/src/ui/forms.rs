@@ -1,0 +1,194 @@
+//! What the pages of the admin, reports and profile screens share: the
+//! role check that answers a page (403) to a role the API refuses, the
+//! page for an API error, each invalid field's message next to it, and the
+//! reading of the forms' dates, amounts and choices.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_csrf::CsrfToken;
+use chrono::TimeZone;
+
+use super::{Chrome, Lang, UiUser};
+use crate::auth::Policy;
+use crate::error::ApiError;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "problem.html")]
+struct ProblemPage {
+    chrome: Chrome,
+    heading: String,
+    message: String,
+}
+
+/// A page saying what went wrong, with `status`.
+pub(super) fn problem_page(
+    chrome: Chrome,
+    csrf: CsrfToken,
+    status: StatusCode,
+    message: String,
+) -> Response {
+    let heading = chrome.t(match status {
+        StatusCode::FORBIDDEN => "problem.forbidden",
+        StatusCode::NOT_FOUND => "problem.not_found",
+        StatusCode::CONFLICT => "problem.conflict",
+        _ => "problem.other",
+    });
+    let page = ProblemPage {
+        chrome,
+        heading,
+        message,
+    };
+    (status, csrf, page).into_response()
+}
+
+/// `Ok` when `user`'s role is one of `P`'s (the API route's policy); else
+/// the 403 page.
+pub(super) fn allow<P: Policy>(
+    chrome: &Chrome,
+    csrf: &CsrfToken,
+    user: &UiUser,
+) -> Result<(), Response> {
+    if P::ROLES.contains(&user.0.role) {
+        Ok(())
+    } else {
+        Err(problem_page(
+            chrome.clone(),
+            csrf.clone(),
+            StatusCode::FORBIDDEN,
+            chrome.t("errors.forbidden"),
+        ))
+    }
+}
+
+/// The page for an API error that is not about a field: 403, 404, 409
+/// and 429 as pages in the reader's language; anything else as the API
+/// answers it (a 500 logs its cause once).
+pub(super) fn error_page(chrome: Chrome, csrf: CsrfToken, e: ApiError) -> Response {
+    let page = match &e {
+        ApiError::Forbidden(_) => Some((StatusCode::FORBIDDEN, "errors.forbidden")),
+        ApiError::NotFound(_) => Some((StatusCode::NOT_FOUND, "errors.not_found")),
+        ApiError::Conflict(_) => Some((StatusCode::CONFLICT, "errors.conflict")),
+        ApiError::TooManyRequests { .. } => {
+            Some((StatusCode::TOO_MANY_REQUESTS, "errors.too_many"))
+        }
+        ApiError::Unavailable(_) => Some((StatusCode::SERVICE_UNAVAILABLE, "errors.unavailable")),
+        _ => None,
+    };
+    let Some((status, key)) = page else {
+        return e.into_response();
+    };
+    let message = format!("{} ({e})", chrome.t(key));
+    problem_page(chrome, csrf, status, message)
+}
+
+/// The invalid fields of a form, each with its message, shown next to
+/// the field.
+#[derive(Debug, Default)]
+pub(super) struct FieldErrors(Vec<(String, String)>);
+
+impl FieldErrors {
+    /// The message for `field`, if it is invalid.
+    pub(super) fn of(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    /// Whether no field is invalid.
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Marks `field` invalid with the catalog's message `key`.
+    pub(super) fn add(&mut self, lang: Lang, field: &str, key: &str) {
+        if self.of(field).is_none() {
+            self.0.push((field.to_owned(), lang.t(key)));
+        }
+    }
+
+    /// Marks `field` invalid with `message`.
+    pub(super) fn add_text(&mut self, field: &str, message: String) {
+        if self.of(field).is_none() {
+            self.0.push((field.to_owned(), message));
+        }
+    }
+
+    /// The API's field errors of `e` (a 422), each under the form field
+    /// named by `rename` (API field → form field; the same name when it
+    /// returns `None`); any other error is handed back.
+    pub(super) fn from_api(
+        e: ApiError,
+        lang: Lang,
+        rename: impl Fn(&str) -> Option<&'static str>,
+    ) -> Result<Self, ApiError> {
+        let ApiError::Validation(fields) = e else {
+            return Err(e);
+        };
+        let mut out = Self::default();
+        for f in fields {
+            let api_field = f.loc.last().map_or("", String::as_str);
+            let field = rename(api_field).unwrap_or(api_field).to_owned();
+            if out.of(&field).is_none() {
+                out.0
+                    .push((field, format!("{}: {}", lang.t("forms.invalid"), f.msg)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The start (00:00 in `tz`) of the day `date` (`YYYY-MM-DD`, as an
+/// `<input type="date">` sends it), as Unix ms; `days` later for `days`
+/// above 0.
+pub(super) fn day_start(date: &str, tz: chrono_tz::Tz, days: i64) -> Option<i64> {
+    let day = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").ok()?;
+    let day = day.checked_add_days(chrono::Days::new(u64::try_from(days).ok()?))?;
+    let t = tz
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
+        .earliest()?;
+    Some(t.timestamp_millis())
+}
+
+/// An amount typed in pesos (`12.500`, `$ 12500`, `12500`) in minor
+/// units; `None` for anything else (cents are not typed in this UI).
+pub(super) fn pesos(text: &str) -> Option<i64> {
+    let digits: String = text
+        .trim()
+        .trim_start_matches('$')
+        .chars()
+        .filter(|c| !matches!(c, '.' | ' ' | '\u{a0}'))
+        .collect();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<i64>().ok()?.checked_mul(100)
+}
+
+/// A choice of a `<select>`: value, label, selected.
+pub(super) type Choice = (String, String, bool);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_and_days_are_read_as_a_colombian_types_them() {
+        assert_eq!(pesos("12.500"), Some(1_250_000));
+        assert_eq!(pesos("$ 12500"), Some(1_250_000));
+        assert_eq!(pesos("0"), Some(0));
+        assert_eq!(pesos("12,5"), None);
+        assert_eq!(pesos(""), None);
+        assert_eq!(pesos("-3"), None);
+        let bogota = chrono_tz::America::Bogota;
+        // 2026-12-02 00:00 in Bogotá is 05:00 UTC.
+        assert_eq!(day_start("2026-12-02", bogota, 0), Some(1_796_187_600_000));
+        assert_eq!(
+            day_start("2026-12-02", bogota, 1),
+            Some(1_796_187_600_000 + 86_400_000)
+        );
+        assert_eq!(day_start("2-12-2026", bogota, 0), None);
+    }
+}
