@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_csrf::CsrfToken;
-use paqueteria_core::domain::{ParcelStatus, Role};
+use paqueteria_core::domain::{ParcelStatus, Role, thousands};
 use paqueteria_core::store::Report;
 use serde::Deserialize;
 
@@ -85,7 +85,8 @@ struct ReportsPage {
     statuses: Vec<Choice>,
     errors: FieldErrors,
     lines: Vec<Line>,
-    total: i64,
+    /// "3 reportes".
+    total: String,
     previous: Option<u32>,
     next: Option<u32>,
 }
@@ -150,7 +151,11 @@ async fn page(
     let tz = s.settings.time_zone;
     Ok(ReportsPage {
         lines: reports.iter().map(|r| Line::of(r, tz, lang)).collect(),
-        total,
+        total: if total == 1 {
+            lang.t("reports.total_one")
+        } else {
+            lang.t_with("reports.total", "count", &thousands(total.unsigned_abs()))
+        },
         previous: (page > 1).then(|| page - 1),
         next: (i64::from(page) * i64::from(PAGE_SIZE) < total).then(|| page + 1),
         kinds,
