@@ -43,23 +43,21 @@ pub(super) fn problem_page(
     (status, csrf, page).into_response()
 }
 
-/// `Ok` when `user`'s role is one of `P`'s (the API route's policy); else
-/// the 403 page.
-pub(super) fn allow<P: Policy>(
+/// The 403 page, unless `user`'s role is one of `P`'s (the API route's
+/// policy).
+pub(super) fn refused_unless<P: Policy>(
     chrome: &Chrome,
     csrf: &CsrfToken,
     user: &UiUser,
-) -> Result<(), Response> {
-    if P::ROLES.contains(&user.0.role) {
-        Ok(())
-    } else {
-        Err(problem_page(
+) -> Option<Response> {
+    (!P::ROLES.contains(&user.0.role)).then(|| {
+        problem_page(
             chrome.clone(),
             csrf.clone(),
             StatusCode::FORBIDDEN,
             chrome.t("errors.forbidden"),
-        ))
-    }
+        )
+    })
 }
 
 /// The page for an API error that is not about a field: 403, 404, 409

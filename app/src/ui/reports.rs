@@ -15,7 +15,7 @@ use paqueteria_core::store::Report;
 use serde::Deserialize;
 
 use super::format::{datetime, utc};
-use super::forms::{Choice, FieldErrors, allow, error_page};
+use super::forms::{Choice, FieldErrors, error_page, refused_unless};
 use super::pages::{chrome, csrf_refused};
 use super::{Chrome, Lang, UiUser};
 use crate::auth::Managers;
@@ -176,7 +176,7 @@ pub async fn list(
     Query(q): Query<ReportsQuery>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Managers>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Managers>(&chrome, &csrf, &user) {
         return refused;
     }
     let form = ReportForm {
@@ -251,7 +251,7 @@ pub async fn request(
     axum::Form(f): axum::Form<ReportForm>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Managers>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Managers>(&chrome, &csrf, &user) {
         return refused;
     }
     if csrf.verify(&f.authenticity_token).is_err() {
@@ -291,7 +291,7 @@ pub async fn progress(
     Path(id): Path<i64>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Managers>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Managers>(&chrome, &csrf, &user) {
         return refused;
     }
     match own_report(&s, &user.0, id).await {
@@ -313,7 +313,7 @@ pub async fn download(
     Path(id): Path<i64>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Managers>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Managers>(&chrome, &csrf, &user) {
         return refused;
     }
     match download_file(&s, &user.0, id).await {

@@ -150,12 +150,15 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
     app.stop().await;
 }
 
+/// A form's path, its fields and the field it gets wrong.
+type BadForm = (&'static str, Vec<(&'static str, &'static str)>, &'static str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_form_is_answered_422_with_the_message_next_to_its_field() {
     let (app, _) = app_with_staff().await;
     let mut admin = signed_in(&app, "admin@example.com").await;
     let token = token_at(&app, &mut admin, "/branches").await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<BadForm> = vec![
         (
             "/branches",
             vec![("code", "CAL-01"), ("name", " "), ("city", "Cali")],

@@ -17,7 +17,7 @@ use crate::auth::{Admins, Everyone, Policy};
 use crate::error::ApiError;
 use crate::routes::branches::{CreateBranch, create_branch};
 use crate::startup::AppState;
-use crate::ui::forms::{FieldErrors, allow, error_page};
+use crate::ui::forms::{FieldErrors, error_page, refused_unless};
 use crate::ui::pages::{chrome, csrf_refused};
 use crate::ui::{Chrome, UiUser};
 
@@ -72,7 +72,7 @@ pub async fn list(
     csrf: CsrfToken,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Everyone>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Everyone>(&chrome, &csrf, &user) {
         return refused;
     }
     match page(
@@ -99,7 +99,7 @@ pub async fn create(
     axum::Form(f): axum::Form<BranchForm>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Admins>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Admins>(&chrome, &csrf, &user) {
         return refused;
     }
     if csrf.verify(&f.authenticity_token).is_err() {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::auth::Staff;
 use crate::routes::customers::{CustomerListQuery, find_customers};
 use crate::startup::AppState;
-use crate::ui::forms::{FieldErrors, allow, error_page};
+use crate::ui::forms::{FieldErrors, error_page, refused_unless};
 use crate::ui::pages::{chrome, csrf_refused};
 use crate::ui::{Chrome, UiUser};
 
@@ -59,7 +59,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Staff>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Staff>(&chrome, &csrf, &user) {
         return refused;
     }
     let page = q.page.unwrap_or(1).max(1);
@@ -134,7 +134,7 @@ pub async fn edit(
     Query(q): Query<EditQuery>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Staff>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Staff>(&chrome, &csrf, &user) {
         return refused;
     }
     let c = match s.store.customer(id).await {
@@ -167,7 +167,7 @@ pub async fn save(
     axum::Form(f): axum::Form<CustomerForm>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Staff>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Staff>(&chrome, &csrf, &user) {
         return refused;
     }
     if csrf.verify(&f.authenticity_token).is_err() {

@@ -17,7 +17,7 @@ use crate::auth::{Admins, Everyone, Managers, Policy};
 use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::ui::format::{datetime, utc};
-use crate::ui::forms::{Choice, FieldErrors, allow, day_start, error_page, pesos};
+use crate::ui::forms::{Choice, FieldErrors, day_start, error_page, pesos, refused_unless};
 use crate::ui::pages::{chrome, csrf_refused};
 use crate::ui::{Chrome, Lang, UiUser};
 
@@ -192,7 +192,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Everyone>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Everyone>(&chrome, &csrf, &user) {
         return refused;
     }
     let form = TariffForm {
@@ -276,7 +276,7 @@ pub async fn create(
     axum::Form(f): axum::Form<TariffForm>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Managers>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Managers>(&chrome, &csrf, &user) {
         return refused;
     }
     if csrf.verify(&f.authenticity_token).is_err() {
@@ -320,7 +320,7 @@ pub async fn end(
     axum::Form(f): axum::Form<EndForm>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Admins>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Admins>(&chrome, &csrf, &user) {
         return refused;
     }
     if csrf.verify(&f.authenticity_token).is_err() {

@@ -19,7 +19,7 @@ use crate::client::ClientAddr;
 use crate::error::ApiError;
 use crate::routes::users::acting;
 use crate::startup::AppState;
-use crate::ui::forms::{Choice, FieldErrors, allow, error_page};
+use crate::ui::forms::{Choice, FieldErrors, error_page, refused_unless};
 use crate::ui::pages::{chrome, csrf_refused};
 use crate::ui::{Chrome, Lang, UiUser};
 
@@ -144,7 +144,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Admins>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Admins>(&chrome, &csrf, &user) {
         return refused;
     }
     let form = UserForm {
@@ -193,7 +193,7 @@ pub async fn create(
     axum::Form(f): axum::Form<UserForm>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Admins>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Admins>(&chrome, &csrf, &user) {
         return refused;
     }
     if csrf.verify(&f.authenticity_token).is_err() {
@@ -311,7 +311,7 @@ pub async fn edit(
     Query(q): Query<EditQuery>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Admins>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Admins>(&chrome, &csrf, &user) {
         return refused;
     }
     let u = match s.store.user(id).await {
@@ -350,7 +350,7 @@ pub async fn save(
     axum::Form(f): axum::Form<ChangeForm>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Admins>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Admins>(&chrome, &csrf, &user) {
         return refused;
     }
     if csrf.verify(&f.authenticity_token).is_err() {
@@ -410,7 +410,7 @@ pub async fn reset_password(
     axum::Form(f): axum::Form<ResetForm>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
-    if let Err(refused) = allow::<Admins>(&chrome, &csrf, &user) {
+    if let Some(refused) = refused_unless::<Admins>(&chrome, &csrf, &user) {
         return refused;
     }
     if csrf.verify(&f.authenticity_token).is_err() {
