@@ -151,7 +151,11 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
 }
 
 /// A form's path, its fields and the field it gets wrong.
-type BadForm = (&'static str, Vec<(&'static str, &'static str)>, &'static str);
+type BadForm = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_form_is_answered_422_with_the_message_next_to_its_field() {
