@@ -12,7 +12,9 @@ use std::time::Duration;
 use paqueteria_core::domain::Role;
 use paqueteria_testkit::eventually;
 
-use crate::common::{PASSWORD, TestApp, app_with_staff, registered_parcels, staff_at};
+use crate::common::{
+    PASSWORD, TestApp, app_with_staff, app_with_staff_and, registered_parcels, staff_at,
+};
 use crate::ui::{Jar, get, post_form, signed_in, token_of};
 
 /// A supervisor at `branch`, signed in to the pages.
@@ -472,6 +474,18 @@ async fn customers_are_found_by_name_or_phone_and_edited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_is_asked_for_followed_and_downloaded_from_its_page() {
     let (app, branches) = app_with_staff().await;
+    report_asked_for_followed_and_downloaded(app, branches).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_is_asked_for_followed_and_downloaded_from_its_page_on_postgres() {
+    let pg = paqueteria_testkit::PgDatabase::create().await;
+    let (app, branches) = app_with_staff_and(&[("DATABASE_URL", pg.url.clone())]).await;
+    report_asked_for_followed_and_downloaded(app, branches).await;
+    pg.drop_now().await;
+}
+
+async fn report_asked_for_followed_and_downloaded(app: TestApp, branches: Vec<i64>) {
     registered_parcels(&app, &branches, 2).await;
     let mut sup = supervisor(&app, "sup@example.com", branches[0]).await;
     let token = token_at(&app, &mut sup, "/reports").await;
@@ -553,12 +567,56 @@ async fn a_report_is_asked_for_followed_and_downloaded_from_its_page() {
     let mut admin = signed_in(&app, "admin@example.com").await;
     let r = get(&app, &mut admin, &progress, &[]).await;
     assert_eq!(r.status, 200, "{}", r.body);
+
+    // A report that failed says so and polls no more either.
+    let sup_id = app
+        .store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.email == "sup@example.com")
+        .unwrap()
+        .id;
+    let failed = app
+        .store
+        .create_report("xlsx", &serde_json::json!({}), Some(sup_id))
+        .await
+        .unwrap();
+    app.store.fail_report(failed.id, "disk full").await.unwrap();
+    let r = get(
+        &app,
+        &mut sup,
+        &format!("/reports/{}/progress", failed.id),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("Falló") && r.body.contains("disk full"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("hx-trigger"), "{}", r.body);
+    assert!(!r.body.contains("/download"), "{}", r.body);
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_language_chosen_on_the_profile_is_the_pages_language() {
     let (app, _) = app_with_staff().await;
+    language_chosen_on_the_profile(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_language_chosen_on_the_profile_is_the_pages_language_on_postgres() {
+    let pg = paqueteria_testkit::PgDatabase::create().await;
+    let (app, _) = app_with_staff_and(&[("DATABASE_URL", pg.url.clone())]).await;
+    language_chosen_on_the_profile(app).await;
+    pg.drop_now().await;
+}
+
+async fn language_chosen_on_the_profile(app: TestApp) {
     let mut op = signed_in(&app, "operator@example.com").await;
     let english = [("Accept-Language", "en-US,en;q=0.9")];
     // Nothing chosen: the browser's language, else Spanish.
