@@ -130,12 +130,42 @@ impl FieldErrors {
             let api_field = f.loc.last().map_or("", String::as_str);
             let field = rename(api_field).unwrap_or(api_field).to_owned();
             if out.of(&field).is_none() {
-                out.0
-                    .push((field, format!("{}: {}", lang.t("forms.invalid"), f.msg)));
+                out.0.push((field, said_in(lang, &f.msg)));
             }
         }
         Ok(out)
     }
+}
+
+/// The API's message `msg` about a field (English, for API clients) as
+/// the reader's catalog says it; a message the catalog does not know is
+/// shown as the API gave it, after "check this field".
+pub(super) fn said_in(lang: Lang, msg: &str) -> String {
+    // The bound the message names: "must have 1 to 120 characters" → 120.
+    let number = msg
+        .strip_prefix("must have 1 to ")
+        .unwrap_or(msg)
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| !w.is_empty())
+        .unwrap_or("");
+    let key = match msg {
+        "must not be empty" => "forms.msg_empty",
+        "is not an email address" => "forms.msg_email",
+        "is not your current password" => "forms.msg_wrong_password",
+        "must not be before from_ms" => "forms.msg_to_before_from",
+        "must be pdf or xlsx" => "forms.bad_choice",
+        m if m.contains("most common passwords") => "forms.msg_common_password",
+        m if m.starts_with("must have at least ") => "forms.msg_min_chars",
+        m if m.starts_with("must have at most ") || m.starts_with("must be at most ") => {
+            "forms.msg_max_chars"
+        }
+        m if m.starts_with("must have 1 to ") => "forms.msg_max_chars",
+        m if m.starts_with("is required for a ") => "forms.msg_branch_required",
+        m if m.starts_with("no active branch") => "forms.msg_no_branch",
+        m if m.starts_with("phone ") => "forms.msg_phone",
+        _ => return format!("{}: {msg}", lang.t("forms.invalid")),
+    };
+    lang.t_with(key, "n", number)
 }
 
 /// The start (00:00 in `tz`) of the day `date` (`YYYY-MM-DD`, as an
@@ -188,5 +218,25 @@ mod tests {
             Some(1_796_187_600_000 + 86_400_000)
         );
         assert_eq!(day_start("2-12-2026", bogota, 0), None);
+    }
+
+    #[test]
+    fn the_apis_field_messages_are_said_in_the_readers_language() {
+        assert_eq!(
+            said_in(Lang::Es, "must have at least 10 characters, got 5"),
+            "Debe tener al menos 10 caracteres."
+        );
+        assert_eq!(
+            said_in(Lang::En, "must have 1 to 120 characters"),
+            "Must have at most 120 characters."
+        );
+        assert_eq!(
+            said_in(Lang::Es, "phone \"12\" must have 8 to 15 digits"),
+            "Escriba un teléfono válido, con indicativo (+57…)."
+        );
+        assert_eq!(
+            said_in(Lang::Es, "something new"),
+            "Revise este campo: something new"
+        );
     }
 }

@@ -706,6 +706,13 @@ async fn one_changes_ones_own_password_on_the_profile() {
             "{field}: {}",
             r.body
         );
+        // In the reader's language, not the API's English.
+        let said = match field {
+            "current_password" => "No es su contraseña actual.",
+            "new_password" => "Debe tener al menos 10 caracteres.",
+            _ => "Las dos contraseñas no coinciden.",
+        };
+        assert!(r.body.contains(said), "{field}: {}", r.body);
     }
     let r = post_form(
         &app,

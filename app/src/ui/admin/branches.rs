@@ -126,9 +126,9 @@ pub async fn create(
             match create_branch(&s, b).await {
                 Ok(_) => return Redirect::to("/branches").into_response(),
                 // A taken code: the message next to the code.
-                Err(ApiError::Conflict(msg)) => {
+                Err(ApiError::Conflict(_)) => {
                     let mut errors = FieldErrors::default();
-                    errors.add_text("code", format!("{}: {msg}", chrome.t("forms.invalid")));
+                    errors.add(chrome.lang, "code", "branches.code_taken");
                     (StatusCode::CONFLICT, errors)
                 }
                 Err(e) => match FieldErrors::from_api(e, chrome.lang, |_| None) {

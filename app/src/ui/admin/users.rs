@@ -215,9 +215,9 @@ pub async fn create(
         match s.store.create_user_by(&new, &acting(&user.0, &addr)).await {
             Ok(_) => return Redirect::to("/users").into_response(),
             Err(e) => match ApiError::from(e) {
-                ApiError::Conflict(msg) => {
+                ApiError::Conflict(_) => {
                     status = StatusCode::CONFLICT;
-                    errors.add_text("email", format!("{}: {msg}", lang.t("forms.invalid")));
+                    errors.add(lang, "email", "users.email_taken");
                 }
                 e => match FieldErrors::from_api(e, lang, |_| None) {
                     Ok(found) => errors = found,
