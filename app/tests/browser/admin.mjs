@@ -54,6 +54,11 @@ await run(async ({ page, problems }) => {
   await page.locator('#users').getByRole('link', { name: email }).click();
   await page.waitForURL(/\/users\/\d+$/);
   await accessible(page, 'a user');
+  await page.goto(`${base}/customers`);
+  await page.locator('#customers').getByRole('link').first().click();
+  await page.waitForURL(/\/customers\/\d+$/);
+  assert.equal(await page.locator('h1').innerText(), 'Editar cliente');
+  await accessible(page, 'a customer');
   // A bad form: the message next to its field is read out with it.
   await page.goto(`${base}/branches`);
   const before = problems.length;
