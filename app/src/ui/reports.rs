@@ -11,10 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_csrf::CsrfToken;
 use paqueteria_core::domain::{ParcelStatus, Role, thousands};
-use paqueteria_core::store::Report;
+use paqueteria_core::store::{Branch, Report};
 use serde::Deserialize;
 
-use super::format::{datetime, utc};
+use super::format::{date, datetime, utc};
 use super::forms::{Choice, FieldErrors, error_page, refused_unless};
 use super::pages::{chrome, csrf_refused};
 use super::{Chrome, Lang, UiUser};
@@ -32,6 +32,8 @@ struct Line {
     kind: String,
     requested: String,
     requested_utc: String,
+    /// What it covers: "1 ene 2026 – 31 ene 2026 · Bogotá Centro".
+    covers: String,
     state: String,
     progress: i64,
     /// Still pending or running: its part polls.
@@ -42,8 +44,10 @@ struct Line {
 }
 
 impl Line {
-    fn of(r: &Report, tz: chrono_tz::Tz, lang: Lang) -> Self {
+    /// Report `r` as a line, its branch named from `branches`.
+    fn of(r: &Report, branches: &[Branch], tz: chrono_tz::Tz, lang: Lang) -> Self {
         Self {
+            covers: covers(&r.filters, branches, tz, lang),
             id: r.id,
             kind: lang.t(&format!("reports.kind_{}", r.kind)),
             requested: datetime(r.created_at_ms, tz, lang),
@@ -55,6 +59,40 @@ impl Line {
             failed: r.state == "failed",
             error: r.error.clone().unwrap_or_default(),
         }
+    }
+}
+
+/// What a report's `filters` (as `request_report` keeps them) cover, in
+/// words.
+fn covers(
+    filters: &serde_json::Value,
+    branches: &[Branch],
+    tz: chrono_tz::Tz,
+    lang: Lang,
+) -> String {
+    let day = |key: &str| filters[key].as_i64().map(|ms| date(ms, tz, lang));
+    let mut parts = Vec::new();
+    match (day("from_ms"), day("to_ms")) {
+        (Some(from), Some(to)) => parts.push(format!("{from} – {to}")),
+        (Some(from), None) => parts.push(lang.t_with("reports.since", "day", &from)),
+        (None, Some(to)) => parts.push(lang.t_with("reports.until", "day", &to)),
+        (None, None) => {}
+    }
+    if let Some(id) = filters["branch_id"].as_i64() {
+        parts.push(
+            branches
+                .iter()
+                .find(|b| b.id == id)
+                .map_or_else(|| id.to_string(), |b| b.name.clone()),
+        );
+    }
+    if let Some(status) = filters["status"].as_str() {
+        parts.push(lang.t(&format!("status.{status}")));
+    }
+    if parts.is_empty() {
+        lang.t("reports.everything")
+    } else {
+        parts.join(" · ")
     }
 }
 
@@ -117,15 +155,13 @@ async fn page(
     let lang = chrome.lang;
     let whose = (user.0.role != Role::Admin).then_some(user.0.id);
     let (reports, total) = s.store.reports_page(whose, page, PAGE_SIZE).await?;
-    let branches = s
-        .store
-        .branches()
-        .await?
-        .into_iter()
+    let all_branches = s.store.branches().await?;
+    let branches = all_branches
+        .iter()
         .map(|b| {
             let id = b.id.to_string();
             let selected = id == form.branch_id;
-            (id, b.name, selected)
+            (id, b.name.clone(), selected)
         })
         .collect();
     let kinds = ["pdf", "xlsx"]
@@ -150,7 +186,10 @@ async fn page(
         .collect();
     let tz = s.settings.time_zone;
     Ok(ReportsPage {
-        lines: reports.iter().map(|r| Line::of(r, tz, lang)).collect(),
+        lines: reports
+            .iter()
+            .map(|r| Line::of(r, &all_branches, tz, lang))
+            .collect(),
         total: if total == 1 {
             lang.t("reports.total_one")
         } else {
@@ -296,7 +335,8 @@ pub async fn progress(
     }
     match own_report(&s, &user.0, id).await {
         Ok(r) => {
-            let line = Line::of(&r, s.settings.time_zone, chrome.lang);
+            // The part shows the state alone: no branch names needed.
+            let line = Line::of(&r, &[], s.settings.time_zone, chrome.lang);
             ProgressPart { chrome, line }.into_response()
         }
         Err(e) => error_page(chrome, csrf, e),

@@ -514,6 +514,13 @@ async fn report_asked_for_followed_and_downloaded(app: TestApp, branches: Vec<i6
         "{}",
         page.body
     );
+    // What it covers, in words.
+    assert!(
+        page.body
+            .contains("<td>Desde el 1 ene 2020 · Bogotá Centro</td>"),
+        "{}",
+        page.body
+    );
 
     // The progress part polls until the report is done, then links the
     // file and polls no more.
