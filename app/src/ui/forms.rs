@@ -30,10 +30,10 @@ pub(super) fn problem_page(
     message: String,
 ) -> Response {
     let heading = chrome.t(match status {
-        StatusCode::FORBIDDEN => "problem.forbidden",
-        StatusCode::NOT_FOUND => "problem.not_found",
-        StatusCode::CONFLICT => "problem.conflict",
-        _ => "problem.other",
+        StatusCode::FORBIDDEN => "errors.forbidden_heading",
+        StatusCode::NOT_FOUND => "errors.not_found_heading",
+        StatusCode::SERVICE_UNAVAILABLE => "errors.unavailable_heading",
+        _ => "errors.conflict_heading",
     });
     let page = ProblemPage {
         chrome,

@@ -147,10 +147,10 @@ pub struct Chrome {
     pub lang: Lang,
     /// The signed-in user's name and role, on pages behind the sign-in.
     pub user: Option<(String, String)>,
-    /// The signed-in user's role (which links the menu shows).
-    pub role: Option<paqueteria_core::domain::Role>,
     /// The CSRF token for the page's forms.
     pub csrf: String,
+    /// The signed-in user's role (which links the layout offers).
+    pub role: Option<paqueteria_core::domain::Role>,
 }
 
 impl Chrome {

@@ -25,7 +25,6 @@ pub(super) fn chrome(headers: &HeaderMap, user: Option<&UiUser>, csrf: &CsrfToke
     let lang = user.map_or_else(|| Lang::from_headers(headers), |u| u.lang(headers));
     Chrome {
         lang,
-        role: user.map(|u| u.0.role),
         user: user.map(|u| {
             (
                 u.0.name.clone(),
@@ -33,6 +32,7 @@ pub(super) fn chrome(headers: &HeaderMap, user: Option<&UiUser>, csrf: &CsrfToke
             )
         }),
         csrf: csrf.authenticity_token().unwrap_or_default(),
+        role: user.map(|u| u.0.role),
     }
 }
 

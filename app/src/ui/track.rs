@@ -51,9 +51,9 @@ pub struct TrackQuery {
 fn public_chrome(headers: &HeaderMap) -> Chrome {
     Chrome {
         lang: Lang::from_headers(headers),
-        role: None,
         user: None,
         csrf: String::new(),
+        role: None,
     }
 }
 
