@@ -62,6 +62,13 @@ pub async fn list(
     _user: Authorized<Staff>,
     ValidQuery(q): ValidQuery<CustomerListQuery>,
 ) -> ApiResult<Json<CustomerPage>> {
+    Ok(Json(find_customers(&s, q).await?))
+}
+
+/// The page of customers `q` asks for, with the API's bounds (a 422
+/// naming each field out of them). The caller checks the role (staff);
+/// the customers page searches through here too.
+pub(crate) async fn find_customers(s: &AppState, q: CustomerListQuery) -> ApiResult<CustomerPage> {
     let paging = crate::routes::users::paging(q.page, q.page_size);
     let too_long = q.q.as_ref().is_some_and(|t| t.chars().count() > Q_CHARS);
     let (page, page_size) = match (paging, too_long) {
@@ -82,16 +89,14 @@ pub async fn list(
             return Err(ApiError::Validation(errors));
         }
     };
-    Ok(Json(
-        s.store
-            .customers(&CustomerFilter {
-                q: q.q,
-                phone: q.phone,
-                page,
-                page_size,
-            })
-            .await?,
-    ))
+    Ok(s.store
+        .customers(&CustomerFilter {
+            q: q.q,
+            phone: q.phone,
+            page,
+            page_size,
+        })
+        .await?)
 }
 
 /// Creates a customer, or updates the one with that phone.

@@ -44,6 +44,20 @@ pub async fn request(
     user: Authorized<Managers>,
     ValidJson(r): ValidJson<RequestReport>,
 ) -> ApiResult<(StatusCode, Json<Report>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(request_report(&s, user.user(), &r).await?),
+    ))
+}
+
+/// Records report `r` for `user` (a manager: the caller checks the role)
+/// and enqueues its job; the report as it is then. The web UI's reports
+/// page asks through here too.
+pub(crate) async fn request_report(
+    s: &AppState,
+    user: &User,
+    r: &RequestReport,
+) -> ApiResult<Report> {
     if let (Some(from), Some(to)) = (r.from_ms, r.to_ms)
         && from > to
     {
@@ -54,7 +68,7 @@ pub async fn request(
     });
     let report = s
         .store
-        .create_report(&r.kind, &filters, Some(user.user().id))
+        .create_report(&r.kind, &filters, Some(user.id))
         .await?;
     let job = match r.kind.as_str() {
         "pdf" => GenerateReportPdf {
@@ -86,7 +100,7 @@ pub async fn request(
     s.store
         .set_report_job(report.id, enqueued.id.as_str())
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(s.store.report(report.id).await?)))
+    Ok(s.store.report(report.id).await?)
 }
 
 /// `GET /api/v1/reports` query: the page.
@@ -132,7 +146,7 @@ pub async fn list(
 }
 
 /// Report `id`, if `user` asked for it or is an admin; 403 otherwise.
-async fn own_report(s: &AppState, user: &User, id: i64) -> ApiResult<Report> {
+pub(crate) async fn own_report(s: &AppState, user: &User, id: i64) -> ApiResult<Report> {
     let report = s.store.report(id).await?;
     if user.role != Role::Admin && report.requested_by != Some(user.id) {
         return Err(ApiError::Forbidden(format!(
@@ -160,7 +174,17 @@ pub async fn download(
     user: Authorized<Managers>,
     ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<axum::response::Response> {
-    let report = own_report(&s, user.user(), id).await?;
+    download_file(&s, user.user(), id).await
+}
+
+/// Report `id`'s file for `user` (the requester or an admin; 403 for
+/// anyone else, 409 while it is not done).
+pub(crate) async fn download_file(
+    s: &AppState,
+    user: &User,
+    id: i64,
+) -> ApiResult<axum::response::Response> {
+    let report = own_report(s, user, id).await?;
     let Some(key) = report.file_key.filter(|_| report.state == "done") else {
         return Err(ApiError::Conflict(format!(
             "report {id} is {}; download it once it is done",
@@ -168,5 +192,5 @@ pub async fn download(
         )));
     };
     let (filename, mime) = paqueteria_core::domain::report::download_name(id, &report.kind);
-    crate::routes::attachments::serve(&s, &key, &filename, mime, &format!("report {id}")).await
+    crate::routes::attachments::serve(s, &key, &filename, mime, &format!("report {id}")).await
 }

@@ -119,7 +119,7 @@ pub(crate) fn paging(page: Option<u32>, page_size: Option<u32>) -> ApiResult<(u3
 }
 
 /// The signed-in user, from `addr`, as the audit log records them.
-fn acting<'a>(user: &User, addr: &'a Option<String>) -> Acting<'a> {
+pub(crate) fn acting<'a>(user: &User, addr: &'a Option<String>) -> Acting<'a> {
     Acting {
         user_id: user.id,
         client_addr: addr.as_deref(),
@@ -180,20 +180,34 @@ pub async fn change_password(
     headers: HeaderMap,
     ValidJson(body): ValidJson<ChangePassword>,
 ) -> ApiResult<StatusCode> {
-    let addr = client.to_audit();
     let token =
         crate::auth::bearer_token(&headers).or_else(|| crate::auth::session_cookie(&headers));
-    let attempt = s
-        .login_limiter
-        .begin(&user.user().email, client.0)
-        .map_err(|t| ApiError::TooManyRequests {
-            detail: "too many wrong passwords; try again later".to_owned(),
-            retry_after_s: t.retry_after_s,
-        })?;
+    change_own_password(&s, user.user(), client, token, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes `user`'s own password with the API's rules: the sign-in
+/// throttle counts a wrong current password, and every session but
+/// `token`'s ends. The profile page changes it through here too.
+pub(crate) async fn change_own_password(
+    s: &AppState,
+    user: &User,
+    client: ClientAddr,
+    token: Option<&str>,
+    body: &ChangePassword,
+) -> ApiResult<()> {
+    let addr = client.to_audit();
+    let attempt =
+        s.login_limiter
+            .begin(&user.email, client.0)
+            .map_err(|t| ApiError::TooManyRequests {
+                detail: "too many wrong passwords; try again later".to_owned(),
+                retry_after_s: t.retry_after_s,
+            })?;
     let changed = s
         .store
         .change_password(
-            &acting(user.user(), &addr),
+            &acting(user, &addr),
             &body.current_password,
             &body.new_password,
             token,
@@ -205,7 +219,7 @@ pub async fn change_password(
         s.login_limiter.succeeded(attempt);
     }
     changed?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Sets a new password for a user (admins); every session of that user

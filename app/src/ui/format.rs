@@ -30,6 +30,18 @@ pub fn datetime(ms: i64, tz: chrono_tz::Tz, lang: Lang) -> String {
     }
 }
 
+/// The day of `ms` in `tz`, in `lang`: `2 dic 2026`, `Dec 2, 2026`.
+pub fn date(ms: i64, tz: chrono_tz::Tz, lang: Lang) -> String {
+    let Some(t) = tz.timestamp_millis_opt(ms).single() else {
+        return String::new();
+    };
+    let month = lang.t(&format!("months.m{}", t.month()));
+    match lang {
+        Lang::Es => format!("{} {month} {}", t.day(), t.year()),
+        Lang::En => format!("{month} {}, {}", t.day(), t.year()),
+    }
+}
+
 /// `ms` in UTC, ISO 8601 (for the `title` a pointer shows).
 pub fn utc(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -49,6 +61,8 @@ mod tests {
         assert_eq!(datetime(ms, bogota, Lang::Es), "2 dic 2026, 14:05");
         assert_eq!(datetime(ms, bogota, Lang::En), "Dec 2, 2026, 14:05");
         assert_eq!(utc(ms), "2026-12-02 19:05 UTC");
+        assert_eq!(date(ms, bogota, Lang::Es), "2 dic 2026");
+        assert_eq!(date(ms, bogota, Lang::En), "Dec 2, 2026");
         use paqueteria_core::domain::Money;
         assert_eq!(Money::units(12_500).to_string(), "$ 12.500");
         assert_eq!(Money(1_250_050).to_string(), "$ 12.500,50");

@@ -27,6 +27,14 @@ impl Lang {
         }
     }
 
+    /// The language whose catalog is named `code` (`es`, `en`), if the UI
+    /// speaks it.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.code().eq_ignore_ascii_case(code))
+    }
+
     /// The language of `Accept-Language`: the first listed (by weight) that
     /// the UI speaks, or Spanish.
     pub fn from_headers(headers: &HeaderMap) -> Self {

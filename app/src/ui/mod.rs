@@ -11,18 +11,22 @@
 //! ([`crate::csrf`]). Pages are sent with a Content-Security-Policy that
 //! allows no inline script.
 
+mod admin;
 pub mod assets;
 mod chart;
 mod console;
 mod courier;
 pub mod format;
+mod forms;
 pub mod i18n;
 mod label;
 mod pages;
 mod parcel;
 mod parcels;
+mod profile;
 mod refusal;
 mod register;
+mod reports;
 mod track;
 
 use axum::Router;
@@ -78,10 +82,19 @@ pub fn csrf_config(secret: &[u8]) -> CsrfConfig {
         .with_salt(salt)
 }
 
-/// The signed-in user of a page. Without a valid session the page is
+/// The signed-in user of a page, and the language they chose on their
+/// profile (`None`: their browser's). Without a valid session the page is
 /// answered with a redirect to the sign-in page, which comes back here.
 #[derive(Clone, Debug)]
-pub struct UiUser(pub User);
+pub struct UiUser(pub User, pub Option<Lang>);
+
+impl UiUser {
+    /// The language of this user's pages: their setting, else the
+    /// browser's `Accept-Language`, else Spanish.
+    pub fn lang(&self, headers: &axum::http::HeaderMap) -> Lang {
+        self.1.unwrap_or_else(|| Lang::from_headers(headers))
+    }
+}
 
 /// Where a page without a session sends the browser.
 pub struct ToSignIn(String);
@@ -116,7 +129,18 @@ impl FromRequestParts<AppState> for UiUser {
             return Err(to_sign_in());
         };
         match state.store.session_user(token).await {
-            Ok(Some(user)) => Ok(Self(user)),
+            Ok(Some(user)) => {
+                // A setting that cannot be read is no setting: the page
+                // follows the browser's language.
+                let lang = match state.store.user_language(user.id).await {
+                    Ok(code) => code.as_deref().and_then(Lang::from_code),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading a user's language");
+                        None
+                    }
+                };
+                Ok(Self(user, lang))
+            }
             _ => Err(to_sign_in()),
         }
     }
@@ -159,6 +183,21 @@ impl Chrome {
         self.role == Some(paqueteria_core::domain::Role::Courier)
     }
 
+    /// Whether the signed-in user's role may open the page `page` of the
+    /// menu: the roles of the API routes behind it (the page itself
+    /// refuses the others; this only hides the link).
+    pub fn may(&self, page: &str) -> bool {
+        use crate::auth::{Admins, Everyone, Managers, Policy, Staff};
+        let roles = match page {
+            "customers" => Staff::ROLES,
+            "reports" => Managers::ROLES,
+            "users" => Admins::ROLES,
+            "tariffs" | "branches" | "profile" => Everyone::ROLES,
+            _ => &[],
+        };
+        self.role.is_some_and(|r| roles.contains(&r))
+    }
+
     /// The URL of the embedded file `name`.
     pub fn asset(&self, name: &str) -> &'static str {
         assets::url(name)
@@ -198,6 +237,13 @@ pub fn router(state: AppState) -> Router {
             "/console/messages/{id}/resend",
             post(console::messages::resend),
         )
+        .route("/profile", get(profile::show))
+        .route("/profile/password", post(profile::change_password))
+        .route("/profile/language", post(profile::set_language))
+        .route("/reports", get(reports::list).post(reports::request))
+        .route("/reports/{id}/progress", get(reports::progress))
+        .route("/reports/{id}/download", get(reports::download))
+        .merge(admin::routes())
         .route("/track", get(track::form))
         .route("/track/{code}", get(track::show))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -18,10 +18,11 @@ use crate::error::ApiError;
 use crate::routes::auth::{TokenForm, cleared_session_cookie, over_https, session_cookie};
 use crate::startup::AppState;
 
-/// The layout's data for `user` (or nobody), in the reader's language,
-/// with the CSRF token of `csrf`.
+/// The layout's data for `user` (or nobody), with the CSRF token of
+/// `csrf`, in the reader's language: the user's setting (profile page),
+/// else the browser's `Accept-Language`, else Spanish.
 pub(super) fn chrome(headers: &HeaderMap, user: Option<&UiUser>, csrf: &CsrfToken) -> Chrome {
-    let lang = Lang::from_headers(headers);
+    let lang = user.map_or_else(|| Lang::from_headers(headers), |u| u.lang(headers));
     Chrome {
         lang,
         user: user.map(|u| {
@@ -37,7 +38,7 @@ pub(super) fn chrome(headers: &HeaderMap, user: Option<&UiUser>, csrf: &CsrfToke
 
 /// A page that refuses a form without a valid CSRF token: 403, nothing
 /// changed.
-fn csrf_refused(lang: Lang) -> Response {
+pub(super) fn csrf_refused(lang: Lang) -> Response {
     (StatusCode::FORBIDDEN, lang.t("errors.csrf")).into_response()
 }
 
@@ -290,8 +291,7 @@ pub async fn home_figures(
     csrf: CsrfToken,
 ) -> Response {
     if !sees_figures(&user) {
-        return ApiError::Forbidden(Lang::from_headers(&headers).t("errors.forbidden"))
-            .into_response();
+        return ApiError::Forbidden(user.lang(&headers).t("errors.forbidden")).into_response();
     }
     let chrome = chrome(&headers, Some(&user), &csrf);
     match figures(&s).await {

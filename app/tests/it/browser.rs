@@ -144,3 +144,12 @@ async fn a_courier_works_their_day_on_a_phone(app: &TestApp, branches: &[i64]) {
     .await;
 }
 on_both_stacks!(a_courier_works_their_day_on_a_phone);
+
+async fn an_admin_follows_a_report_to_its_download_and_switches_language(
+    app: &TestApp,
+    branches: &[i64],
+) {
+    crate::common::registered_parcels(app, branches, 2).await;
+    scenario(app, "admin", &["admin@example.com", PASSWORD]).await;
+}
+on_both_stacks!(an_admin_follows_a_report_to_its_download_and_switches_language);

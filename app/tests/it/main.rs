@@ -27,6 +27,7 @@ mod signin;
 mod stack;
 mod tariffs;
 mod ui;
+mod ui_admin;
 mod ui_console;
 mod ui_counter;
 mod users;

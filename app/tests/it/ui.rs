@@ -9,6 +9,7 @@
 use crate::common::{PASSWORD, Reply, TestApp, app_with_staff};
 
 /// A browser's cookies for one app: name → value, from `Set-Cookie`.
+/// (These helpers are shared with `ui_admin`.)
 #[derive(Default)]
 pub(crate) struct Jar(pub(crate) Vec<(String, String)>);
 

@@ -373,6 +373,41 @@ impl Store {
         self.sessions.entries.invalidate(&key);
         Ok(())
     }
+
+    /// The language user `id` chose for the web UI (`es`, `en`), or
+    /// `None` when they follow their browser's.
+    pub async fn user_language(&self, id: i64) -> StoreResult<Option<String>> {
+        let row: Option<Option<String>> =
+            sqlx::query_scalar("SELECT language FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.ok_or(StoreError::NotFound("user"))
+    }
+
+    /// Sets (or with `None` clears) the language user `id` reads the web UI
+    /// in: a language tag of 2 to 8 ASCII letters (which languages the UI
+    /// speaks is the app's business).
+    pub async fn set_user_language(&self, id: i64, language: Option<&str>) -> StoreResult<()> {
+        let is_tag =
+            |t: &str| (2..=8).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphabetic());
+        if language.is_some_and(|t| !is_tag(t)) {
+            return Err(StoreError::Invalid {
+                field: "language",
+                message: "must be a language tag such as es or en".to_owned(),
+            });
+        }
+        let changed = sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+            .bind(language.map(str::to_ascii_lowercase))
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
 }
 
 /// How long a session looked up is trusted without reading it again.

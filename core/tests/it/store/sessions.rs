@@ -38,10 +38,49 @@ async fn a_session_ends_at_sign_out_and_at_expiry(db: TestDb) {
     db.finish().await;
 }
 
+/// A user's language for the web UI is unset until they choose one, kept
+/// once chosen, and cleared back to the browser's.
+async fn a_users_language_is_kept_until_cleared(db: TestDb) {
+    use paqueteria_core::store::{NewUser, StoreError};
+    let s = &db.store;
+    let user = s
+        .create_user(&NewUser {
+            email: "lang@example.com".into(),
+            name: "Lang".into(),
+            password: "correct horse battery".into(),
+            role: Role::Admin,
+            branch_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(s.user_language(user.id).await.unwrap(), None);
+    s.set_user_language(user.id, Some("EN")).await.unwrap();
+    assert_eq!(
+        s.user_language(user.id).await.unwrap().as_deref(),
+        Some("en")
+    );
+    assert!(matches!(
+        s.set_user_language(user.id, Some("e n")).await,
+        Err(StoreError::Invalid {
+            field: "language",
+            ..
+        })
+    ));
+    s.set_user_language(user.id, None).await.unwrap();
+    assert_eq!(s.user_language(user.id).await.unwrap(), None);
+    assert!(matches!(
+        s.user_language(user.id + 1000).await,
+        Err(StoreError::NotFound(_))
+    ));
+    db.finish().await;
+}
+
 store_suite!(sqlite;
     a_session_ends_at_sign_out_and_at_expiry,
+    a_users_language_is_kept_until_cleared,
 );
 
 store_suite!(postgres;
     a_session_ends_at_sign_out_and_at_expiry,
+    a_users_language_is_kept_until_cleared,
 );
