@@ -3,8 +3,6 @@
 //! page for an API error, each invalid field's message next to it, and the
 //! reading of the forms' dates, amounts and choices.
 
-use askama::Template;
-use askama_web::WebTemplate;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_csrf::CsrfToken;
@@ -14,33 +12,15 @@ use super::{Chrome, Lang, UiUser};
 use crate::auth::Policy;
 use crate::error::ApiError;
 
-#[derive(Template, WebTemplate)]
-#[template(path = "problem.html")]
-struct ProblemPage {
-    chrome: Chrome,
-    heading: String,
-    message: String,
-}
-
-/// A page saying what went wrong, with `status`.
+/// A page saying what went wrong, with `status` (and the form token's
+/// cookie).
 pub(super) fn problem_page(
     chrome: Chrome,
     csrf: CsrfToken,
     status: StatusCode,
     message: String,
 ) -> Response {
-    let heading = chrome.t(match status {
-        StatusCode::FORBIDDEN => "errors.forbidden_heading",
-        StatusCode::NOT_FOUND => "errors.not_found_heading",
-        StatusCode::SERVICE_UNAVAILABLE => "errors.unavailable_heading",
-        _ => "errors.conflict_heading",
-    });
-    let page = ProblemPage {
-        chrome,
-        heading,
-        message,
-    };
-    (status, csrf, page).into_response()
+    (csrf, super::refusal::refused(chrome, status, message)).into_response()
 }
 
 /// The 403 page, unless `user`'s role is one of `P`'s (the API route's
@@ -60,25 +40,10 @@ pub(super) fn refused_unless<P: Policy>(
     })
 }
 
-/// The page for an API error that is not about a field: 403, 404, 409
-/// and 429 as pages in the reader's language; anything else as the API
-/// answers it (a 500 logs its cause once).
+/// The page for an API error that is not about a field: 403, 404, 409,
+/// 429 and 503 as pages in the reader's language (`refusal::from_api`).
 pub(super) fn error_page(chrome: Chrome, csrf: CsrfToken, e: ApiError) -> Response {
-    let page = match &e {
-        ApiError::Forbidden(_) => Some((StatusCode::FORBIDDEN, "errors.forbidden")),
-        ApiError::NotFound(_) => Some((StatusCode::NOT_FOUND, "errors.not_found")),
-        ApiError::Conflict(_) => Some((StatusCode::CONFLICT, "errors.conflict")),
-        ApiError::TooManyRequests { .. } => {
-            Some((StatusCode::TOO_MANY_REQUESTS, "errors.too_many"))
-        }
-        ApiError::Unavailable(_) => Some((StatusCode::SERVICE_UNAVAILABLE, "errors.unavailable")),
-        _ => None,
-    };
-    let Some((status, key)) = page else {
-        return e.into_response();
-    };
-    let message = format!("{} ({e})", chrome.t(key));
-    problem_page(chrome, csrf, status, message)
+    (csrf, super::refusal::from_api(chrome, e)).into_response()
 }
 
 /// The invalid fields of a form, each with its message, shown next to

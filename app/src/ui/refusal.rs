@@ -1,5 +1,5 @@
 //! The page a refused request gets: 403 for a role or branch that may
-//! not, 404, 409 or 503, with the reason in the reader's language. A
+//! not, 404, 409, 429 or 503, with the reason in the reader's language. A
 //! page never answers a browser with the API's JSON.
 
 use askama::Template;
@@ -23,7 +23,7 @@ pub(super) fn refused(chrome: Chrome, status: StatusCode, message: String) -> Re
     let heading = chrome.t(match status {
         StatusCode::FORBIDDEN => "errors.forbidden_heading",
         StatusCode::NOT_FOUND => "errors.not_found_heading",
-        StatusCode::CONFLICT => "errors.conflict_heading",
+        StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS => "errors.conflict_heading",
         _ => "errors.unavailable_heading",
     });
     (
@@ -46,7 +46,15 @@ pub(super) fn from_api(chrome: Chrome, e: ApiError) -> Response {
             refused(chrome, StatusCode::FORBIDDEN, lang.t("errors.forbidden"))
         }
         ApiError::NotFound(_) => refused(chrome, StatusCode::NOT_FOUND, lang.t("errors.not_found")),
-        ApiError::Conflict(detail) => refused(chrome, StatusCode::CONFLICT, detail),
+        ApiError::Conflict(detail) => {
+            let msg = format!("{} ({detail})", lang.t("errors.conflict"));
+            refused(chrome, StatusCode::CONFLICT, msg)
+        }
+        ApiError::TooManyRequests { .. } => refused(
+            chrome,
+            StatusCode::TOO_MANY_REQUESTS,
+            lang.t("errors.too_many"),
+        ),
         ApiError::Unavailable(_) | ApiError::Internal(_) => {
             // The cause goes to the log, not to the page.
             tracing::warn!(error = %e, "page failed");

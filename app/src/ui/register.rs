@@ -3,8 +3,6 @@
 //! mistake named next to its field, and the tracking code and pickup PIN
 //! shown once, with the printable label.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
@@ -15,6 +13,7 @@ use paqueteria_core::domain::{Grams, Money, Phone, Role, Service};
 use paqueteria_core::store::{Branch, NewCustomer, NewParcel, StoreError, TariffFilter};
 use serde::Deserialize;
 
+use super::forms::{FieldErrors as Errors, said_in};
 use super::pages::chrome;
 use super::refusal::{from_api, refused};
 use super::{Chrome, Lang, UiUser};
@@ -49,39 +48,6 @@ pub struct RegisterForm {
     height_mm: String,
     declared_value: String,
     cod_amount: String,
-}
-
-/// Mistakes by form field.
-#[derive(Clone, Debug, Default)]
-struct Errors(HashMap<&'static str, String>);
-
-impl Errors {
-    fn new() -> Self {
-        Self::default()
-    }
-
-    fn insert(&mut self, field: &'static str, message: String) {
-        self.0.entry(field).or_insert(message);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The mistake of `field`, if any (the templates ask).
-    fn of(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(String::as_str)
-    }
-}
-
-impl FromIterator<(&'static str, String)> for Errors {
-    fn from_iter<I: IntoIterator<Item = (&'static str, String)>>(iter: I) -> Self {
-        let mut e = Self::new();
-        for (f, m) in iter {
-            e.insert(f, m);
-        }
-        e
-    }
 }
 
 /// A choice of a `<select>`: value, label.
@@ -155,15 +121,10 @@ fn counter_phone(raw: &str) -> Result<Phone, String> {
 
 /// Pesos as typed (`12.500`, `$ 12 500`) in minor units; empty is zero.
 fn pesos(raw: &str) -> Option<Money> {
-    let digits: String = raw
-        .chars()
-        .filter(|c| !matches!(c, '.' | ' ' | '$'))
-        .collect();
-    if digits.is_empty() {
+    if raw.trim().is_empty() {
         return Some(Money::ZERO);
     }
-    let whole: i64 = digits.parse().ok()?;
-    whole.checked_mul(100).map(Money)
+    super::forms::pesos(raw).map(Money)
 }
 
 /// A whole number as typed (`1.500`); empty is `None`.
@@ -250,7 +211,7 @@ pub async fn new(
         service: "branch_pickup".to_owned(),
         ..RegisterForm::default()
     };
-    match page(&s, chrome.clone(), &user, form, Errors::new()).await {
+    match page(&s, chrome.clone(), &user, form, Errors::default()).await {
         Ok(p) => (csrf, p).into_response(),
         Err(e) => from_api(chrome, e),
     }
@@ -341,7 +302,7 @@ pub async fn lookup(
         party,
         known,
         fills,
-        errors: Errors::new(),
+        errors: Errors::default(),
     }
     .into_response()
 }
@@ -395,11 +356,11 @@ pub async fn quote(
 
 /// Reads the form into a registration, or names every mistake.
 fn read(form: &RegisterForm, user: &UiUser, lang: Lang) -> Result<NewParcel, Errors> {
-    let mut errors = Errors::new();
+    let mut errors = Errors::default();
     let mut phone = |field: &'static str, raw: &str| match counter_phone(raw) {
         Ok(p) => Some(p),
         Err(_) => {
-            errors.insert(
+            errors.add_text(
                 field,
                 lang.t(if raw.trim().is_empty() {
                     "register.required"
@@ -419,7 +380,7 @@ fn read(form: &RegisterForm, user: &UiUser, lang: Lang) -> Result<NewParcel, Err
         ("zone", &form.zone),
     ] {
         if value.trim().is_empty() {
-            errors.insert(field, lang.t("register.required"));
+            errors.add_text(field, lang.t("register.required"));
         }
     }
     let service = match form.service.as_str() {
@@ -427,7 +388,7 @@ fn read(form: &RegisterForm, user: &UiUser, lang: Lang) -> Result<NewParcel, Err
         _ => Service::BranchPickup,
     };
     if service == Service::HomeDelivery && form.delivery_address.trim().is_empty() {
-        errors.insert("delivery_address", lang.t("register.address_needed"));
+        errors.add_text("delivery_address", lang.t("register.address_needed"));
     }
     let origin = if user.0.role == Role::Admin {
         form.origin_branch_id.parse::<i64>().ok()
@@ -435,20 +396,20 @@ fn read(form: &RegisterForm, user: &UiUser, lang: Lang) -> Result<NewParcel, Err
         user.0.branch_id
     };
     if origin.is_none() {
-        errors.insert("origin_branch_id", lang.t("register.required"));
+        errors.add_text("origin_branch_id", lang.t("register.required"));
     }
     let destination = form.destination_branch_id.parse::<i64>().ok();
     if destination.is_none() {
-        errors.insert("destination_branch_id", lang.t("register.required"));
+        errors.add_text("destination_branch_id", lang.t("register.required"));
     }
     let weight = match number(&form.weight_grams) {
         Some(Ok(w)) if w > 0 && w <= i64::from(u32::MAX) => u32::try_from(w).ok(),
         None => {
-            errors.insert("weight_grams", lang.t("register.required"));
+            errors.add_text("weight_grams", lang.t("register.required"));
             None
         }
         _ => {
-            errors.insert("weight_grams", lang.t("register.bad_weight"));
+            errors.add_text("weight_grams", lang.t("register.bad_weight"));
             None
         }
     };
@@ -465,14 +426,14 @@ fn read(form: &RegisterForm, user: &UiUser, lang: Lang) -> Result<NewParcel, Err
             None => {}
             Some(Ok(v)) if v >= 0 => dims[i] = v,
             Some(_) => {
-                errors.insert(field, lang.t("register.bad_number"));
+                errors.add_text(field, lang.t("register.bad_number"));
             }
         }
     }
     let mut money = |field: &'static str, raw: &str| match pesos(raw) {
         Some(m) if m >= Money::ZERO => m,
         _ => {
-            errors.insert(field, lang.t("register.bad_money"));
+            errors.add_text(field, lang.t("register.bad_money"));
             Money::ZERO
         }
     };
@@ -602,17 +563,22 @@ pub async fn create(
                     };
                     return (StatusCode::CREATED, csrf, done).into_response();
                 }
-                Err(StoreError::Fields(problems)) => problems
-                    .into_iter()
-                    .map(|(path, msg)| (form_field(&path), msg))
-                    .collect(),
+                Err(StoreError::Fields(problems)) => {
+                    let mut errors = Errors::default();
+                    for (path, msg) in problems {
+                        errors.add_text(form_field(&path), said_in(lang, &msg));
+                    }
+                    errors
+                }
                 Err(StoreError::Invalid { field, message }) => {
-                    [(form_field(field), message)].into_iter().collect()
+                    let mut errors = Errors::default();
+                    errors.add_text(form_field(field), said_in(lang, &message));
+                    errors
                 }
                 Err(StoreError::Forbidden(_)) => {
-                    [("destination_branch_id", lang.t("register.not_your_branch"))]
-                        .into_iter()
-                        .collect()
+                    let mut errors = Errors::default();
+                    errors.add_text("destination_branch_id", lang.t("register.not_your_branch"));
+                    errors
                 }
                 Err(e) => return from_api(chrome, e.into()),
             }
