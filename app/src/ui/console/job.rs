@@ -78,7 +78,7 @@ async fn belongs_to(s: &AppState, job: &JobInfo, lang: Lang) -> Option<(String, 
     id("report_id").map(|r| {
         (
             lang.t_with("console.of_report", "id", &r.to_string()),
-            format!("/api/v1/reports/{r}"),
+            "/reports".to_owned(),
         )
     })
 }
