@@ -72,6 +72,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The web UI's CSRF tokens.
     pub csrf: axum_csrf::CsrfConfig,
+    /// The key of the web UI's encrypted one-time cookies.
+    pub flash_key: cookie::Key,
 }
 
 impl std::fmt::Debug for AppState {
@@ -283,6 +285,10 @@ impl Application {
                 csrf: {
                     use secrecy::ExposeSecret;
                     crate::ui::csrf_config(settings.secret_key()?.expose_secret().as_bytes())
+                },
+                flash_key: {
+                    use secrecy::ExposeSecret;
+                    crate::ui::flash_key(settings.secret_key()?.expose_secret().as_bytes())
                 },
             },
             embedded,

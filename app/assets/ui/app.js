@@ -14,9 +14,9 @@
     }
   }, true);
 
-  // The parcel's upload form: files dropped on it or chosen are sent one
-  // at a time with a progress bar; the attachments list then refreshes
-  // itself (htmx, "attachments-changed").
+  // The parcel's upload form: a file dropped on it or chosen is sent with
+  // a progress bar and the CSRF token in a header; the attachments list
+  // then refreshes itself (htmx, "attachments-changed").
   function setUp(form) {
     if (form.dataset.ready) return;
     form.dataset.ready = "1";
@@ -29,7 +29,7 @@
       var data = new FormData();
       data.append("file", file, file.name);
       var xhr = new XMLHttpRequest();
-      xhr.open("POST", form.action.split("?")[0]);
+      xhr.open("POST", form.action);
       xhr.setRequestHeader("X-CSRF-Token", form.dataset.csrf);
       xhr.setRequestHeader("Accept", "application/json");
       bar.hidden = false;
@@ -47,10 +47,7 @@
         } else {
           var why = "";
           try {
-            var body = JSON.parse(xhr.responseText);
-            why = Array.isArray(body.detail)
-              ? body.detail.map(function (d) { return d.msg; }).join("; ")
-              : String(body.detail || "");
+            why = String(JSON.parse(xhr.responseText).detail || "");
           } catch (_) { why = xhr.statusText; }
           status.textContent = form.dataset.refused + " " + why;
         }

@@ -82,6 +82,18 @@ pub fn csrf_config(secret: &[u8]) -> CsrfConfig {
         .with_salt(salt)
 }
 
+/// The key of the UI's encrypted one-time cookies (the registration's
+/// pickup PIN on its way to the page that shows it once): 64 bytes made
+/// from the app's secret, so every process of a deployment agrees.
+pub fn flash_key(secret: &[u8]) -> cookie::Key {
+    use sha2::{Digest, Sha512};
+    let key = Sha512::new()
+        .chain_update(b"paqueteria ui flash cookie key\0")
+        .chain_update(secret)
+        .finalize();
+    cookie::Key::from(&key)
+}
+
 /// The signed-in user of a page, and the language they chose on their
 /// profile (`None`: their browser's). Without a valid session the page is
 /// answered with a redirect to the sign-in page, which comes back here.
@@ -215,6 +227,7 @@ pub fn router(state: AppState) -> Router {
         .route("/parcels/new", get(register::new).post(register::create))
         .route("/parcels/new/customer", get(register::lookup))
         .route("/parcels/new/quote", get(register::quote))
+        .route("/parcels/{id}/registered", get(register::registered))
         .route("/parcels/{id}", get(parcel::show))
         .route("/parcels/{id}/events", post(parcel::act))
         .route("/parcels/{id}/label.pdf", get(label::pdf))

@@ -39,7 +39,13 @@ pub(super) fn chrome(headers: &HeaderMap, user: Option<&UiUser>, csrf: &CsrfToke
 /// A page that refuses a form without a valid CSRF token: 403, nothing
 /// changed.
 pub(super) fn csrf_refused(lang: Lang) -> Response {
-    (StatusCode::FORBIDDEN, lang.t("errors.csrf")).into_response()
+    let chrome = Chrome {
+        lang,
+        user: None,
+        csrf: String::new(),
+        role: None,
+    };
+    super::refusal::refused(chrome, StatusCode::FORBIDDEN, lang.t("errors.csrf"))
 }
 
 #[derive(Template, WebTemplate)]
@@ -65,7 +71,16 @@ pub struct SignInQuery {
 /// another site (`//evil.example`, `https://…`).
 fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
+        // A browser drops tabs and line breaks from a URL (`/\t/evil.example`
+        // is `//evil.example` to it): none is taken.
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            p.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -273,7 +288,7 @@ pub async fn home(
             let figures = Some(Figures::of(&f, chrome.lang, s.settings.time_zone));
             (csrf, HomePage { chrome, figures }).into_response()
         }
-        Err(e) => e.into_response(),
+        Err(e) => super::refusal::from_api(chrome, e),
     }
 }
 
@@ -299,6 +314,28 @@ pub async fn home_figures(
             let figures = Figures::of(&f, chrome.lang, s.settings.time_zone);
             HomeFigures { chrome, figures }.into_response()
         }
-        Err(e) => e.into_response(),
+        Err(e) => super::refusal::from_api(chrome, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn a_sign_in_goes_on_only_to_a_path_of_this_app() {
+        assert_eq!(local_path(Some("/parcels?q=PQ1")), "/parcels?q=PQ1");
+        for off_site in [
+            "//evil.example",
+            "https://evil.example",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "evil.example",
+        ] {
+            assert_eq!(local_path(Some(off_site)), "/", "{off_site:?}");
+        }
+        assert_eq!(local_path(None), "/");
     }
 }

@@ -526,62 +526,54 @@ pub async fn attachments(
 /// The header the page's script sends the CSRF token in with an upload.
 const CSRF_HEADER: &str = "x-csrf-token";
 
-/// `POST /parcels/{id}/attachments?authenticity_token=…` query (a form
-/// sent without the page's script carries the token here).
-#[derive(Debug, Default, Deserialize)]
-pub struct UploadQuery {
-    #[serde(default)]
-    authenticity_token: String,
-}
-
 /// `POST /parcels/{id}/attachments`: an upload from the parcel's page
-/// (the API's checks and job). The page's script sends it with the token
-/// in a header and reads the JSON answer; a plain form post comes back to
-/// the parcel.
+/// (the API's checks and job). The page's script sends it with the CSRF
+/// token in a header (never in the URL, where proxies log it) and shows
+/// the answer: 202 with the pending attachment, or the reason it was
+/// refused in the reader's language (`{"detail": "…"}`).
 pub async fn upload(
     State(s): State<AppState>,
     headers: HeaderMap,
     user: UiUser,
     csrf: CsrfToken,
     Path(id): Path<i64>,
-    Query(q): Query<UploadQuery>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    let chrome = chrome(&headers, Some(&user), &csrf);
-    let scripted = headers.contains_key(CSRF_HEADER);
+    let lang = chrome(&headers, Some(&user), &csrf).lang;
     let token = headers
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or(&q.authenticity_token);
+        .unwrap_or_default();
+    let said = |status: StatusCode, text: String| {
+        (status, axum::Json(serde_json::json!({ "detail": text }))).into_response()
+    };
     if csrf.verify(token).is_err() {
-        let msg = chrome.t("errors.csrf");
-        return refused(chrome, StatusCode::FORBIDDEN, msg);
+        return said(StatusCode::FORBIDDEN, lang.t("errors.csrf"));
     }
     match crate::routes::attachments::accept_upload(&s, &user.0, id, multipart).await {
-        Ok(accepted) if scripted => (StatusCode::ACCEPTED, axum::Json(accepted)).into_response(),
-        Ok(_) => Redirect::to(&format!("/parcels/{id}")).into_response(),
-        Err(e) if scripted => e.into_response(),
+        Ok(accepted) => (StatusCode::ACCEPTED, axum::Json(accepted)).into_response(),
         Err(ApiError::Validation(fields)) => {
-            let text = fields
-                .into_iter()
-                .map(|f| f.msg)
-                .collect::<Vec<_>>()
-                .join("; ");
-            let notice = Some(Notice {
-                text: chrome.lang.t_with("attachments.refused", "why", &text),
-                problem: true,
-            });
-            detail(
-                &s,
-                chrome,
-                &user,
-                id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                notice,
-                None,
-            )
-            .await
+            let text: Vec<String> = fields
+                .iter()
+                .map(|f| super::forms::said_in(lang, &f.msg))
+                .collect();
+            said(StatusCode::UNPROCESSABLE_ENTITY, text.join("; "))
         }
-        Err(e) => from_api(chrome, e),
+        Err(ApiError::TooLarge(detail)) => said(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            super::forms::said_in(lang, &detail),
+        ),
+        Err(ApiError::Conflict(detail)) => {
+            said(StatusCode::CONFLICT, super::forms::said_in(lang, &detail))
+        }
+        Err(ApiError::Forbidden(_)) => said(StatusCode::FORBIDDEN, lang.t("errors.forbidden")),
+        Err(ApiError::NotFound(_)) => said(StatusCode::NOT_FOUND, lang.t("errors.not_found")),
+        Err(e) => {
+            tracing::error!(error = %e, "upload from the parcel page failed");
+            said(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang.t("errors.unavailable"),
+            )
+        }
     }
 }

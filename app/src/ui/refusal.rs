@@ -23,7 +23,10 @@ pub(super) fn refused(chrome: Chrome, status: StatusCode, message: String) -> Re
     let heading = chrome.t(match status {
         StatusCode::FORBIDDEN => "errors.forbidden_heading",
         StatusCode::NOT_FOUND => "errors.not_found_heading",
-        StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS => "errors.conflict_heading",
+        StatusCode::CONFLICT
+        | StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::UNPROCESSABLE_ENTITY
+        | StatusCode::PAYLOAD_TOO_LARGE => "errors.conflict_heading",
         _ => "errors.unavailable_heading",
     });
     (
@@ -55,16 +58,29 @@ pub(super) fn from_api(chrome: Chrome, e: ApiError) -> Response {
             StatusCode::TOO_MANY_REQUESTS,
             lang.t("errors.too_many"),
         ),
-        ApiError::Unavailable(_) | ApiError::Internal(_) => {
+        ApiError::Unavailable(_) => refused(
+            chrome,
+            StatusCode::SERVICE_UNAVAILABLE,
+            lang.t("errors.unavailable"),
+        ),
+        ApiError::Internal(cause) => {
             // The cause goes to the log, not to the page.
-            tracing::warn!(error = %e, "page failed");
+            tracing::error!(error = %cause, "page failed");
             refused(
                 chrome,
-                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::INTERNAL_SERVER_ERROR,
                 lang.t("errors.unavailable"),
             )
         }
-        other => other.into_response(),
+        ApiError::Validation(fields) => {
+            let said: Vec<String> = fields
+                .iter()
+                .map(|f| super::forms::said_in(lang, &f.msg))
+                .collect();
+            refused(chrome, StatusCode::UNPROCESSABLE_ENTITY, said.join("; "))
+        }
+        ApiError::TooLarge(detail) => refused(chrome, StatusCode::PAYLOAD_TOO_LARGE, detail),
+        ApiError::Unauthorized => axum::response::Redirect::to("/login").into_response(),
     }
 }
 

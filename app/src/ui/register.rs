@@ -74,7 +74,8 @@ struct DonePage {
     chrome: Chrome,
     id: i64,
     code: String,
-    pin: String,
+    /// Shown once: `None` once the page was seen (or on another browser).
+    pin: Option<String>,
     quoted: String,
     route: String,
 }
@@ -542,26 +543,28 @@ pub async fn create(
             match s.store.register_parcel(&new, &actor).await {
                 Ok(r) => {
                     s.outbox_kick.notify_one();
-                    let names = s.store.branches().await.unwrap_or_default();
-                    let name_of = |id: i64| {
-                        names
-                            .iter()
-                            .find(|b| b.id == id)
-                            .map_or_else(|| id.to_string(), |b| b.name.clone())
-                    };
-                    let done = DonePage {
-                        id: r.parcel.id,
-                        code: r.parcel.tracking_code.as_str().to_owned(),
-                        pin: r.pickup_pin,
-                        quoted: r.parcel.quoted_amount.to_string(),
-                        route: format!(
-                            "{} → {}",
-                            name_of(r.parcel.origin_branch_id),
-                            name_of(r.parcel.destination_branch_id)
-                        ),
-                        chrome,
-                    };
-                    return (StatusCode::CREATED, csrf, done).into_response();
+                    // Post, redirect, get: the code and PIN travel in an
+                    // encrypted one-time cookie to the page that shows them,
+                    // so a reload or Back never registers the parcel again.
+                    let id = r.parcel.id;
+                    let mut jar = cookie::CookieJar::new();
+                    jar.private_mut(&s.flash_key).add(
+                        cookie::Cookie::build((PIN_COOKIE, format!("{id}:{}", r.pickup_pin)))
+                            .path(format!("/parcels/{id}/registered"))
+                            .http_only(true)
+                            .same_site(cookie::SameSite::Strict)
+                            .max_age(cookie::time::Duration::minutes(10))
+                            .secure(crate::routes::auth::over_https(&headers)),
+                    );
+                    let set: Vec<_> = jar
+                        .delta()
+                        .map(|c| (axum::http::header::SET_COOKIE, c.encoded().to_string()))
+                        .collect();
+                    return (
+                        axum::response::AppendHeaders(set),
+                        axum::response::Redirect::to(&format!("/parcels/{id}/registered")),
+                    )
+                        .into_response();
                 }
                 Err(StoreError::Fields(problems)) => {
                     let mut errors = Errors::default();
@@ -589,6 +592,65 @@ pub async fn create(
         Ok(p) => (StatusCode::UNPROCESSABLE_ENTITY, csrf, p).into_response(),
         Err(e) => from_api(chrome, e),
     }
+}
+
+/// The one-time cookie that takes a new parcel's PIN to its page.
+const PIN_COOKIE: &str = "paq_new_pin";
+
+/// `GET /parcels/{id}/registered`: the new parcel's code and, the first
+/// time only, its pickup PIN (from the one-time cookie, then cleared), with
+/// the label. Seen again, the page says the PIN was already shown.
+pub async fn registered(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    user: UiUser,
+    csrf: CsrfToken,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    let chrome = chrome(&headers, Some(&user), &csrf);
+    let parcel = match crate::routes::parcels::visible_parcel(&s, &user.0, id).await {
+        Ok(p) => p,
+        Err(e) => return from_api(chrome, e),
+    };
+    let mut jar = cookie::CookieJar::new();
+    for c in headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse_encoded)
+        .flatten()
+    {
+        jar.add_original(c.into_owned());
+    }
+    let pin = jar.private(&s.flash_key).get(PIN_COOKIE).and_then(|c| {
+        let (for_id, pin) = c.value().split_once(':')?;
+        (for_id == id.to_string()).then(|| pin.to_owned())
+    });
+    let clear = cookie::Cookie::build((PIN_COOKIE, ""))
+        .path(format!("/parcels/{id}/registered"))
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+        .to_string();
+    let names = s.store.branches().await.unwrap_or_default();
+    let name_of = |id: i64| {
+        names
+            .iter()
+            .find(|b| b.id == id)
+            .map_or_else(|| id.to_string(), |b| b.name.clone())
+    };
+    let page = DonePage {
+        id,
+        code: parcel.tracking_code.as_str().to_owned(),
+        pin,
+        quoted: parcel.quoted_amount.to_string(),
+        route: format!(
+            "{} → {}",
+            name_of(parcel.origin_branch_id),
+            name_of(parcel.destination_branch_id)
+        ),
+        chrome,
+    };
+    ([(axum::http::header::SET_COOKIE, clear)], csrf, page).into_response()
 }
 
 #[cfg(test)]

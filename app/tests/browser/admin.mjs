@@ -21,8 +21,13 @@ await run(async ({ page, problems }) => {
   // Ask for a PDF of every branch since 2020; the list shows its progress.
   await page.getByLabel('Formato').selectOption('pdf');
   await page.getByLabel('Desde').fill('2020-01-01');
-  await page.getByRole('button', { name: 'Pedir reporte' }).click();
-  await page.waitForURL(`${base}/reports`);
+  // The form posts and comes back to the list (a new page, though at the
+  // same URL): wait for that page before marking it.
+  await Promise.all([
+    page.waitForResponse((r) => r.url() === `${base}/reports` && r.request().method() === 'GET'),
+    page.getByRole('button', { name: 'Pedir reporte' }).click(),
+  ]);
+  await page.waitForLoadState('load');
   await page.evaluate(() => { window.stillHere = true; });
   const row = page.locator('.report-progress').first();
   const link = row.getByRole('link', { name: 'Descargar' });

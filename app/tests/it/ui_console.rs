@@ -109,6 +109,16 @@ async fn a_failed_message_is_sent_again_once_by_an_admin_and_never_by_a_supervis
     );
     settles(&app, sms, "sent").await;
     assert_eq!(resends(&app).await, 1);
+    // A new send job did it (the first one's id was spent), and the outbox
+    // holds the message as sent again.
+    let job = app
+        .get(
+            &format!("/api/v1/jobs/sms.send:{sms}:resend1"),
+            Some(&admin_token),
+        )
+        .await;
+    assert_eq!(job.status, 200, "{}", job.body);
+    assert_eq!(job.json()["state"], "succeeded", "{}", job.body);
     // A second press finds it no longer failed: nothing is sent.
     let r = post_form(&app, &mut admin, &path, &[("authenticity_token", &token)]).await;
     assert_eq!(

@@ -153,7 +153,8 @@ async fn a_parcel_is_registered_at_the_counter_and_delivered_with_its_pin(
     .await;
     assert!(q.body.contains("$ 12.000"), "{}", q.body);
 
-    // Saved: the code and the PIN, once.
+    // Saved, then on to the page that shows the code and the PIN, once:
+    // a reload shows the code without the PIN, and registers nothing.
     let r = post_form(
         &app,
         &mut op,
@@ -161,19 +162,32 @@ async fn a_parcel_is_registered_at_the_counter_and_delivered_with_its_pin(
         &counter_form(&token, &destination),
     )
     .await;
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let shown = r.header("location").unwrap();
+    let id: i64 = shown
+        .strip_prefix("/parcels/")
+        .and_then(|rest| rest.strip_suffix("/registered"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let r = get(&app, &mut op, &shown, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     let code = between(&r.body, "id=\"tracking-code\" class=\"figure\">", "<").to_owned();
     let pin = between(&r.body, "id=\"pickup-pin\" class=\"figure\">", "<").to_owned();
     assert_eq!(pin.len(), 6, "{pin}");
     assert!(pin.chars().all(|c| c.is_ascii_digit()), "{pin}");
+    assert!(r.body.contains(&format!("/parcels/{id}/label.pdf")));
     assert_eq!(parcel_count(&app).await, before + 1);
-    let label_at = r.body.find("/label.pdf").unwrap();
-    let id: i64 = r.body[..label_at]
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let again = get(&app, &mut op, &shown, &[]).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(again.body.contains(&code), "{}", again.body);
+    assert!(
+        !again.body.contains(&pin),
+        "the PIN is shown once: {}",
+        again.body
+    );
+    assert!(again.body.contains("id=\"pin-shown\""), "{}", again.body);
+    assert_eq!(parcel_count(&app).await, before + 1);
     let parcel = app.store.parcel(id).await.unwrap();
     assert_eq!(parcel.tracking_code.as_str(), code);
     assert_eq!(parcel.weight.0, 1500);

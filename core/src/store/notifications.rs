@@ -42,38 +42,34 @@ impl Store {
     /// row may be claimed again: that is an operator retrying a dead job.
     pub async fn claim_notification(&self, id: i64) -> StoreResult<Claim> {
         let now = self.now();
-        let mut tx = self.begin().await?;
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM notifications WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(state) = state else {
-            return Err(StoreError::NotFound("notification"));
-        };
-        let next = match state.as_str() {
-            "pending" | "enqueued" | "failed" => "sending",
-            "sending" => "unknown",
-            _ => "",
-        };
-        if !next.is_empty() {
-            let error = (next == "unknown").then_some(
-                "an earlier attempt stopped during the send; it may have been delivered, so it is not sent again",
-            );
-            sqlx::query(
-                "UPDATE notifications SET state = $1, attempted_at = $2, error = COALESCE($3, error) WHERE id = $4",
-            )
-            .bind(next)
-            .bind(now)
-            .bind(error)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        // One conditional statement per step, so two attempts at once
+        // (a redelivered job and a resend, on any engine) cannot both
+        // take the row: only one moves it to `sending`.
+        let taken = sqlx::query(&format!(
+            "UPDATE notifications SET state = 'sending', attempted_at = $1 \
+             WHERE id = $2 AND state IN ('pending', 'enqueued', 'failed') \
+             RETURNING {NOTIFICATION_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = taken {
+            return Ok(Claim::Send(notification_from(&row)?));
         }
-        tx.commit().await?;
+        sqlx::query(
+            "UPDATE notifications SET state = 'unknown', attempted_at = $1, error = $2 \
+             WHERE id = $3 AND state = 'sending'",
+        )
+        .bind(now)
+        .bind(
+            "an earlier attempt stopped during the send; it may have been delivered, so it is not sent again",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         let n = self.notification(id).await?;
         Ok(match n.state.as_str() {
-            "sending" => Claim::Send(n),
             "sent" => Claim::AlreadySent(n),
             _ => Claim::Unknown(n),
         })
@@ -127,8 +123,9 @@ impl Store {
     }
 
     /// Keeps a message in the outbox (no transport configured) and records
-    /// the row sent, in one transaction; a second call for the same row
-    /// changes nothing.
+    /// the row sent, in one transaction. The outbox keeps one message per
+    /// row: a resend from the console (a new claim of a failed row) puts
+    /// its send in place of the first, dated now.
     pub async fn deliver_to_outbox(
         &self,
         notification_id: i64,
@@ -147,7 +144,9 @@ impl Store {
         let recipient: String = row.try_get("recipient")?;
         sqlx::query(
             "INSERT INTO outbox_messages (notification_id, channel, recipient, subject, text_body, html_body, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (notification_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (notification_id) DO UPDATE SET \
+             subject = excluded.subject, text_body = excluded.text_body, \
+             html_body = excluded.html_body, created_at = excluded.created_at",
         )
         .bind(notification_id)
         .bind(&channel)
@@ -203,12 +202,14 @@ impl Store {
 
     /// Messages newest first, for the console: in `state` (`pending`,
     /// `enqueued`, `sending`, `sent`, `failed`, `unknown`) and on `channel`
-    /// when given, older than `before_id` (the next page), at most `limit`,
-    /// each with when it was created.
+    /// when given, about parcels from or to `branch_id` when given (a
+    /// supervisor's), older than `before_id` (the next page), at most
+    /// `limit`, each with when it was created.
     pub async fn messages(
         &self,
         state: Option<&str>,
         channel: Option<&str>,
+        branch_id: Option<i64>,
         before_id: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<(Notification, i64)>> {
@@ -216,10 +217,13 @@ impl Store {
             "SELECT {NOTIFICATION_COLUMNS}, created_at FROM notifications \
              WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
              AND (CAST($2 AS TEXT) IS NULL OR channel = $2) \
-             AND (CAST($3 AS BIGINT) IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+             AND (CAST($3 AS BIGINT) IS NULL OR parcel_id IN \
+                  (SELECT id FROM parcels WHERE origin_branch_id = $3 OR destination_branch_id = $3)) \
+             AND (CAST($4 AS BIGINT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
         ))
         .bind(state)
         .bind(channel)
+        .bind(branch_id)
         .bind(before_id)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -229,24 +233,43 @@ impl Store {
             .collect()
     }
 
-    /// Sends a `failed` message again: the row goes back to `pending` and
-    /// the relay enqueues a new send. Only a row that is still `failed`
-    /// changes (two resends at once make one), and a message whose earlier
-    /// send may have reached its recipient (`unknown`) is never sent again.
-    /// Whether the row was resent.
-    pub async fn resend_notification(&self, id: i64) -> StoreResult<bool> {
+    /// Sends a `failed` message again for `actor_id`: the row goes back to
+    /// `pending`, the relay enqueues a new send, and the audit log says
+    /// who did it, in one transaction. Only a row that is still `failed`
+    /// changes (two resends at once make one); a message whose earlier
+    /// send may have reached its recipient (`unknown`) is never sent again,
+    /// nor a pickup PIN (a newer one may have replaced it: a supervisor
+    /// issues a new PIN instead). Whether the row was resent.
+    pub async fn resend_notification(&self, id: i64, actor_id: i64) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE notifications SET state = 'pending', resends = resends + 1, job_id = NULL, \
-             enqueued_at = NULL WHERE id = $1 AND state = 'failed'",
+             enqueued_at = NULL WHERE id = $1 AND state = 'failed' AND template <> $2",
         )
         .bind(id)
-        .execute(&self.pool)
+        .bind(super::PIN_TEMPLATE)
+        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 1 {
-            return Ok(true);
+        if done.rows_affected() == 0 {
+            drop(tx);
+            // A clear 404 for a row that does not exist.
+            self.notification(id).await?;
+            return Ok(false);
         }
-        // A clear 404 for a row that does not exist.
-        self.notification(id).await?;
-        Ok(false)
+        let subject = format!("notification:{id}");
+        super::audit::audit_in(
+            &mut tx,
+            &super::AuditEntry {
+                actor_id: Some(actor_id),
+                action: super::AuditAction::MessageResent,
+                subject: Some(&subject),
+                detail: "sent again from the jobs console",
+                client_addr: None,
+            },
+            self.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

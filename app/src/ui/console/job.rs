@@ -50,8 +50,14 @@ fn pretty(payload: &str) -> String {
         .unwrap_or_else(|_| payload.to_owned())
 }
 
-/// The parcel or report `job` works for, from its payload's ids.
-async fn belongs_to(s: &AppState, job: &JobInfo, lang: Lang) -> Option<(String, String)> {
+/// The parcel or report `job` works for, from its payload's ids (a
+/// parcel only when `user` may see it).
+async fn belongs_to(
+    s: &AppState,
+    user: &UiUser,
+    job: &JobInfo,
+    lang: Lang,
+) -> Option<(String, String)> {
     let v: serde_json::Value = serde_json::from_str(&job.payload).ok()?;
     let id = |key: &str| v.get(key).and_then(serde_json::Value::as_i64);
     let parcel = if let Some(p) = id("parcel_id") {
@@ -64,12 +70,12 @@ async fn belongs_to(s: &AppState, job: &JobInfo, lang: Lang) -> Option<(String, 
         None
     };
     if let Some(p) = parcel {
-        let code = s
-            .store
-            .parcel(p)
+        let code = crate::routes::parcels::visible_parcel(s, &user.0, p)
             .await
-            .map(|p| p.tracking_code.as_str().to_owned())
-            .unwrap_or_else(|_| format!("#{p}"));
+            .ok()?
+            .tracking_code
+            .as_str()
+            .to_owned();
         return Some((
             lang.t_with("console.of_parcel", "code", &code),
             format!("/parcels/{p}"),
@@ -126,7 +132,7 @@ pub async fn show(
         .zip(job.finished_at_ms)
         .map(|(a, b)| format!("{:.1} s", (b - a).max(0) as f64 / 1000.0));
     let admin = may_act(&user);
-    let belongs = belongs_to(&s, &job, lang).await;
+    let belongs = belongs_to(&s, &user, &job, lang).await;
     let state_key = job.state.as_str();
     let page = JobPage {
         id: job.id.as_str().to_owned(),

@@ -1,7 +1,9 @@
-//! The console's messages: every SMS and email, filtered by state and
-//! channel, newest first, with a resend for the failed ones that keeps the
-//! send-once promise (only a message that certainly did not leave is sent
-//! again; one that may have, `unknown`, never is).
+//! The console's messages: every SMS and email (a supervisor's: those of
+//! their branch's parcels), filtered by state and channel, newest first,
+//! with a resend for the failed ones that keeps the send-once promise
+//! (only a message that certainly did not leave is sent again; one that
+//! may have, `unknown`, never is; nor a pickup PIN, which a newer one may
+//! have replaced).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -9,7 +11,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_csrf::CsrfToken;
-use paqueteria_core::store::{AuditAction, AuditEntry};
 use serde::Deserialize;
 
 use super::super::format::{datetime, utc};
@@ -81,7 +82,15 @@ pub async fn list(
     }
     let state = STATES.into_iter().find(|st| *st == q.state);
     let channel = ["sms", "email"].into_iter().find(|c| *c == q.channel);
-    let rows = match s.store.messages(state, channel, q.before, PAGE_SIZE).await {
+    // Supervisors read the messages of their branch's parcels; admins all.
+    let branch = (user.0.role != paqueteria_core::domain::Role::Admin)
+        .then_some(user.0.branch_id)
+        .flatten();
+    let rows = match s
+        .store
+        .messages(state, channel, branch, q.before, PAGE_SIZE)
+        .await
+    {
         Ok(r) => r,
         Err(e) => return from_api(chrome, e.into()),
     };
@@ -109,7 +118,9 @@ pub async fn list(
             to: n.recipient,
             text: n.body,
             trouble: matches!(n.state.as_str(), "failed" | "unknown"),
-            resend: act && n.state == "failed",
+            resend: act
+                && n.state == "failed"
+                && n.template != paqueteria_core::store::PIN_TEMPLATE,
             state: lang.t(&format!("messages.{}", n.state)),
             error: n.error.unwrap_or_default(),
             parcel_id: n.parcel_id,
@@ -178,22 +189,11 @@ pub async fn resend(
         let msg = lang.t("errors.forbidden");
         return refused(chrome, StatusCode::FORBIDDEN, msg);
     }
-    let resent = match s.store.resend_notification(id).await {
+    let resent = match s.store.resend_notification(id, user.0.id).await {
         Ok(r) => r,
         Err(e) => return from_api(chrome, e.into()),
     };
     if resent {
-        let subject = format!("notification:{id}");
-        let entry = AuditEntry {
-            actor_id: Some(user.0.id),
-            action: AuditAction::MessageResent,
-            subject: Some(&subject),
-            detail: "sent again from the jobs console",
-            client_addr: None,
-        };
-        if let Err(e) = s.store.audit(&entry).await {
-            return from_api(chrome, e.into());
-        }
         s.outbox_kick.notify_one();
     }
     Redirect::to(&format!("/console/messages?resent={}", u8::from(resent))).into_response()

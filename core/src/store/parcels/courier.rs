@@ -26,7 +26,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "SELECT {PARCEL_COLUMNS} FROM parcels WHERE status = 'AT_DESTINATION' \
              AND destination_branch_id = $1 AND service = 'home_delivery' \
-             ORDER BY id LIMIT $2"
+             ORDER BY arrived_at, id LIMIT $2"
         ))
         .bind(branch_id)
         .bind(COURIER_LIST_MAX)

@@ -53,3 +53,98 @@ async fn notifications_of_a_change_made_while_the_broker_is_down_go_out_once_it_
     let _ = up.purge("sms").await;
     db.finish().await;
 }
+
+/// A failed message is sent again once, by whoever asked, and never one
+/// that may have arrived; two send attempts at once take the row once.
+async fn a_failed_message_is_resent_once_and_never_one_that_may_have_arrived(db: TestDb) {
+    use paqueteria_core::store::{AuditAction, AuditFilter, Claim, NewUser};
+
+    let s = &db.store;
+    let (a, b) = setup(s).await;
+    let admin = s
+        .create_user(&NewUser {
+            email: "admin@example.com".to_owned(),
+            name: "Admin".to_owned(),
+            password: "a long and rare pass phrase 4711".to_owned(),
+            role: paqueteria_core::domain::Role::Admin,
+            branch_id: None,
+        })
+        .await
+        .unwrap()
+        .id;
+    let p = register(s, a, b, Service::BranchPickup).await;
+    apply(s, &p, &ParcelEvent::Receive, &OPERATOR)
+        .await
+        .unwrap();
+    let id = s.notifications(p.id).await.unwrap()[0].id;
+
+    // Two attempts at once: one sends, the other does not.
+    let (x, y) = tokio::join!(s.claim_notification(id), s.claim_notification(id));
+    let sends = [x.unwrap(), y.unwrap()]
+        .iter()
+        .filter(|c| matches!(c, Claim::Send(_)))
+        .count();
+    assert_eq!(sends, 1);
+    s.mark_notification_failed(id, "refused").await.unwrap();
+
+    // The console's list: by state, and by a branch of the parcel only.
+    let failed = s
+        .messages(Some("failed"), None, None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.iter().map(|(n, _)| n.id).collect::<Vec<_>>(), [id]);
+    assert_eq!(
+        s.messages(None, None, Some(a), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let other = s
+        .create_branch(&paqueteria_testkit::branch("CAL-01", "Cali", "Cali"))
+        .await
+        .unwrap()
+        .id;
+    assert!(
+        s.messages(None, None, Some(other), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Resent once: pending again, counted, audited; a second press does nothing.
+    assert!(s.resend_notification(id, admin).await.unwrap());
+    assert!(!s.resend_notification(id, admin).await.unwrap());
+    let n = s.notification(id).await.unwrap();
+    assert_eq!((n.state.as_str(), n.resends), ("pending", 1));
+    let audited = s
+        .audit_log(&AuditFilter {
+            action: Some(AuditAction::MessageResent),
+            actor_id: Some(admin),
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(audited.len(), 1);
+    assert_eq!(
+        audited[0].subject.as_deref(),
+        Some(format!("notification:{id}").as_str())
+    );
+
+    // An attempt that died during the send: unknown, never resent.
+    assert!(matches!(
+        s.claim_notification(id).await.unwrap(),
+        Claim::Send(_)
+    ));
+    assert!(matches!(
+        s.claim_notification(id).await.unwrap(),
+        Claim::Unknown(_)
+    ));
+    assert!(!s.resend_notification(id, admin).await.unwrap());
+    assert_eq!(s.notification(id).await.unwrap().state, "unknown");
+    db.finish().await;
+}
+
+store_suite!(sqlite; a_failed_message_is_resent_once_and_never_one_that_may_have_arrived);
+store_suite!(postgres; a_failed_message_is_resent_once_and_never_one_that_may_have_arrived);
