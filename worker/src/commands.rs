@@ -30,6 +30,15 @@ pub async fn execute(
             };
             inspect_jobs(broker, state, &args, out).await
         }
+        Command::Pause { queue } | Command::Resume { queue }
+            if !known_queues(broker).await?.contains(&queue) =>
+        {
+            eprintln!(
+                "no queue {queue:?}: known queues are {}",
+                known_queues(broker).await?.join(", ")
+            );
+            Ok(1)
+        }
         Command::Pause { queue } => {
             let changed = broker.pause_queue(&queue).await.context("pause")?;
             let already = if changed {
@@ -136,17 +145,23 @@ pub async fn execute(
     }
 }
 
-async fn inspect(
-    broker: &SharedBroker,
-    json: bool,
-    out: &mut (dyn Write + Send),
-) -> anyhow::Result<i32> {
+/// Paquetería's queues, then any other queue the broker has seen.
+async fn known_queues(broker: &SharedBroker) -> anyhow::Result<Vec<String>> {
     let mut names: Vec<String> = queues::ALL.iter().map(|q| (*q).to_owned()).collect();
     for q in broker.queues().await.context("list queues")? {
         if !names.contains(&q) {
             names.push(q);
         }
     }
+    Ok(names)
+}
+
+async fn inspect(
+    broker: &SharedBroker,
+    json: bool,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<i32> {
+    let names = known_queues(broker).await?;
     let stats = broker.stats(&names).await.context("queue stats")?;
     let workers = broker.workers().await.context("list workers")?;
     if json {

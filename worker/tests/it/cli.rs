@@ -241,6 +241,9 @@ fn pause_holds_a_queues_jobs_until_resume() {
     let _in_rt = rt.enter();
     let broker = cli.broker();
     let sms = vec!["sms".to_owned()];
+    let typo = cli.run(&["pause", "smss"]);
+    assert_eq!(typo.status.code(), Some(1), "an unknown queue is refused");
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("sms"));
     assert!(cli.ok(&["pause", "sms"]).contains("paused sms"));
     assert!(cli.ok(&["pause", "sms"]).contains("paused already"));
     let id = cli.ok(&[

@@ -103,7 +103,9 @@ impl RedisBroker {
         let mut n = 0;
         for queue in self.queues_impl().await? {
             for chunk in ids.chunks(BULK_CHUNK) {
-                n += self.dead_admin(&queue, script_action(action), chunk).await?;
+                n += self
+                    .dead_admin(&queue, script_action(action), chunk)
+                    .await?;
             }
         }
         Ok(n)
@@ -126,7 +128,9 @@ impl RedisBroker {
         for (queue, ids) in bulk_targets(lists) {
             let ids: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
             for chunk in ids.chunks(BULK_CHUNK) {
-                n += self.dead_admin(&queue, script_action(action), chunk).await?;
+                n += self
+                    .dead_admin(&queue, script_action(action), chunk)
+                    .await?;
             }
         }
         Ok(n)
