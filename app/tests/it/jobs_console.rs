@@ -304,7 +304,7 @@ async fn the_jobs_console_finds_retries_pauses_and_runs_jobs_on_the_embedded_eng
     let queued = c
         .get("/api/v1/jobs?state=queued&queue=reports", &c.admin)
         .await;
-    assert_eq!(Console::ids(&queued), [waiting.clone()]);
+    assert_eq!(Console::ids(&queued), std::slice::from_ref(&waiting));
     assert!(c.paused("reports").await);
     let (status, stats) = c
         .post("/api/v1/jobs/queues/reports/resume", &c.admin, json!(null))

@@ -168,6 +168,9 @@ impl DeadAction {
 /// first.
 pub(crate) type QueueMatches = (String, Vec<(i64, JobId)>);
 
+/// One queue's list being merged: its matches not yet taken.
+type Cursor = std::iter::Peekable<std::vec::IntoIter<(i64, JobId)>>;
+
 /// The page `[offset, offset + limit)` of the queues' lists merged newest
 /// first (the greater key first; on a tie, the earlier queue), and whether
 /// more follow. Each list keeps its own order: the merge only interleaves.
@@ -176,34 +179,27 @@ pub(crate) fn merge(
     offset: usize,
     limit: usize,
 ) -> (Vec<(String, JobId)>, bool) {
-    let mut lists: Vec<(
-        String,
-        std::vec::IntoIter<(i64, JobId)>,
-        Option<(i64, JobId)>,
-    )> = lists
+    let mut lists: Vec<(String, Cursor)> = lists
         .into_iter()
-        .map(|(q, l)| {
-            let mut it = l.into_iter();
-            let head = it.next();
-            (q, it, head)
-        })
+        .map(|(q, l)| (q, l.into_iter().peekable()))
         .collect();
     let mut out = Vec::new();
     let mut seen = 0usize;
     loop {
-        let best = lists
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (_, _, head))| head.as_ref().map(|(k, _)| (i, *k)))
-            .fold(None::<(usize, i64)>, |best, (i, k)| match best {
-                Some((_, bk)) if bk >= k => best,
-                _ => Some((i, k)),
-            });
+        // The list whose head is newest; the earlier list on a tie.
+        let mut best: Option<(usize, i64)> = None;
+        for (i, (_, list)) in lists.iter_mut().enumerate() {
+            if let Some(&(key, _)) = list.peek()
+                && best.is_none_or(|(_, k)| key > k)
+            {
+                best = Some((i, key));
+            }
+        }
         let Some((i, _)) = best else {
             return (out, false);
         };
-        let (queue, rest, head) = &mut lists[i];
-        let Some((_, id)) = std::mem::replace(head, rest.next()) else {
+        let (queue, list) = &mut lists[i];
+        let Some((_, id)) = list.next() else {
             return (out, false);
         };
         if seen >= offset.saturating_add(limit) {
