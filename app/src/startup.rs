@@ -155,7 +155,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/tariffs/{id}/end", post(routes::tariffs::end))
         .route("/api/v1/tariffs/quote", post(routes::tariffs::quote))
+        .route("/api/v1/jobs", get(routes::jobs::list))
+        .route("/api/v1/jobs/bulk", post(routes::jobs::bulk))
         .route("/api/v1/jobs/queues", get(routes::jobs::queues))
+        .route(
+            "/api/v1/jobs/queues/{queue}/pause",
+            post(routes::jobs::pause),
+        )
+        .route(
+            "/api/v1/jobs/queues/{queue}/resume",
+            post(routes::jobs::resume),
+        )
         .route("/api/v1/workers", get(routes::jobs::workers))
         .route("/api/v1/jobs/dead", get(routes::jobs::dead))
         .route(
@@ -164,6 +174,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/jobs/dead/{id}/retry", post(routes::jobs::retry))
         .route("/api/v1/jobs/{id}", get(routes::jobs::get))
+        .route("/api/v1/jobs/{id}/run-now", post(routes::jobs::run_now))
+        .route("/api/v1/jobs/{id}/cancel", post(routes::jobs::cancel))
         .route(
             "/api/v1/customers",
             get(routes::customers::list).post(routes::customers::upsert),

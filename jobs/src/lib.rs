@@ -22,6 +22,11 @@
 //! - **Cron that fires once.** The [`scheduler`] persists its last tick per
 //!   entry, holds a leader lease, and enqueues each tick under a
 //!   deterministic id: restarts and failovers never fire a tick twice.
+//! - **An operator's console in the broker.** Pause and resume a queue,
+//!   browse its queued, scheduled, running and dead jobs with filters, run a
+//!   waiting job now, retry or discard dead jobs in bulk, and read each
+//!   queue's throughput of the last minute and hour ([`Broker`]); all of it
+//!   is kept in Redis or SQLite, so it survives restarts.
 //!
 //! # Guide
 //!

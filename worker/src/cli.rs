@@ -58,11 +58,27 @@ pub struct RunArgs {
 /// Operator commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Queues (queued, scheduled, running, dead, oldest wait) and live workers.
+    /// Queues (queued, scheduled, running, dead, oldest wait, paused,
+    /// throughput) and live workers; or, like `celery inspect`, the jobs
+    /// running (`active`), waiting for a time (`scheduled`) or dead.
     Inspect {
+        /// Which jobs to list; with none, the queues and workers.
+        #[command(subcommand)]
+        what: Option<InspectWhat>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Pauses a queue: it still takes jobs, but no worker runs any until it
+    /// is resumed.
+    Pause {
+        /// The queue.
+        queue: String,
+    },
+    /// Resumes a paused queue.
+    Resume {
+        /// The queue.
+        queue: String,
     },
     /// Enqueues a catalog job: `worker enqueue sms.send '{"notification_id":1,…}'`.
     Enqueue {
@@ -103,6 +119,32 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// Which jobs `worker inspect` lists.
+#[derive(Debug, Subcommand)]
+pub enum InspectWhat {
+    /// Jobs running now: id, name, arguments, worker, start.
+    Active(ListArgs),
+    /// Jobs waiting for their time or a retry's backoff: id, name,
+    /// arguments, when due.
+    Scheduled(ListArgs),
+    /// Dead jobs: id, name, arguments, when they died and why.
+    Dead(ListArgs),
+}
+
+/// Options of an `inspect` listing.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only this queue.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=10000))]
+    pub limit: u16,
+    /// Print JSON: a list of jobs.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What to do with the dead set.

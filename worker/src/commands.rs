@@ -1,5 +1,6 @@
-//! Operator commands: what `worker inspect`, `worker enqueue`, `worker job`,
-//! `worker dead …` and `worker purge` do. Each writes to `out` and returns
+//! Operator commands: what `worker inspect [active|scheduled|dead]`,
+//! `worker enqueue`, `worker job`, `worker dead …`, `worker pause`,
+//! `worker resume` and `worker purge` do. Each writes to `out` and returns
 //! the process exit code, so tests call them directly.
 
 use std::collections::BTreeMap;
@@ -7,9 +8,9 @@ use std::io::Write;
 
 use anyhow::Context as _;
 use paqueteria_core::jobs::{catalog, queues};
-use paqueteria_jobs::broker::{CancelOutcome, JobId, JobInfo, SharedBroker};
+use paqueteria_jobs::broker::{CancelOutcome, JobFilter, JobId, JobInfo, ListState, SharedBroker};
 
-use crate::cli::{Command, DeadAction};
+use crate::cli::{Command, DeadAction, InspectWhat, ListArgs};
 
 /// Runs one operator command.
 pub async fn execute(
@@ -18,7 +19,47 @@ pub async fn execute(
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<i32> {
     match cmd {
-        Command::Inspect { json } => inspect(broker, json, out).await,
+        Command::Inspect { what: None, json } => inspect(broker, json, out).await,
+        Command::Inspect {
+            what: Some(what), ..
+        } => {
+            let (state, args) = match what {
+                InspectWhat::Active(a) => (ListState::Running, a),
+                InspectWhat::Scheduled(a) => (ListState::Scheduled, a),
+                InspectWhat::Dead(a) => (ListState::Dead, a),
+            };
+            inspect_jobs(broker, state, &args, out).await
+        }
+        Command::Pause { queue } | Command::Resume { queue }
+            if !known_queues(broker).await?.contains(&queue) =>
+        {
+            eprintln!(
+                "no queue {queue:?}: known queues are {}",
+                known_queues(broker).await?.join(", ")
+            );
+            Ok(1)
+        }
+        Command::Pause { queue } => {
+            let changed = broker.pause_queue(&queue).await.context("pause")?;
+            let already = if changed {
+                ""
+            } else {
+                " (it was paused already)"
+            };
+            writeln!(
+                out,
+                "paused {queue}{already}: its jobs wait until `worker resume {queue}`"
+            )?;
+            Ok(0)
+        }
+        Command::Resume { queue } => {
+            if broker.resume_queue(&queue).await.context("resume")? {
+                writeln!(out, "resumed {queue}: its jobs run")?;
+            } else {
+                writeln!(out, "{queue} was not paused")?;
+            }
+            Ok(0)
+        }
         Command::Enqueue {
             job,
             payload,
@@ -104,17 +145,23 @@ pub async fn execute(
     }
 }
 
-async fn inspect(
-    broker: &SharedBroker,
-    json: bool,
-    out: &mut (dyn Write + Send),
-) -> anyhow::Result<i32> {
+/// Paquetería's queues, then any other queue the broker has seen.
+async fn known_queues(broker: &SharedBroker) -> anyhow::Result<Vec<String>> {
     let mut names: Vec<String> = queues::ALL.iter().map(|q| (*q).to_owned()).collect();
     for q in broker.queues().await.context("list queues")? {
         if !names.contains(&q) {
             names.push(q);
         }
     }
+    Ok(names)
+}
+
+async fn inspect(
+    broker: &SharedBroker,
+    json: bool,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<i32> {
+    let names = known_queues(broker).await?;
     let stats = broker.stats(&names).await.context("queue stats")?;
     let workers = broker.workers().await.context("list workers")?;
     if json {
@@ -129,6 +176,8 @@ async fn inspect(
                         "running": s.running,
                         "dead": s.dead,
                         "oldest_age_s": s.oldest_age_s,
+                        "paused": s.paused,
+                        "throughput": s.throughput,
                     }),
                 )
             })
@@ -142,14 +191,23 @@ async fn inspect(
     }
     writeln!(
         out,
-        "{:<14} {:>8} {:>9} {:>8} {:>7} {:>11}",
-        "QUEUE", "QUEUED", "SCHEDULED", "RUNNING", "DEAD", "OLDEST(s)"
+        "{:<14} {:>8} {:>9} {:>8} {:>7} {:>11} {:>11} {:>11}",
+        "QUEUE", "QUEUED", "SCHEDULED", "RUNNING", "DEAD", "OLDEST(s)", "OK/FAIL 1m", "OK/FAIL 1h"
     )?;
     for s in &stats {
+        let t = &s.throughput;
+        let minute = format!("{}/{}", t.succeeded_1m, t.failed_1m);
+        let hour = format!("{}/{}", t.succeeded_1h, t.failed_1h);
         writeln!(
             out,
-            "{:<14} {:>8} {:>9} {:>8} {:>7} {:>11.1}",
-            s.queue, s.queued, s.scheduled, s.running, s.dead, s.oldest_age_s
+            "{:<14} {:>8} {:>9} {:>8} {:>7} {:>11.1} {minute:>11} {hour:>11}{}",
+            s.queue,
+            s.queued,
+            s.scheduled,
+            s.running,
+            s.dead,
+            s.oldest_age_s,
+            if s.paused { "  PAUSED" } else { "" }
         )?;
     }
     writeln!(out, "\n{} live worker(s)", workers.len())?;
@@ -164,6 +222,74 @@ async fn inspect(
         )?;
     }
     Ok(0)
+}
+
+/// `worker inspect active|scheduled|dead`: the jobs of one state, newest
+/// first, as `celery inspect active` lists them: id, name, arguments (the
+/// payload), the worker (host and pid when it is live) and the times.
+async fn inspect_jobs(
+    broker: &SharedBroker,
+    state: ListState,
+    args: &ListArgs,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<i32> {
+    let mut filter = JobFilter::new(state, usize::from(args.limit));
+    filter.queue.clone_from(&args.queue);
+    let page = broker.list_jobs(&filter).await.context("list jobs")?;
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&page.jobs)?)?;
+        return Ok(0);
+    }
+    let workers = broker.workers().await.context("list workers")?;
+    let worker_name = |id: Option<&str>| match id {
+        None => "-".to_owned(),
+        Some(id) => workers
+            .iter()
+            .find(|w| w.id == id)
+            .map_or_else(|| id.to_owned(), |w| format!("{}:{}", w.hostname, w.pid)),
+    };
+    for j in &page.jobs {
+        let when = match state {
+            ListState::Running => format!(
+                "worker {}  started {}",
+                worker_name(j.worker.as_deref()),
+                time(j.started_at_ms)
+            ),
+            ListState::Scheduled => format!("{}  due {}", j.state, time(Some(j.run_at_ms))),
+            ListState::Queued => format!("enqueued {}", time(Some(j.enqueued_at_ms))),
+            ListState::Dead => format!(
+                "died {}  error {}",
+                time(j.finished_at_ms),
+                j.last_error.as_deref().unwrap_or("-")
+            ),
+        };
+        writeln!(
+            out,
+            "{}  {}  queue {}  attempt {}/{}  {}  args {}",
+            j.id, j.name, j.queue, j.attempts, j.max_attempts, when, j.payload
+        )?;
+    }
+    let label = match state {
+        ListState::Running => "active",
+        other => other.as_str(),
+    };
+    let more = if page.more {
+        " (more: raise --limit)"
+    } else {
+        ""
+    };
+    writeln!(out, "{} {label} job(s){more}", page.jobs.len())?;
+    Ok(0)
+}
+
+/// A Unix time in ms as RFC 3339 (UTC), or `-`.
+fn time(ms: Option<i64>) -> String {
+    ms.and_then(|v| u64::try_from(v).ok())
+        .map(|v| std::time::UNIX_EPOCH + std::time::Duration::from_millis(v))
+        .map_or_else(
+            || "-".to_owned(),
+            |t| humantime::format_rfc3339_millis(t).to_string(),
+        )
 }
 
 async fn dead(
@@ -230,14 +356,6 @@ async fn dead(
 }
 
 fn print_job(j: &JobInfo, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
-    let time = |ms: Option<i64>| {
-        ms.and_then(|v| u64::try_from(v).ok())
-            .map(|v| std::time::UNIX_EPOCH + std::time::Duration::from_millis(v))
-            .map_or_else(
-                || "-".to_owned(),
-                |t| humantime::format_rfc3339_millis(t).to_string(),
-            )
-    };
     writeln!(out, "id:        {}", j.id)?;
     writeln!(out, "job:       {} (queue {})", j.name, j.queue)?;
     writeln!(out, "state:     {}", j.state)?;

@@ -430,6 +430,37 @@ async fn every_role_gets_exactly_the_routes_it_may_use() {
         ("GET", "/api/v1/users/me".into(), json!(null), ALL),
         ("GET", "/api/v1/jobs/queues".into(), json!(null), ALL),
         ("GET", "/api/v1/jobs/dead".into(), json!(null), &[Admin]),
+        (
+            "GET",
+            "/api/v1/jobs".into(),
+            json!(null),
+            &[Admin, Supervisor],
+        ),
+        (
+            "POST",
+            "/api/v1/jobs/queues/role-check/pause".into(),
+            json!(null),
+            &[Admin],
+        ),
+        (
+            "POST",
+            "/api/v1/jobs/queues/role-check/resume".into(),
+            json!(null),
+            &[Admin],
+        ),
+        (
+            "POST",
+            "/api/v1/jobs/no-such-job/run-now".into(),
+            json!(null),
+            &[Admin],
+        ),
+        (
+            "POST",
+            "/api/v1/jobs/no-such-job/cancel".into(),
+            json!(null),
+            &[Admin],
+        ),
+        ("POST", "/api/v1/jobs/bulk".into(), json!({}), &[Admin]),
         ("GET", "/api/v1/jobs/no-such-job".into(), json!(null), ALL),
         (
             "POST",

@@ -17,6 +17,7 @@ mod csrf;
 mod customers;
 mod embedded;
 mod health;
+mod jobs_console;
 mod limits;
 mod outbox;
 mod relay;

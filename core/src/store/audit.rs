@@ -1,5 +1,6 @@
 //! The audit log: who signed in (or failed to), changed a role or a
-//! password, voided a payment or reissued a pickup PIN, when, and from
+//! password, voided a payment, reissued a pickup PIN, or acted on the job
+//! queues (pause, resume, cancel, run now, retry, discard), when, and from
 //! which address. Rows are only ever added; admins read them.
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,19 @@ pub enum AuditAction {
     PinReissued,
     /// A failed SMS or email sent again from the console.
     MessageResent,
+    /// A job queue paused (the subject is `queue:<name>`).
+    QueuePaused,
+    /// A job queue resumed.
+    QueueResumed,
+    /// A job cancelled, or asked to stop (the subject is `job:<id>`).
+    JobCancelled,
+    /// A scheduled or retrying job made due now.
+    JobRunNow,
+    /// Dead jobs queued again; the detail says how many and which (ids,
+    /// or the filter).
+    JobsRetried,
+    /// Dead jobs deleted; the detail says how many and which.
+    JobsDiscarded,
 }
 
 impl AuditAction {
@@ -46,6 +60,12 @@ impl AuditAction {
             Self::PaymentVoided => "payment_voided",
             Self::PinReissued => "pin_reissued",
             Self::MessageResent => "message_resent",
+            Self::QueuePaused => "queue_paused",
+            Self::QueueResumed => "queue_resumed",
+            Self::JobCancelled => "job_cancelled",
+            Self::JobRunNow => "job_run_now",
+            Self::JobsRetried => "jobs_retried",
+            Self::JobsDiscarded => "jobs_discarded",
         }
     }
 
@@ -61,6 +81,12 @@ impl AuditAction {
             Self::PaymentVoided,
             Self::PinReissued,
             Self::MessageResent,
+            Self::QueuePaused,
+            Self::QueueResumed,
+            Self::JobCancelled,
+            Self::JobRunNow,
+            Self::JobsRetried,
+            Self::JobsDiscarded,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)
@@ -74,8 +100,8 @@ pub struct AuditEntry<'a> {
     pub actor_id: Option<i64>,
     /// What.
     pub action: AuditAction,
-    /// To what: `user:7`, `payment:12`, `parcel:40`, or the email of a
-    /// sign-in.
+    /// To what: `user:7`, `payment:12`, `parcel:40`, `queue:sms`,
+    /// `job:<id>`, or the email of a sign-in.
     pub subject: Option<&'a str>,
     /// Words worth keeping (a void's reason, the fields changed). Never a
     /// password, a PIN or a token.

@@ -22,7 +22,20 @@
 //! retry, dead and release must present the token, so an attempt whose lease
 //! was reclaimed (its worker looked dead) can no longer settle the job: its
 //! late ack is rejected with [`Settled::Stale`] and counted.
+//!
+//! # The console's operations
+//! A queue can be paused ([`Broker::pause_queue`]): it keeps taking jobs,
+//! its scheduled jobs still become due, but no worker leases from it until
+//! it is resumed; the pause is stored with the queue, so it outlives the
+//! process that set it. [`Broker::list_jobs`] pages through the queued,
+//! scheduled, running or dead jobs, newest first, filtered by queue, name
+//! and text ([`SEARCH_LIMIT`] bounds a search). [`Broker::run_now`] makes a
+//! waiting job due at once; [`Broker::bulk_dead`] and
+//! [`Broker::bulk_dead_matching`] retry or discard many dead jobs.
+//! [`QueueStats`] carries the pause and the [`Throughput`] of the last
+//! minute and hour, both read from the broker's storage.
 
+mod browse;
 mod connect;
 pub mod redis;
 pub mod sqlite;
@@ -37,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::policy::{JobPolicy, Retention};
 
+pub use browse::{DeadAction, JobFilter, JobPage, ListState, SEARCH_LIMIT, Throughput};
 pub use connect::{EngineConfig, EngineConfigError, connect, redact_url};
 
 /// A job's id: a time-ordered UUID, or the `name:key` of an idempotent job.
@@ -347,6 +361,10 @@ pub struct QueueStats {
     pub oldest_age_s: f64,
     /// Settlements rejected because their token no longer held the job.
     pub stale_acks: u64,
+    /// Whether the queue is paused: no worker leases from it.
+    pub paused: bool,
+    /// Jobs succeeded and failed in the last minute and hour.
+    pub throughput: Throughput,
 }
 
 /// What one round of [`Broker::maintain`] did.
@@ -530,6 +548,33 @@ pub trait Broker: Send + Sync + fmt::Debug + 'static {
 
     /// Counts per queue, for `queues` (every known queue when empty).
     async fn stats(&self, queues: &[String]) -> BrokerResult<Vec<QueueStats>>;
+
+    /// Pauses `queue`: it still takes jobs and its scheduled jobs still
+    /// become due, but nothing is leased from it until it is resumed. The
+    /// pause is stored, so every process and every later broker on the same
+    /// storage sees it. Returns false when it was paused already.
+    async fn pause_queue(&self, queue: &str) -> BrokerResult<bool>;
+
+    /// Resumes a paused queue and wakes idle workers; returns false when it
+    /// was not paused.
+    async fn resume_queue(&self, queue: &str) -> BrokerResult<bool>;
+
+    /// One page of the jobs [`JobFilter`] selects, newest first.
+    async fn list_jobs(&self, filter: &JobFilter) -> BrokerResult<JobPage>;
+
+    /// Makes a scheduled or retrying job due now: it joins the tail of its
+    /// queue. Returns false when no job with that id waits for a time.
+    async fn run_now(&self, id: &JobId) -> BrokerResult<bool>;
+
+    /// Retries or discards the dead jobs among `ids`; ids not in the dead
+    /// set are skipped. Returns how many were handled.
+    async fn bulk_dead(&self, action: DeadAction, ids: &[JobId]) -> BrokerResult<u64>;
+
+    /// Retries or discards every dead job `filter` matches (its state must be
+    /// [`ListState::Dead`]; its page is ignored), at most [`SEARCH_LIMIT`]
+    /// of them, newest first. Returns how many were handled.
+    async fn bulk_dead_matching(&self, action: DeadAction, filter: &JobFilter)
+    -> BrokerResult<u64>;
 
     /// Every queue that ever had a job or a worker.
     async fn queues(&self) -> BrokerResult<Vec<String>>;

@@ -20,6 +20,9 @@ use paqueteria_jobs::broker::{
 use paqueteria_jobs::clock::Clock;
 use paqueteria_jobs::{JobPolicy, RetryPolicy};
 
+mod console;
+pub use console::*;
+
 /// One engine under test.
 pub trait Engine: Sized {
     /// Fresh, empty storage.
@@ -856,7 +859,17 @@ macro_rules! conformance_suite {
             jobs_survive_reopening_the_broker,
             concurrent_leases_never_hand_out_a_job_twice,
             ack_and_lease_settles_and_takes_the_next_job_in_one_step,
-            policy_is_stored_with_the_job
+            policy_is_stored_with_the_job,
+            a_paused_queue_leases_nothing_while_another_keeps_leasing,
+            a_pause_survives_a_new_broker_on_the_same_storage,
+            resuming_a_queue_wakes_an_idle_worker,
+            jobs_are_listed_by_state_newest_first_a_page_at_a_time,
+            listings_filter_by_name_and_by_text_in_the_payload_or_the_error,
+            a_search_looks_at_the_newest_ten_thousand_dead_jobs_only,
+            run_now_makes_a_scheduled_or_retrying_job_due_at_once,
+            bulk_actions_retry_or_discard_the_dead_jobs_among_the_ids,
+            discarding_every_dead_job_a_filter_matches_leaves_the_others,
+            throughput_counts_the_last_minute_and_hour_and_survives_a_restart
         );
     };
     (@cases $engine:ty; $($case:ident),* $(,)?) => {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use paqueteria_jobs::broker::{
-    Beat, BrokerError, BrokerResult, CancelOutcome, Enqueued, LeaseRef, Leased, Maintenance,
-    QueueStats, Settled, WorkerInfo,
+    Beat, BrokerError, BrokerResult, CancelOutcome, DeadAction, Enqueued, JobFilter, JobPage,
+    LeaseRef, Leased, Maintenance, QueueStats, Settled, WorkerInfo,
 };
 use paqueteria_jobs::testing::{eventually, job_ended};
 use paqueteria_jobs::{
@@ -107,6 +107,28 @@ impl Broker for FlakyLeases {
     }
     async fn queues(&self) -> BrokerResult<Vec<String>> {
         self.inner.queues().await
+    }
+    async fn pause_queue(&self, queue: &str) -> BrokerResult<bool> {
+        self.inner.pause_queue(queue).await
+    }
+    async fn resume_queue(&self, queue: &str) -> BrokerResult<bool> {
+        self.inner.resume_queue(queue).await
+    }
+    async fn list_jobs(&self, filter: &JobFilter) -> BrokerResult<JobPage> {
+        self.inner.list_jobs(filter).await
+    }
+    async fn run_now(&self, id: &JobId) -> BrokerResult<bool> {
+        self.inner.run_now(id).await
+    }
+    async fn bulk_dead(&self, action: DeadAction, ids: &[JobId]) -> BrokerResult<u64> {
+        self.inner.bulk_dead(action, ids).await
+    }
+    async fn bulk_dead_matching(
+        &self,
+        action: DeadAction,
+        filter: &JobFilter,
+    ) -> BrokerResult<u64> {
+        self.inner.bulk_dead_matching(action, filter).await
     }
     async fn register_worker(&self, info: &WorkerInfo) -> BrokerResult<()> {
         self.inner.register_worker(info).await

@@ -1,6 +1,7 @@
 //! The `worker` binary's command line, run as a user would: settings
-//! errors, `enqueue` validation, `job`, `inspect --json`, the dead set and
-//! `purge`, against a real Redis under a fresh key prefix.
+//! errors, `enqueue` validation, `job`, `inspect --json`, `inspect
+//! active|scheduled|dead`, `pause` and `resume`, the dead set and `purge`,
+//! against a real Redis under a fresh key prefix.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -28,6 +29,16 @@ impl Cli {
             .env("RUST_LOG", "warn")
             .output()
             .unwrap()
+    }
+
+    /// A broker on the same Redis and prefix, to play a worker.
+    fn broker(&self) -> paqueteria_jobs::broker::redis::RedisBroker {
+        paqueteria_jobs::broker::redis::RedisBroker::connect(
+            &self.url,
+            &self.prefix,
+            paqueteria_jobs::broker::BrokerConfig::default(),
+        )
+        .unwrap()
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -147,4 +158,119 @@ fn purge_needs_yes_and_dead_commands_report_unknown_ids() {
     assert_eq!(cli.run(&["dead", "discard", "nope"]).status.code(), Some(1));
     assert!(cli.ok(&["dead", "list"]).contains("0 dead job(s)"));
     assert!(cli.ok(&["dead", "retry", "--all"]).contains("queued 0"));
+}
+
+#[test]
+fn inspect_lists_active_scheduled_and_dead_jobs_like_celery_inspect() {
+    use paqueteria_jobs::broker::Broker;
+
+    let cli = Cli::new();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _in_rt = rt.enter();
+    let broker = cli.broker();
+    let later = cli.ok(&["enqueue", "system.ping", "{}", "--delay", "1h"]);
+    let later = later.trim();
+    cli.ok(&["enqueue", "maintenance.cleanup_tmp", "{}"]);
+    cli.ok(&["enqueue", "maintenance.refresh_dashboard", "{}"]);
+    let maintenance = vec!["maintenance".to_owned()];
+    let (active, dead) = rt.block_on(async {
+        let active = broker
+            .lease(&maintenance, 1, "w-cli")
+            .await
+            .unwrap()
+            .remove(0);
+        let dead = broker
+            .lease(&maintenance, 1, "w-cli")
+            .await
+            .unwrap()
+            .remove(0);
+        broker.dead(&dead.lease_ref(), "disk full").await.unwrap();
+        (active, dead)
+    });
+
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["inspect", "active", "--json"])).unwrap();
+    let jobs = json.as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{json}");
+    assert_eq!(jobs[0]["id"].as_str(), Some(active.id.as_str()));
+    assert_eq!(jobs[0]["name"].as_str(), Some(active.name.as_str()));
+    assert_eq!(jobs[0]["worker"].as_str(), Some("w-cli"));
+    assert_eq!(jobs[0]["payload"].as_str(), Some(active.payload.as_str()));
+    let text = cli.ok(&["inspect", "active"]);
+    let args = format!("args {}", active.payload);
+    for part in [
+        active.id.as_str(),
+        active.name.as_str(),
+        "worker w-cli",
+        &args,
+        "1 active job(s)",
+    ] {
+        assert!(text.contains(part), "{part:?} missing in {text}");
+    }
+
+    let text = cli.ok(&["inspect", "scheduled", "--queue", "default"]);
+    for part in [
+        later,
+        "system.ping",
+        "scheduled  due ",
+        "1 scheduled job(s)",
+    ] {
+        assert!(text.contains(part), "{part:?} missing in {text}");
+    }
+    assert!(
+        cli.ok(&["inspect", "scheduled", "--queue", "sms"])
+            .contains("0 scheduled job(s)")
+    );
+
+    let text = cli.ok(&["inspect", "dead"]);
+    for part in [dead.id.as_str(), "error disk full", "1 dead job(s)"] {
+        assert!(text.contains(part), "{part:?} missing in {text}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["inspect", "dead", "--json", "--queue", "maintenance"]))
+            .unwrap();
+    assert_eq!(json[0]["last_error"].as_str(), Some("disk full"), "{json}");
+}
+
+#[test]
+fn pause_holds_a_queues_jobs_until_resume() {
+    use paqueteria_jobs::broker::Broker;
+
+    let cli = Cli::new();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _in_rt = rt.enter();
+    let broker = cli.broker();
+    let sms = vec!["sms".to_owned()];
+    let typo = cli.run(&["pause", "smss"]);
+    assert_eq!(typo.status.code(), Some(1), "an unknown queue is refused");
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("sms"));
+    assert!(cli.ok(&["pause", "sms"]).contains("paused sms"));
+    assert!(cli.ok(&["pause", "sms"]).contains("paused already"));
+    let id = cli.ok(&[
+        "enqueue",
+        "sms.send",
+        r#"{"notification_id": 9, "to": "+573001234567", "body": "Hola"}"#,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&cli.ok(&["inspect", "--json"])).unwrap();
+    assert_eq!(v["queues"]["sms"]["paused"], true, "{v}");
+    assert_eq!(v["queues"]["sms"]["queued"], 1, "{v}");
+    assert_eq!(v["queues"]["default"]["paused"], false, "{v}");
+    assert!(
+        cli.ok(&["inspect"])
+            .lines()
+            .any(|l| l.starts_with("sms ") && l.ends_with("PAUSED"))
+    );
+    assert!(
+        rt.block_on(broker.lease(&sms, 5, "w-cli"))
+            .unwrap()
+            .is_empty(),
+        "a paused queue hands out nothing"
+    );
+    assert!(cli.ok(&["resume", "sms"]).contains("resumed sms"));
+    assert!(cli.ok(&["resume", "sms"]).contains("sms was not paused"));
+    let got = rt.block_on(broker.lease(&sms, 5, "w-cli")).unwrap();
+    assert_eq!(
+        got.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
+        [id.trim()]
+    );
 }

@@ -9,7 +9,8 @@ use redis::AsyncCommands;
 use super::decode::info_from_hash;
 use super::{CHUNK, RedisBroker, map_err};
 use crate::broker::{
-    BrokerError, BrokerResult, CancelOutcome, JobId, JobInfo, JobState, QueueStats, WorkerInfo,
+    BrokerError, BrokerResult, CancelOutcome, JobId, JobInfo, JobState, QueueStats, Throughput,
+    WorkerInfo,
 };
 
 impl RedisBroker {
@@ -163,7 +164,10 @@ impl RedisBroker {
                 .key(&k.run)
                 .key(&k.dead)
                 .key(&k.stats)
+                .key(&k.paused)
+                .key(&k.tp)
                 .arg(&k.job_prefix)
+                .arg(self.bucket())
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(map_err)?;
@@ -181,6 +185,13 @@ impl RedisBroker {
                     ((now - oldest).max(0) as f64) / 1000.0
                 },
                 stale_acks: u64::try_from(get(5)).unwrap_or(0),
+                paused: get(6) == 1,
+                throughput: Throughput {
+                    succeeded_1m: u64::try_from(get(7)).unwrap_or(0),
+                    failed_1m: u64::try_from(get(8)).unwrap_or(0),
+                    succeeded_1h: u64::try_from(get(9)).unwrap_or(0),
+                    failed_1h: u64::try_from(get(10)).unwrap_or(0),
+                },
             });
         }
         Ok(out)
@@ -245,7 +256,10 @@ impl RedisBroker {
         Ok(live)
     }
 
-    async fn find(&self, id: &JobId) -> BrokerResult<Option<(String, HashMap<String, String>)>> {
+    pub(super) async fn find(
+        &self,
+        id: &JobId,
+    ) -> BrokerResult<Option<(String, HashMap<String, String>)>> {
         let queues = self.queues_impl().await?;
         let mut pipe = redis::pipe();
         for q in &queues {
@@ -256,7 +270,12 @@ impl RedisBroker {
         Ok(queues.into_iter().zip(found).find(|(_, h)| !h.is_empty()))
     }
 
-    async fn dead_admin(&self, queue: &str, action: &str, ids: &[String]) -> BrokerResult<u64> {
+    pub(super) async fn dead_admin(
+        &self,
+        queue: &str,
+        action: &str,
+        ids: &[String],
+    ) -> BrokerResult<u64> {
         let k = self.keys(queue);
         let mut inv = self.inner.scripts.dead_admin.key(&k.dead);
         inv.key(&k.ready)
@@ -269,7 +288,7 @@ impl RedisBroker {
         inv.invoke_async(&mut self.conn()).await.map_err(map_err)
     }
 
-    async fn queue_list(&self, queue: Option<&str>) -> BrokerResult<Vec<String>> {
+    pub(super) async fn queue_list(&self, queue: Option<&str>) -> BrokerResult<Vec<String>> {
         match queue {
             Some(q) => Ok(vec![q.to_owned()]),
             None => self.queues_impl().await,

@@ -32,6 +32,7 @@ impl RedisBroker {
                 .key(&k.ready)
                 .key(&k.run)
                 .key(&k.dead)
+                .key(&k.paused)
                 .arg(&k.job_prefix)
                 .arg(self.now())
                 .arg(self.lease_ms())

@@ -21,12 +21,14 @@ impl RedisBroker {
                     .key(&k.ready)
                     .key(&k.run)
                     .key(&k.dead)
+                    .key(&k.tp)
                     .arg(&k.job_prefix)
                     .arg(self.now())
                     .arg(CHUNK)
                     .arg(dead_ms)
                     .arg(&k.wake)
                     .arg(Self::keep_ms(self.inner.config.retention.succeeded))
+                    .arg(self.bucket())
                     .invoke_async(&mut self.conn())
                     .await
                     .map_err(map_err)?;

@@ -12,6 +12,8 @@
 //! | `P:{q}:dead` | zset | dead ids, by time of death (ms) |
 //! | `P:{q}:j:<id>` | hash | the job: name, payload, state, attempts, policy, timings, token, error, result |
 //! | `P:{q}:stats` | hash | `stale`: settlements rejected by the fence |
+//! | `P:{q}:paused` | string | exists while the queue is paused (when it was paused, ms) |
+//! | `P:{q}:tp` | hash | throughput: `s:<b>` succeeded, `f:<b>` failed attempts in 10-second bucket `b` |
 //! | `P:{q}:wake` | channel | published when the ready list stops being empty |
 //! | `P:queues` | set | every queue name seen |
 //! | `P:workers` | hash | worker incarnation id → its JSON record |
@@ -33,10 +35,13 @@
 //! - `maintain`: promotion, reclaim of expired leases, retention sweeps.
 //! - `admin`: lookup by id, cancel, the dead set, purge, stats, queues and
 //!   workers.
+//! - `console`: pause and resume (`pause.lua`), listings (`browse.lua`),
+//!   run now (`run_now.lua`) and bulk actions on the dead set.
 //! - `decode`: script answers and job hashes read into the broker's types.
 //! - `wake`: the pub/sub subscription idle workers wait on.
 
 mod admin;
+mod console;
 mod decode;
 mod enqueue;
 mod lease;
@@ -55,8 +60,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Mutex;
 
 use super::{
-    Beat, Broker, BrokerConfig, BrokerError, BrokerResult, CancelOutcome, Enqueued, JobId, JobInfo,
-    LeaseRef, Leased, Maintenance, NewJob, QueueStats, Settled, WorkerInfo,
+    Beat, Broker, BrokerConfig, BrokerError, BrokerResult, CancelOutcome, DeadAction, Enqueued,
+    JobFilter, JobId, JobInfo, JobPage, LeaseRef, Leased, Maintenance, NewJob, QueueStats, Settled,
+    WorkerInfo,
 };
 use crate::clock::Clock;
 
@@ -73,6 +79,9 @@ struct Scripts {
     dead_admin: Script,
     purge: Script,
     stats: Script,
+    pause: Script,
+    browse: Script,
+    run_now: Script,
 }
 
 impl Scripts {
@@ -93,6 +102,9 @@ impl Scripts {
             dead_admin: Script::new(include_str!("scripts/dead_admin.lua")),
             purge: Script::new(include_str!("scripts/purge.lua")),
             stats: Script::new(include_str!("scripts/stats.lua")),
+            pause: Script::new(include_str!("scripts/pause.lua")),
+            browse: Script::new(include_str!("scripts/browse.lua")),
+            run_now: Script::new(include_str!("scripts/run_now.lua")),
         }
     }
 }
@@ -104,6 +116,8 @@ struct QueueKeys {
     run: String,
     dead: String,
     stats: String,
+    paused: String,
+    tp: String,
     job_prefix: String,
     wake: String,
 }
@@ -215,6 +229,8 @@ impl RedisBroker {
             run: format!("{base}:run"),
             dead: format!("{base}:dead"),
             stats: format!("{base}:stats"),
+            paused: format!("{base}:paused"),
+            tp: format!("{base}:tp"),
             job_prefix: format!("{base}:j:"),
             wake: format!("{base}:wake"),
         }
@@ -226,6 +242,11 @@ impl RedisBroker {
 
     fn workers_key(&self) -> String {
         format!("{}:workers", self.inner.prefix)
+    }
+
+    /// The current throughput bucket.
+    fn bucket(&self) -> i64 {
+        self.now().div_euclid(super::browse::BUCKET_MS)
     }
 
     fn token_prefix(&self) -> String {
@@ -353,6 +374,34 @@ impl Broker for RedisBroker {
 
     async fn queues(&self) -> BrokerResult<Vec<String>> {
         self.queues_impl().await
+    }
+
+    async fn pause_queue(&self, queue: &str) -> BrokerResult<bool> {
+        self.pause_impl(queue, true).await
+    }
+
+    async fn resume_queue(&self, queue: &str) -> BrokerResult<bool> {
+        self.pause_impl(queue, false).await
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> BrokerResult<JobPage> {
+        self.list_jobs_impl(filter).await
+    }
+
+    async fn run_now(&self, id: &JobId) -> BrokerResult<bool> {
+        self.run_now_impl(id).await
+    }
+
+    async fn bulk_dead(&self, action: DeadAction, ids: &[JobId]) -> BrokerResult<u64> {
+        self.bulk_dead_impl(action, ids).await
+    }
+
+    async fn bulk_dead_matching(
+        &self,
+        action: DeadAction,
+        filter: &JobFilter,
+    ) -> BrokerResult<u64> {
+        self.bulk_dead_matching_impl(action, filter).await
     }
 
     async fn register_worker(&self, info: &WorkerInfo) -> BrokerResult<()> {

@@ -97,6 +97,8 @@ impl RedisBroker {
             .key(&k.dead)
             .key(&k.ready)
             .key(&k.stats)
+            .key(&k.paused)
+            .key(&k.tp)
             .arg(&k.job_prefix)
             .arg(lease.id.as_str())
             .arg(&lease.token)
@@ -109,6 +111,7 @@ impl RedisBroker {
             .arg(self.lease_ms())
             .arg(worker)
             .arg(&token_prefix)
+            .arg(now.div_euclid(crate::broker::browse::BUCKET_MS))
             .invoke_async(&mut self.conn())
             .await
             .map_err(map_err)?;

@@ -6,8 +6,10 @@ use sqlx::Row;
 
 use super::decode::info_from;
 use super::{CHUNK, SqliteBroker, TAIL_SEQ, map_err, ms};
+use crate::broker::browse::BUCKET_MS;
 use crate::broker::{
-    BrokerError, BrokerResult, CancelOutcome, JobId, JobInfo, JobState, QueueStats, WorkerInfo,
+    BrokerError, BrokerResult, CancelOutcome, JobId, JobInfo, JobState, QueueStats, Throughput,
+    WorkerInfo,
 };
 
 /// Purge of queue `?1`, at most `?2` rows per statement.
@@ -16,14 +18,21 @@ pub(super) const PURGE_QUEUED: &str = "DELETE FROM jobs WHERE id IN (SELECT id F
 pub(super) const PURGE_WAITING: &str = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 \
                              AND state IN ('scheduled', 'retrying') LIMIT ?2)";
 
-/// Counts of queue `?1` in one statement, so one consistent snapshot.
+/// Counts of queue `?1` in one statement, so one consistent snapshot: its
+/// jobs by state, the oldest wait, stale acks, whether it is paused, and its
+/// throughput in the 6 and the 360 buckets up to bucket `?2` (now).
 pub(super) const STATS: &str = "SELECT \
      (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'queued'), \
      (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state IN ('scheduled', 'retrying')), \
      (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'running'), \
      (SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = 'dead'), \
      (SELECT run_at FROM jobs WHERE queue = ?1 AND state = 'queued' ORDER BY ready_seq, run_at LIMIT 1), \
-     (SELECT stale_acks FROM queues WHERE name = ?1)";
+     (SELECT stale_acks FROM queues WHERE name = ?1), \
+     EXISTS (SELECT 1 FROM paused_queues WHERE name = ?1), \
+     (SELECT COALESCE(SUM(succeeded), 0) FROM throughput WHERE queue = ?1 AND bucket > ?2 - 6 AND bucket <= ?2), \
+     (SELECT COALESCE(SUM(failed), 0) FROM throughput WHERE queue = ?1 AND bucket > ?2 - 6 AND bucket <= ?2), \
+     (SELECT COALESCE(SUM(succeeded), 0) FROM throughput WHERE queue = ?1 AND bucket > ?2 - 360 AND bucket <= ?2), \
+     (SELECT COALESCE(SUM(failed), 0) FROM throughput WHERE queue = ?1 AND bucket > ?2 - 360 AND bucket <= ?2)";
 
 impl SqliteBroker {
     pub(super) async fn job_impl(&self, id: &JobId) -> BrokerResult<Option<JobInfo>> {
@@ -166,6 +175,7 @@ impl SqliteBroker {
         for q in queues {
             let row = sqlx::query(STATS)
                 .bind(&q)
+                .bind(now.div_euclid(BUCKET_MS))
                 .fetch_one(self.pool())
                 .await
                 .map_err(map_err)?;
@@ -182,6 +192,13 @@ impl SqliteBroker {
                 dead: count(3).map_err(map_err)?,
                 oldest_age_s: oldest.map_or(0.0, |t| ((now - t).max(0) as f64) / 1000.0),
                 stale_acks: u64::try_from(stale.unwrap_or(0)).unwrap_or(0),
+                paused: row.try_get::<bool, _>(6).map_err(map_err)?,
+                throughput: Throughput {
+                    succeeded_1m: count(7).map_err(map_err)?,
+                    failed_1m: count(8).map_err(map_err)?,
+                    succeeded_1h: count(9).map_err(map_err)?,
+                    failed_1h: count(10).map_err(map_err)?,
+                },
                 queue: q,
             });
         }
@@ -261,7 +278,7 @@ impl SqliteBroker {
         }
     }
 
-    async fn queue_list(&self, queue: Option<&str>) -> BrokerResult<Vec<String>> {
+    pub(super) async fn queue_list(&self, queue: Option<&str>) -> BrokerResult<Vec<String>> {
         match queue {
             Some(q) => Ok(vec![q.to_owned()]),
             None => self.queues_impl().await,

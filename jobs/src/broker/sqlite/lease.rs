@@ -9,7 +9,8 @@ use super::decode::{in_ready_order, leased_from};
 use super::{CROSS_PROCESS_POLL, SqliteBroker, map_err, ms};
 use crate::broker::{Beat, BrokerResult, LeaseRef, Leased};
 
-/// Leases the first `?2` jobs of queue `?1` in one statement: the UPDATE
+/// Leases the first `?2` jobs of queue `?1` (none while it is paused) in one
+/// statement: the UPDATE
 /// picks and marks them under the write lock, so no other connection or
 /// process can take the same job. The attempt counter rises here, so an
 /// attempt whose worker dies still counts. `?3` is the token prefix (unique
@@ -18,6 +19,7 @@ use crate::broker::{Beat, BrokerResult, LeaseRef, Leased};
 pub(super) const TAKE: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, token = ?3 || id, \
                     started_at = ?4, worker = ?5, lease_until = ?6, cancel_requested = 0 \
                     WHERE id IN (SELECT id FROM jobs WHERE queue = ?1 AND state = 'queued' \
+                                 AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE name = ?1) \
                                  ORDER BY ready_seq, run_at LIMIT ?2) \
                     RETURNING id, name, payload, attempts, max_attempts, timeout_ms, \
                               backoff_base_ms, backoff_max_ms, enqueued_at, run_at, token, ready_seq";

@@ -104,6 +104,13 @@ impl SqliteBroker {
             m.swept += swept;
             full |= swept >= chunk;
         }
+        // 4. Forget throughput buckets older than an hour.
+        sqlx::query("DELETE FROM throughput WHERE queue = ?1 AND bucket <= ?2 - 360")
+            .bind(queue)
+            .bind(now.div_euclid(crate::broker::browse::BUCKET_MS))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         if m.promoted + m.requeued > 0 {
             self.wake();

@@ -17,6 +17,9 @@
 //! - `queues`: every queue that ever had a job or a worker, with its count of
 //!   settlements the fence rejected (stale acks).
 //! - `workers`: live worker incarnations, as JSON, with their last beat.
+//! - `paused_queues`: the queues nothing is leased from until resumed.
+//! - `throughput`: succeeded and failed attempts per queue and 10-second
+//!   bucket, counted by a trigger on `jobs`.
 //!
 //! # Atomicity
 //! Every state change is one SQL statement, or one `BEGIN IMMEDIATE`
@@ -46,11 +49,14 @@
 //!   (`SWEEP_*`).
 //! - `admin`: lookup by id, cancel, the dead set, purge (`PURGE_*`), stats
 //!   (`STATS`), queues and workers.
+//! - `console`: pause and resume, listings (`browse_sql`), run now, and
+//!   bulk actions on the dead set.
 //! - `decode`: rows read into the broker's types.
 //! - `tests`: checks of this engine's own statements and schema; the
 //!   shared promises are in the conformance suite.
 
 mod admin;
+mod console;
 mod decode;
 mod enqueue;
 mod lease;
@@ -75,8 +81,9 @@ use sqlx::{Sqlite, Transaction};
 use tokio::sync::Notify;
 
 use super::{
-    Beat, Broker, BrokerConfig, BrokerError, BrokerResult, CancelOutcome, Enqueued, JobId, JobInfo,
-    LeaseRef, Leased, Maintenance, NewJob, QueueStats, Settled, WorkerInfo,
+    Beat, Broker, BrokerConfig, BrokerError, BrokerResult, CancelOutcome, DeadAction, Enqueued,
+    JobFilter, JobId, JobInfo, JobPage, LeaseRef, Leased, Maintenance, NewJob, QueueStats, Settled,
+    WorkerInfo,
 };
 use crate::clock::Clock;
 
@@ -335,6 +342,34 @@ impl Broker for SqliteBroker {
 
     async fn queues(&self) -> BrokerResult<Vec<String>> {
         self.queues_impl().await
+    }
+
+    async fn pause_queue(&self, queue: &str) -> BrokerResult<bool> {
+        self.pause_impl(queue, true).await
+    }
+
+    async fn resume_queue(&self, queue: &str) -> BrokerResult<bool> {
+        self.pause_impl(queue, false).await
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> BrokerResult<JobPage> {
+        self.list_jobs_impl(filter).await
+    }
+
+    async fn run_now(&self, id: &JobId) -> BrokerResult<bool> {
+        self.run_now_impl(id).await
+    }
+
+    async fn bulk_dead(&self, action: DeadAction, ids: &[JobId]) -> BrokerResult<u64> {
+        self.bulk_dead_impl(action, ids).await
+    }
+
+    async fn bulk_dead_matching(
+        &self,
+        action: DeadAction,
+        filter: &JobFilter,
+    ) -> BrokerResult<u64> {
+        self.bulk_dead_matching_impl(action, filter).await
     }
 
     async fn register_worker(&self, info: &WorkerInfo) -> BrokerResult<()> {

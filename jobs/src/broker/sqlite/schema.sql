@@ -65,3 +65,34 @@ CREATE TABLE IF NOT EXISTS workers (
     info      TEXT NOT NULL,
     last_seen INTEGER NOT NULL
 );
+
+-- Paused queues: nothing is leased from a queue listed here (TAKE and
+-- ACK_AND_TAKE look it up by name).
+CREATE TABLE IF NOT EXISTS paused_queues (
+    name      TEXT PRIMARY KEY,
+    paused_at INTEGER NOT NULL
+);
+
+-- Throughput: attempts that succeeded and failed (ended retrying or dead)
+-- per queue and 10-second bucket of the broker's clock. The trigger counts
+-- every attempt that leaves `running` that way, whichever statement settles
+-- it (ack, ack-and-lease, retry, dead, a lost lease's reclaim); a retried
+-- attempt has no finish time and counts at its start. Maintenance deletes
+-- buckets older than an hour.
+CREATE TABLE IF NOT EXISTS throughput (
+    queue     TEXT NOT NULL,
+    bucket    INTEGER NOT NULL,
+    succeeded INTEGER NOT NULL DEFAULT 0,
+    failed    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue, bucket)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS jobs_throughput AFTER UPDATE OF state ON jobs
+WHEN OLD.state = 'running' AND NEW.state IN ('succeeded', 'retrying', 'dead')
+BEGIN
+    INSERT INTO throughput (queue, bucket, succeeded, failed)
+    VALUES (NEW.queue, COALESCE(NEW.finished_at, NEW.started_at, 0) / 10000,
+            NEW.state = 'succeeded', NEW.state <> 'succeeded')
+    ON CONFLICT (queue, bucket) DO UPDATE
+        SET succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed;
+END;

@@ -13,7 +13,8 @@ use crate::broker::{BrokerResult, LeaseRef, Leased, Settled};
 /// as settle.lua does in one script: a busy worker pays one round trip and
 /// one commit per job. Both are rows of `jobs`, so one UPDATE can change
 /// them: the attempt's row (`?1`, if token `?2` still holds it) becomes
-/// succeeded; the first `?6` queued jobs of queue `?5` become running like
+/// succeeded; the first `?6` queued jobs of queue `?5` (none while it is
+/// paused) become running like
 /// in [`TAKE`](super::lease::TAKE), but only when the token holds (the
 /// EXISTS), so a stale ack takes nothing. An UPDATE whose WHERE holds a
 /// subquery runs in two passes (SQLite collects the rows, then changes
@@ -32,6 +33,7 @@ pub(super) const ACK_AND_TAKE: &str = "UPDATE jobs SET \
        cancel_requested = CASE WHEN id = ?1 THEN cancel_requested ELSE 0 END \
      WHERE (id = ?1 AND token = ?2 AND state = 'running') \
         OR (id IN (SELECT id FROM jobs WHERE queue = ?5 AND state = 'queued' \
+                   AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE name = ?5) \
                    ORDER BY ready_seq, run_at LIMIT ?6) \
             AND EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND token = ?2 AND state = 'running')) \
      RETURNING id, name, payload, attempts, max_attempts, timeout_ms, \

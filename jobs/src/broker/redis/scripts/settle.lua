@@ -8,6 +8,9 @@
 -- KEYS[3]  dead zset (score = time of death, ms)
 -- KEYS[4]  ready list
 -- KEYS[5]  stats hash of the queue
+-- KEYS[6]  paused flag of the queue (ack leases nothing while it exists)
+-- KEYS[7]  throughput hash of the queue: `s:<bucket>` succeeded and
+--          `f:<bucket>` failed attempts per 10-second bucket
 -- ARGV[1]  job hash key prefix
 -- ARGV[2]  id
 -- ARGV[3]  token of the attempt
@@ -21,6 +24,7 @@
 -- ARGV[10] lease length, ms
 -- ARGV[11] worker incarnation id
 -- ARGV[12] token prefix of the next lease, unique per call
+-- ARGV[13] the current throughput bucket (now / 10 s)
 -- Returns  {1, leased...} settled (leased: what take() returns), or {0}
 --          stale (the token did not match; counted in stats).
 --
@@ -42,16 +46,19 @@ if outcome == 'ack' then
     redis.call('HSET', key, 's', 'succeeded', 'f', now)
   end
   redis.call('PEXPIRE', key, ARGV[7])
-  local leased = take(KEYS[4], KEYS[1], KEYS[3], prefix, now, tonumber(ARGV[10]),
+  redis.call('HINCRBY', KEYS[7], 's:' .. ARGV[13], 1)
+  local leased = take(KEYS[4], KEYS[1], KEYS[3], KEYS[6], prefix, now, tonumber(ARGV[10]),
     tonumber(ARGV[9]), ARGV[11], ARGV[12])
   table.insert(leased, 1, 1)
   return leased
 elseif outcome == 'retry' then
   redis.call('HSET', key, 's', 'retrying', 'err', ARGV[6], 'r', ARGV[7])
   redis.call('ZADD', KEYS[2], ARGV[7], id)
+  redis.call('HINCRBY', KEYS[7], 'f:' .. ARGV[13], 1)
 elseif outcome == 'dead' then
   redis.call('HSET', key, 's', 'dead', 'err', ARGV[6], 'f', now)
   redis.call('ZADD', KEYS[3], now, id)
+  redis.call('HINCRBY', KEYS[7], 'f:' .. ARGV[13], 1)
 elseif outcome == 'release' then
   redis.call('HINCRBY', key, 'a', -1)
   redis.call('HSET', key, 's', 'queued')

@@ -1,8 +1,8 @@
 -- take.lua: a library, not a script. It is prepended to lease.lua and
 -- settle.lua so both lease jobs the same way.
 --
--- take(ready, running, dead, prefix, now, lease_ms, n, worker, token_prefix)
---   pops up to n ids from the head of the ready list and turns each into a
+-- take(ready, running, dead, paused, prefix, now, lease_ms, n, worker, token_prefix)
+--   takes nothing while the queue's paused flag exists; else pops up to n ids from the head of the ready list and turns each into a
 --   running attempt: attempt counter + 1, a token (token_prefix .. position),
 --   the lease expiry in the running zset. Returns eleven values per job:
 --   id, name, payload, attempt, max_attempts, timeout_ms, backoff_base_ms,
@@ -14,9 +14,9 @@
 -- payload or a max attempts (written by hand, or by an older version) is
 -- not run: it goes to the dead set with an error naming what it lacks, so
 -- it is seen and can be discarded instead of reading "queued" forever.
-local function take(ready, running, dead, prefix, now, lease, n, worker, token_prefix)
+local function take(ready, running, dead, paused, prefix, now, lease, n, worker, token_prefix)
   local out = {}
-  if n < 1 then return out end
+  if n < 1 or redis.call('EXISTS', paused) == 1 then return out end
   local ids = redis.call('RPOP', ready, n)
   if not ids then return out end
   for i, id in ipairs(ids) do
