@@ -5,12 +5,15 @@
 
   // A form with data-confirm asks before it is sent (actions that cannot
   // be undone: deliver, cancel, return).
+  // A button with data-confirm-button asks the same for itself only (the
+  // bulk form's "discard", beside its "retry").
   document.addEventListener("submit", function (e) {
     var form = e.target;
-    if (form instanceof HTMLFormElement && form.dataset.confirm) {
-      if (!window.confirm(form.dataset.confirm)) {
-        e.preventDefault();
-      }
+    var button = e.submitter;
+    var question = (button && button.dataset && button.dataset.confirmButton) ||
+      (form instanceof HTMLFormElement && form.dataset.confirm);
+    if (question && !window.confirm(question)) {
+      e.preventDefault();
     }
   }, true);
 

@@ -101,7 +101,8 @@ pub async fn get(
 }
 
 /// Paquetería's queues, then any other queue the broker has seen.
-async fn known_queues(s: &AppState) -> ApiResult<Vec<String>> {
+/// Paquetería's queues and any other the broker has seen.
+pub(crate) async fn known_queues(s: &AppState) -> ApiResult<Vec<String>> {
     let mut names: Vec<String> = paqueteria_core::jobs::queues::ALL
         .iter()
         .map(|q| (*q).to_owned())
@@ -170,19 +171,22 @@ pub async fn retry(
     client: ClientAddr,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<StatusCode> {
-    let id = job_id(id)?;
-    if s.broker.rerun_dead(&id).await.map_err(broker_error)? {
+    retry_dead(&s, user.user(), client, &job_id(id)?).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Runs dead job `id` again for `user` (an admin), audited; 404 when it
+/// is not in the dead set.
+pub(crate) async fn retry_dead(
+    s: &AppState,
+    user: &User,
+    client: ClientAddr,
+    id: &JobId,
+) -> ApiResult<()> {
+    if s.broker.rerun_dead(id).await.map_err(broker_error)? {
         let subject = format!("job:{id}");
-        audit(
-            &s,
-            user.user(),
-            client,
-            AuditAction::JobsRetried,
-            &subject,
-            "1 job",
-        )
-        .await?;
-        Ok(StatusCode::ACCEPTED)
+        audit(s, user, client, AuditAction::JobsRetried, &subject, "1 job").await?;
+        Ok(())
     } else {
         Err(ApiError::NotFound(format!("dead job {id}")))
     }
@@ -196,19 +200,30 @@ pub async fn discard(
     client: ClientAddr,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<StatusCode> {
-    let id = job_id(id)?;
-    if s.broker.discard(&id).await.map_err(broker_error)? {
+    discard_dead(&s, user.user(), client, &job_id(id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes dead job `id` for `user` (an admin), audited; 404 when it is
+/// not in the dead set.
+pub(crate) async fn discard_dead(
+    s: &AppState,
+    user: &User,
+    client: ClientAddr,
+    id: &JobId,
+) -> ApiResult<()> {
+    if s.broker.discard(id).await.map_err(broker_error)? {
         let subject = format!("job:{id}");
         audit(
-            &s,
-            user.user(),
+            s,
+            user,
             client,
             AuditAction::JobsDiscarded,
             &subject,
             "1 job",
         )
         .await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     } else {
         Err(ApiError::NotFound(format!("dead job {id}")))
     }
@@ -222,7 +237,7 @@ pub struct JobListQuery {
     pub queue: Option<String>,
     /// `queued` (default), `scheduled` (retrying ones included), `running`
     /// or `dead`.
-    #[param(value_type = Option<ListState>)]
+    #[param(inline, value_type = Option<ListState>)]
     pub state: Option<ListState>,
     /// Only jobs of this name (exact), e.g. `sms.send`.
     pub name: Option<String>,
@@ -259,7 +274,17 @@ pub async fn list(
     user: Authorized<Managers>,
     ValidQuery(q): ValidQuery<JobListQuery>,
 ) -> ApiResult<Json<JobListPage>> {
-    let admin = user.user().role == Role::Admin;
+    Ok(Json(list_page(&s, user.user(), q).await?))
+}
+
+/// The page of jobs `q` asks for, as `user` (a supervisor or an admin) may
+/// see it: a text search and payloads are for admins.
+pub(crate) async fn list_page(
+    s: &AppState,
+    user: &User,
+    q: JobListQuery,
+) -> ApiResult<JobListPage> {
+    let admin = user.role == Role::Admin;
     let page = q.page.unwrap_or(1);
     let limit = q.limit.unwrap_or(50);
     if page < 1 {
@@ -294,12 +319,12 @@ pub async fn list(
     if !admin {
         found.jobs.iter_mut().for_each(redact);
     }
-    Ok(Json(JobListPage {
+    Ok(JobListPage {
         items: found.jobs,
         page,
         limit,
         more: found.more,
-    }))
+    })
 }
 
 fn queue_name(raw: &str) -> ApiResult<&str> {
@@ -316,7 +341,9 @@ fn queue_name(raw: &str) -> ApiResult<&str> {
     Ok(raw)
 }
 
-async fn pause_or_resume(
+/// Pauses or resumes `queue` for `user` (an admin), audited; 404 for a
+/// queue neither Paquetería's nor ever seen by the broker.
+pub(crate) async fn pause_or_resume(
     s: &AppState,
     user: &User,
     client: ClientAddr,
@@ -383,21 +410,24 @@ pub async fn run_now(
     client: ClientAddr,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<StatusCode> {
-    let id = job_id(id)?;
-    if s.broker.run_now(&id).await.map_err(broker_error)? {
+    run_job_now(&s, user.user(), client, &job_id(id)?).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Makes job `id` due now for `user` (an admin), audited; 404 for no such
+/// job, 409 for one that does not wait for a time.
+pub(crate) async fn run_job_now(
+    s: &AppState,
+    user: &User,
+    client: ClientAddr,
+    id: &JobId,
+) -> ApiResult<()> {
+    if s.broker.run_now(id).await.map_err(broker_error)? {
         let subject = format!("job:{id}");
-        audit(
-            &s,
-            user.user(),
-            client,
-            AuditAction::JobRunNow,
-            &subject,
-            "1 job",
-        )
-        .await?;
-        return Ok(StatusCode::ACCEPTED);
+        audit(s, user, client, AuditAction::JobRunNow, &subject, "1 job").await?;
+        return Ok(());
     }
-    match s.broker.job(&id).await.map_err(broker_error)? {
+    match s.broker.job(id).await.map_err(broker_error)? {
         None => Err(ApiError::NotFound(format!("job {id}"))),
         Some(job) => Err(ApiError::Conflict(format!(
             "job {id} is {}: only a scheduled or retrying job can run now",
@@ -422,8 +452,19 @@ pub async fn cancel(
     client: ClientAddr,
     ValidPath(id): ValidPath<String>,
 ) -> ApiResult<Json<Cancelled>> {
-    let id = job_id(id)?;
-    let outcome = match s.broker.cancel(&id).await.map_err(broker_error)? {
+    let outcome = cancel_job(&s, user.user(), client, &job_id(id)?).await?;
+    Ok(Json(Cancelled { outcome }))
+}
+
+/// Cancels job `id` (or asks it to stop) for `user` (an admin), audited:
+/// `cancelled` or `requested`; 404 for no such job, 409 for one that ended.
+pub(crate) async fn cancel_job(
+    s: &AppState,
+    user: &User,
+    client: ClientAddr,
+    id: &JobId,
+) -> ApiResult<&'static str> {
+    let outcome = match s.broker.cancel(id).await.map_err(broker_error)? {
         CancelOutcome::Cancelled => "cancelled",
         CancelOutcome::Requested => "requested",
         CancelOutcome::AlreadyFinished(state) => {
@@ -433,15 +474,15 @@ pub async fn cancel(
     };
     let subject = format!("job:{id}");
     audit(
-        &s,
-        user.user(),
+        s,
+        user,
         client,
         AuditAction::JobCancelled,
         &subject,
         outcome,
     )
     .await?;
-    Ok(Json(Cancelled { outcome }))
+    Ok(outcome)
 }
 
 /// The most ids one bulk request may name.
@@ -494,6 +535,17 @@ pub async fn bulk(
     client: ClientAddr,
     ValidJson(req): ValidJson<BulkRequest>,
 ) -> ApiResult<Json<BulkDone>> {
+    Ok(Json(bulk_action(&s, user.user(), client, req).await?))
+}
+
+/// Retries or discards the dead jobs `req` names for `user` (an admin),
+/// audited with the count.
+pub(crate) async fn bulk_action(
+    s: &AppState,
+    user: &User,
+    client: ClientAddr,
+    req: BulkRequest,
+) -> ApiResult<BulkDone> {
     let (count, detail) = match (req.ids, req.filter) {
         (Some(ids), None) => {
             if ids.is_empty() || ids.len() > BULK_IDS {
@@ -554,9 +606,9 @@ pub async fn bulk(
         DeadAction::Retry => AuditAction::JobsRetried,
         DeadAction::Discard => AuditAction::JobsDiscarded,
     };
-    audit(&s, user.user(), client, action, "jobs:bulk", &detail).await?;
-    Ok(Json(BulkDone {
+    audit(s, user, client, action, "jobs:bulk", &detail).await?;
+    Ok(BulkDone {
         action: req.action.as_str(),
         count,
-    }))
+    })
 }

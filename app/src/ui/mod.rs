@@ -244,7 +244,16 @@ pub fn router(state: AppState) -> Router {
         .route("/courier", get(courier::day))
         .route("/console", get(console::overview::page))
         .route("/console/overview", get(console::overview::part))
+        .route("/console/jobs", get(console::jobs::list))
+        .route("/console/jobs/bulk", post(console::jobs::bulk))
+        .route("/console/jobs/export.json", get(console::jobs::export_json))
+        .route("/console/jobs/export.csv", get(console::jobs::export_csv))
         .route("/console/jobs/{id}", get(console::job::show))
+        .route("/console/jobs/{id}/{action}", post(console::jobs::act))
+        .route(
+            "/console/queues/{queue}/{action}",
+            post(console::jobs::queue),
+        )
         .route("/console/messages", get(console::messages::list))
         .route(
             "/console/messages/{id}/resend",

@@ -153,3 +153,42 @@ async fn an_admin_follows_a_report_to_its_download_and_switches_language(
     scenario(app, "admin", &["admin@example.com", PASSWORD]).await;
 }
 on_both_stacks!(an_admin_follows_a_report_to_its_download_and_switches_language);
+
+async fn the_jobs_console_retries_a_dead_job_and_holds_a_paused_queue(
+    app: &TestApp,
+    branches: &[i64],
+) {
+    use paqueteria_jobs::Job;
+    crate::common::staff_at(
+        app,
+        "sup@example.com",
+        paqueteria_core::domain::Role::Supervisor,
+        Some(branches[0]),
+    )
+    .await;
+    // A report job whose report does not exist yet dies; the report is
+    // then asked for (its job is the dead one, same id), so a retry runs.
+    let broker = app.broker().await;
+    let job = paqueteria_core::jobs::GenerateReportXlsx { report_id: 1 }
+        .to_new_job()
+        .unwrap();
+    let dead = broker.enqueue(job).await.unwrap().id;
+    let ended =
+        paqueteria_testkit::job_ended(&broker, &dead, std::time::Duration::from_secs(30)).await;
+    assert_eq!(
+        ended.state,
+        paqueteria_jobs::broker::JobState::Dead,
+        "{ended:?}"
+    );
+    let admin = crate::common::token(app, "admin@example.com").await;
+    let r = app
+        .post_json(
+            "/api/v1/reports",
+            Some(&admin),
+            &serde_json::json!({"kind": "xlsx"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    scenario(app, "console", &[PASSWORD, dead.as_str()]).await;
+}
+on_both_stacks!(the_jobs_console_retries_a_dead_job_and_holds_a_paused_queue);

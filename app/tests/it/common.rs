@@ -16,6 +16,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Store,
     pub data_dir: std::path::PathBuf,
+    /// `REDIS_URL` and `REDIS_PREFIX` when the app runs on Redis.
+    redis: Option<(String, String)>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dir: tempfile::TempDir,
@@ -73,13 +75,46 @@ impl TestApp {
         let done = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
+        let redis = env.get("REDIS_URL").map(|url| {
+            (
+                url.clone(),
+                env.get("REDIS_PREFIX")
+                    .cloned()
+                    .unwrap_or_else(|| "paq".to_owned()),
+            )
+        });
         Self {
+            redis,
             addr,
             store,
             data_dir: dir.path().join("data"),
             stop: Some(tx),
             done,
             _dir: dir,
+        }
+    }
+
+    /// The app's job broker, as another process opens it: the embedded
+    /// engine's file, or Redis under the app's prefix.
+    pub async fn broker(&self) -> paqueteria_jobs::broker::SharedBroker {
+        use paqueteria_jobs::broker::BrokerConfig;
+        match &self.redis {
+            Some((url, prefix)) => std::sync::Arc::new(
+                paqueteria_jobs::broker::redis::RedisBroker::connect(
+                    url,
+                    prefix,
+                    BrokerConfig::default(),
+                )
+                .unwrap(),
+            ),
+            None => std::sync::Arc::new(
+                paqueteria_jobs::broker::sqlite::SqliteBroker::open(
+                    &self.data_dir.join("jobs.sqlite3"),
+                    BrokerConfig::default(),
+                )
+                .await
+                .unwrap(),
+            ),
         }
     }
 

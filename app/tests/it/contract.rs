@@ -524,3 +524,36 @@ async fn redoc_is_served_from_the_app_itself() {
     assert_eq!(licence.status, 200);
     app.stop().await;
 }
+
+/// Every `$ref` of the OpenAPI document names a schema the document holds
+/// (a generated client, or a fuzzer, fails on the first that does not).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_reference_of_the_openapi_document_resolves() {
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let (app, _) = app_with_staff_and(&[]).await;
+    let doc = app.get("/openapi.json", None).await.json();
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(found.len() > 20, "{found:?}");
+    let schemas = &doc["components"]["schemas"];
+    let missing: Vec<&str> = found
+        .into_iter()
+        .filter(|r| {
+            r.strip_prefix("#/components/schemas/")
+                .is_none_or(|name| schemas.get(name).is_none())
+        })
+        .collect();
+    assert!(missing.is_empty(), "unresolved: {missing:?}");
+    app.stop().await;
+}

@@ -597,6 +597,12 @@ pub(crate) const SIGNED_IN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/console"),
     ("GET", "/console/overview"),
     ("GET", "/console/jobs/sms.send:1"),
+    ("GET", "/console/jobs?state=dead"),
+    ("GET", "/console/jobs/export.json"),
+    ("GET", "/console/jobs/export.csv"),
+    ("POST", "/console/jobs/bulk"),
+    ("POST", "/console/jobs/sms.send:1/retry"),
+    ("POST", "/console/queues/reports/pause"),
     ("GET", "/console/messages"),
     ("POST", "/console/messages/1/resend"),
 ];

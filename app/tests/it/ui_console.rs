@@ -242,3 +242,178 @@ async fn the_overview_shows_queues_and_workers_and_finds_a_job_by_id() {
     assert!(!page.body.contains("id=\"payload\""), "{}", page.body);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_job_is_found_retried_in_bulk_and_a_paused_queue_holds_its_jobs_from_the_pages() {
+    use paqueteria_core::jobs::{GenerateReportXlsx, Ping};
+    use paqueteria_jobs::Job;
+    use paqueteria_jobs::broker::sqlite::SqliteBroker;
+    use paqueteria_jobs::broker::{BrokerConfig, JobId, JobState, SharedBroker};
+    use paqueteria_testkit::job_ended;
+
+    let (app, branches) = crate::common::app_with_staff().await;
+    crate::common::staff_at(&app, "sup@example.com", Role::Supervisor, Some(branches[0])).await;
+    let broker: SharedBroker = std::sync::Arc::new(
+        SqliteBroker::open(&app.data_dir.join("jobs.sqlite3"), BrokerConfig::default())
+            .await
+            .unwrap(),
+    );
+    let wait = Duration::from_secs(20);
+    // A report job whose report does not exist yet dies.
+    let job = GenerateReportXlsx { report_id: 1 }.to_new_job().unwrap();
+    let dead = broker.enqueue(job).await.unwrap().id;
+    assert_eq!(job_ended(&broker, &dead, wait).await.state, JobState::Dead);
+
+    // Found by filter; an admin may select it, a supervisor only reads.
+    let list = "/console/jobs?state=dead&name=report.xlsx";
+    let mut admin = signed_in(&app, "admin@example.com").await;
+    let page = get(&app, &mut admin, list, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!("value=\"{dead}\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("report 1"), "the error: {}", page.body);
+    let other = get(
+        &app,
+        &mut admin,
+        "/console/jobs?state=dead&name=sms.send",
+        &[],
+    )
+    .await;
+    assert!(other.body.contains("id=\"no-jobs\""), "{}", other.body);
+    let mut sup = signed_in(&app, "sup@example.com").await;
+    let read = get(&app, &mut sup, list, &[]).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert!(read.body.contains(&dead.to_string()), "{}", read.body);
+    assert!(
+        !read.body.contains("name=\"id\""),
+        "no selection: {}",
+        read.body
+    );
+    assert!(
+        !read.body.contains("value=\"retry\""),
+        "no retry: {}",
+        read.body
+    );
+    let token = token_of(&read);
+    let r = post_form(
+        &app,
+        &mut sup,
+        "/console/jobs/bulk",
+        &[
+            ("authenticity_token", token.as_str()),
+            ("action", "retry"),
+            ("scope", "selected"),
+            ("id", dead.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(
+        broker.job(&dead).await.unwrap().unwrap().state,
+        JobState::Dead
+    );
+
+    // Exported as the filter reads it.
+    for (ext, kind) in [("json", "application/json"), ("csv", "text/csv")] {
+        let r = get(
+            &app,
+            &mut admin,
+            &format!("/console/jobs/export.{ext}?state=dead&name=report.xlsx"),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.header("content-type").unwrap().starts_with(kind));
+        assert!(r.body.contains(dead.as_str()), "{ext}: {}", r.body);
+    }
+
+    // The report is asked for now (its job is the dead one); a bulk retry
+    // of every dead job the filter matches runs it.
+    let admin_token = crate::common::token(&app, "admin@example.com").await;
+    let report = app
+        .post_json(
+            "/api/v1/reports",
+            Some(&admin_token),
+            &serde_json::json!({"kind": "xlsx"}),
+        )
+        .await;
+    assert_eq!(report.status, 202, "{}", report.body);
+    let token = token_of(&page);
+    let r = post_form(
+        &app,
+        &mut admin,
+        "/console/jobs/bulk",
+        &[
+            ("authenticity_token", token.as_str()),
+            ("action", "retry"),
+            ("scope", "matching"),
+            ("name", "report.xlsx"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(r.header("location").unwrap().ends_with("done=retry:1"));
+    assert_eq!(
+        job_ended(&broker, &dead, wait).await.state,
+        JobState::Succeeded
+    );
+
+    // Pause the reports queue from the overview: a report waits while
+    // other queues' jobs run; resume runs it.
+    let overview = get(&app, &mut admin, "/console", &[]).await;
+    assert!(overview.body.contains("/console/queues/reports/pause"));
+    let token = token_of(&overview);
+    let r = post_form(
+        &app,
+        &mut admin,
+        "/console/queues/reports/pause",
+        &[("authenticity_token", token.as_str())],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let part = get(&app, &mut admin, "/console/overview", &[]).await;
+    assert!(
+        part.body.contains("/console/queues/reports/resume"),
+        "{}",
+        part.body
+    );
+    let report = app
+        .post_json(
+            "/api/v1/reports",
+            Some(&admin_token),
+            &serde_json::json!({"kind": "xlsx"}),
+        )
+        .await;
+    let waiting = JobId::parse(report.json()["job_id"].as_str().unwrap()).unwrap();
+    for _ in 0..3 {
+        let ping = broker
+            .enqueue(Ping {}.to_new_job().unwrap())
+            .await
+            .unwrap()
+            .id;
+        assert_eq!(
+            job_ended(&broker, &ping, wait).await.state,
+            JobState::Succeeded
+        );
+    }
+    assert_eq!(
+        broker.job(&waiting).await.unwrap().unwrap().state,
+        JobState::Queued
+    );
+    let r = post_form(
+        &app,
+        &mut admin,
+        "/console/queues/reports/resume",
+        &[("authenticity_token", token.as_str())],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        job_ended(&broker, &waiting, wait).await.state,
+        JobState::Succeeded
+    );
+    app.stop().await;
+}

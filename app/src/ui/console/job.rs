@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_csrf::CsrfToken;
-use paqueteria_jobs::broker::JobInfo;
+use paqueteria_jobs::broker::{JobInfo, JobState};
 
 use super::super::format::{datetime, utc};
 use super::super::pages::chrome;
@@ -41,6 +41,12 @@ struct JobPage {
     last_error: Option<String>,
     /// What it belongs to: label, link.
     belongs: Option<(String, String)>,
+    /// The id, escaped for a URL path.
+    href: String,
+    /// What an admin may do with it now: action, button, confirmation.
+    actions: Vec<(&'static str, String, Option<String>)>,
+    /// What was just done to it.
+    notice: Option<String>,
 }
 
 /// The payload as indented JSON (as stored when it is not JSON).
@@ -89,6 +95,44 @@ async fn belongs_to(
     })
 }
 
+/// `GET /console/jobs/{id}` query: the action just done.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct JobQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// The actions an admin may take on a job in `state`: action, button,
+/// confirmation for what cannot be undone.
+fn actions_for(state: JobState, lang: Lang) -> Vec<(&'static str, String, Option<String>)> {
+    let mut out = Vec::new();
+    match state {
+        JobState::Dead => {
+            out.push(("retry", lang.t("console.retry"), None));
+            out.push((
+                "discard",
+                lang.t("console.discard"),
+                Some(lang.t("console.confirm_discard")),
+            ));
+        }
+        JobState::Scheduled | JobState::Retrying => {
+            out.push(("run-now", lang.t("console.run_now"), None));
+            out.push((
+                "cancel",
+                lang.t("console.cancel"),
+                Some(lang.t("console.confirm_cancel")),
+            ));
+        }
+        JobState::Queued | JobState::Running => out.push((
+            "cancel",
+            lang.t("console.cancel"),
+            Some(lang.t("console.confirm_cancel")),
+        )),
+        JobState::Succeeded | JobState::Cancelled => {}
+    }
+    out
+}
+
 /// `GET /console/jobs/{id}`: the job (admins and supervisors).
 pub async fn show(
     State(s): State<AppState>,
@@ -96,6 +140,7 @@ pub async fn show(
     user: UiUser,
     csrf: CsrfToken,
     Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<JobQuery>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
     let lang = chrome.lang;
@@ -134,7 +179,18 @@ pub async fn show(
     let admin = may_act(&user);
     let belongs = belongs_to(&s, &user, &job, lang).await;
     let state_key = job.state.as_str();
+    let notice = q
+        .done
+        .filter(|d| matches!(d.as_str(), "retry" | "cancel" | "run_now"))
+        .map(|d| lang.t_with(&format!("console.done_{d}"), "n", "1"));
     let page = JobPage {
+        href: form_urlencoded::byte_serialize(job.id.as_str().as_bytes()).collect(),
+        actions: if admin {
+            actions_for(job.state, lang)
+        } else {
+            Vec::new()
+        },
+        notice,
         id: job.id.as_str().to_owned(),
         name: job.name.clone(),
         queue: job.queue.clone(),

@@ -5,6 +5,7 @@
 //! audit log.
 
 pub mod job;
+pub mod jobs;
 pub mod messages;
 pub mod overview;
 

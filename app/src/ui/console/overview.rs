@@ -31,6 +31,11 @@ struct QueueLine {
     oldest: String,
     /// Something waits long or died: shown as trouble.
     trouble: bool,
+    /// Paused: it takes jobs and runs none.
+    paused: bool,
+    /// "120 ✓ · 3 ✗": succeeded and failed in the last minute, and hour.
+    minute: String,
+    hour: String,
 }
 
 /// One live worker.
@@ -50,6 +55,10 @@ struct Overview {
     workers: Vec<WorkerLine>,
     /// When it was read, for the "as of" line.
     read_at: String,
+    /// An admin reads it: pause and resume are offered.
+    admin: bool,
+    /// The CSRF token of those forms.
+    csrf: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -85,19 +94,12 @@ fn wait(seconds: f64, lang: Lang) -> String {
     }
 }
 
-/// The queues and workers as they are now.
-async fn read(s: &AppState, lang: Lang) -> Result<Overview, ApiError> {
+/// The queues and workers as they are now, for `user`.
+async fn read(s: &AppState, user: &UiUser, chrome: &Chrome) -> Result<Overview, ApiError> {
+    let lang = chrome.lang;
     let unavailable =
         |e: paqueteria_jobs::BrokerError| ApiError::Unavailable(format!("broker: {e}"));
-    let mut names: Vec<String> = paqueteria_core::jobs::queues::ALL
-        .iter()
-        .map(|q| (*q).to_owned())
-        .collect();
-    for q in s.broker.queues().await.map_err(unavailable)? {
-        if !names.contains(&q) {
-            names.push(q);
-        }
-    }
+    let names = crate::routes::jobs::known_queues(s).await?;
     let stats = s.broker.stats(&names).await.map_err(unavailable)?;
     let mut workers = s.broker.workers().await.map_err(unavailable)?;
     workers.sort_by(|a, b| (a.started_at_ms, &a.id).cmp(&(b.started_at_ms, &b.id)));
@@ -114,6 +116,21 @@ async fn read(s: &AppState, lang: Lang) -> Result<Overview, ApiError> {
                 dead: thousands(q.dead),
                 oldest: wait(q.oldest_age_s, lang),
                 trouble: q.dead > 0 || q.oldest_age_s > 60.0,
+                paused: q.paused,
+                minute: lang
+                    .t_with(
+                        "console.throughput",
+                        "ok",
+                        &thousands(q.throughput.succeeded_1m),
+                    )
+                    .replace("%{failed}", &thousands(q.throughput.failed_1m)),
+                hour: lang
+                    .t_with(
+                        "console.throughput",
+                        "ok",
+                        &thousands(q.throughput.succeeded_1h),
+                    )
+                    .replace("%{failed}", &thousands(q.throughput.failed_1h)),
             })
             .collect(),
         workers: workers
@@ -129,6 +146,8 @@ async fn read(s: &AppState, lang: Lang) -> Result<Overview, ApiError> {
             })
             .collect(),
         read_at: datetime(now, tz, lang),
+        admin: super::may_act(user),
+        csrf: chrome.csrf.clone(),
     })
 }
 
@@ -169,7 +188,7 @@ pub async fn page(
             Err(_) => missing = Some(wanted.to_owned()),
         }
     }
-    match read(&s, chrome.lang).await {
+    match read(&s, &user, &chrome).await {
         Ok(overview) => (
             if missing.is_some() {
                 StatusCode::NOT_FOUND
@@ -200,7 +219,7 @@ pub async fn part(
         let msg = chrome.t("errors.forbidden");
         return refused(chrome, StatusCode::FORBIDDEN, msg);
     }
-    match read(&s, chrome.lang).await {
+    match read(&s, &user, &chrome).await {
         Ok(overview) => OverviewPart { chrome, overview }.into_response(),
         Err(e) => from_api(chrome, e),
     }
