@@ -16,10 +16,10 @@ use paqueteria_jobs::broker::{DeadAction, JobId, JobInfo, ListState, SEARCH_LIMI
 use serde::Deserialize;
 
 use super::super::format::{datetime, utc};
-use super::super::pages::{chrome, csrf_refused};
+use super::super::pages::chrome;
 use super::super::refusal::{from_api, refused};
 use super::super::{Chrome, Lang, UiUser};
-use super::{may_act, may_read};
+use super::{admin_form, may_act, may_read};
 use crate::client::ClientAddr;
 use crate::routes::jobs::{BulkFilter, BulkRequest, JobListQuery};
 use crate::startup::AppState;
@@ -221,7 +221,6 @@ pub async fn bulk(
     client: ClientAddr,
     body: String,
 ) -> Response {
-    let lang = chrome(&headers, Some(&user), &csrf).lang;
     // Repeated `id` fields: read as pairs (a struct would keep one).
     let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -233,14 +232,11 @@ pub async fn bulk(
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    if csrf.verify(&field("authenticity_token")).is_err() {
-        return csrf_refused(lang);
-    }
-    let chrome = chrome(&headers, Some(&user), &csrf);
-    if !may_act(&user) {
-        let msg = lang.t("errors.forbidden");
-        return refused(chrome, StatusCode::FORBIDDEN, msg);
-    }
+    let chrome = match admin_form(&headers, &user, &csrf, &field("authenticity_token")) {
+        Ok(c) => c,
+        Err(refusal) => return *refusal,
+    };
+    let lang = chrome.lang;
     let action = match field("action").as_str() {
         "retry" => DeadAction::Retry,
         "discard" => DeadAction::Discard,
@@ -310,15 +306,11 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     axum::Form(f): axum::Form<ActionForm>,
 ) -> Response {
-    let lang = chrome(&headers, Some(&user), &csrf).lang;
-    if csrf.verify(&f.authenticity_token).is_err() {
-        return csrf_refused(lang);
-    }
-    let chrome = chrome(&headers, Some(&user), &csrf);
-    if !may_act(&user) {
-        let msg = lang.t("errors.forbidden");
-        return refused(chrome, StatusCode::FORBIDDEN, msg);
-    }
+    let chrome = match admin_form(&headers, &user, &csrf, &f.authenticity_token) {
+        Ok(c) => c,
+        Err(refusal) => return *refusal,
+    };
+    let lang = chrome.lang;
     let Ok(job) = JobId::parse(id) else {
         let msg = lang.t("errors.not_found");
         return refused(chrome, StatusCode::NOT_FOUND, msg);
@@ -365,15 +357,11 @@ pub async fn queue(
     Path((queue, action)): Path<(String, String)>,
     axum::Form(f): axum::Form<ActionForm>,
 ) -> Response {
-    let lang = chrome(&headers, Some(&user), &csrf).lang;
-    if csrf.verify(&f.authenticity_token).is_err() {
-        return csrf_refused(lang);
-    }
-    let chrome = chrome(&headers, Some(&user), &csrf);
-    if !may_act(&user) {
-        let msg = lang.t("errors.forbidden");
-        return refused(chrome, StatusCode::FORBIDDEN, msg);
-    }
+    let chrome = match admin_form(&headers, &user, &csrf, &f.authenticity_token) {
+        Ok(c) => c,
+        Err(refusal) => return *refusal,
+    };
+    let lang = chrome.lang;
     let pause = match action.as_str() {
         "pause" => true,
         "resume" => false,

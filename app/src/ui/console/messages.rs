@@ -179,16 +179,10 @@ pub async fn resend(
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<ResendForm>,
 ) -> Response {
-    let chrome = chrome(&headers, Some(&user), &csrf);
-    let lang = chrome.lang;
-    if csrf.verify(&f.authenticity_token).is_err() {
-        let msg = lang.t("errors.csrf");
-        return refused(chrome, StatusCode::FORBIDDEN, msg);
-    }
-    if !may_act(&user) {
-        let msg = lang.t("errors.forbidden");
-        return refused(chrome, StatusCode::FORBIDDEN, msg);
-    }
+    let chrome = match super::admin_form(&headers, &user, &csrf, &f.authenticity_token) {
+        Ok(c) => c,
+        Err(refusal) => return *refusal,
+    };
     let resent = match s.store.resend_notification(id, user.0.id).await {
         Ok(r) => r,
         Err(e) => return from_api(chrome, e.into()),

@@ -9,7 +9,11 @@ pub mod jobs;
 pub mod messages;
 pub mod overview;
 
-use super::UiUser;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum_csrf::CsrfToken;
+
+use super::{Chrome, UiUser};
 use crate::auth::{Admins, Managers};
 
 /// Whether `user` may open the console (admins and supervisors).
@@ -20,4 +24,28 @@ pub(super) fn may_read(user: &UiUser) -> bool {
 /// Whether `user` may act in the console (admins).
 pub(super) fn may_act(user: &UiUser) -> bool {
     user.may::<Admins>()
+}
+
+/// The check every console action makes before it acts: the form's CSRF
+/// token (`token`), then the role (admins). The page's layout, or the
+/// refusal to answer with.
+pub(super) fn admin_form(
+    headers: &HeaderMap,
+    user: &UiUser,
+    csrf: &CsrfToken,
+    token: &str,
+) -> Result<Chrome, Box<Response>> {
+    let chrome = super::pages::chrome(headers, Some(user), csrf);
+    if csrf.verify(token).is_err() {
+        return Err(Box::new(super::pages::csrf_refused(chrome.lang)));
+    }
+    if !may_act(user) {
+        let msg = chrome.t("errors.forbidden");
+        return Err(Box::new(super::refusal::refused(
+            chrome,
+            StatusCode::FORBIDDEN,
+            msg,
+        )));
+    }
+    Ok(chrome)
 }
