@@ -203,7 +203,7 @@ impl Chrome {
         let roles = match page {
             "customers" => Staff::ROLES,
             "reports" => Managers::ROLES,
-            "users" => Admins::ROLES,
+            "users" | "audit" => Admins::ROLES,
             "tariffs" | "branches" | "profile" => Everyone::ROLES,
             _ => &[],
         };
@@ -244,6 +244,7 @@ pub fn router(state: AppState) -> Router {
         .route("/courier", get(courier::day))
         .route("/console", get(console::overview::page))
         .route("/console/overview", get(console::overview::part))
+        .route("/console/audit", get(console::audit::list))
         .route("/console/jobs", get(console::jobs::list))
         .route("/console/jobs/bulk", post(console::jobs::bulk))
         .route("/console/jobs/export.json", get(console::jobs::export_json))

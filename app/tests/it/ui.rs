@@ -597,6 +597,7 @@ pub(crate) const SIGNED_IN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/console"),
     ("GET", "/console/overview"),
     ("GET", "/console/jobs/sms.send:1"),
+    ("GET", "/console/audit"),
     ("GET", "/console/jobs?state=dead"),
     ("GET", "/console/jobs/export.json"),
     ("GET", "/console/jobs/export.csv"),

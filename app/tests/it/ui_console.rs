@@ -361,6 +361,13 @@ async fn a_dead_job_is_found_retried_in_bulk_and_a_paused_queue_holds_its_jobs_f
         JobState::Succeeded
     );
 
+    // The audit log says who retried what and how many; admins only.
+    let audit = get(&app, &mut admin, "/console/audit?action=jobs_retried", &[]).await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    assert!(audit.body.contains("admin@example.com"), "{}", audit.body);
+    assert!(audit.body.contains("1 jobs matching"), "{}", audit.body);
+    assert_eq!(get(&app, &mut sup, "/console/audit", &[]).await.status, 403);
+
     // Pause the reports queue from the overview: a report waits while
     // other queues' jobs run; resume runs it.
     let overview = get(&app, &mut admin, "/console", &[]).await;

@@ -69,27 +69,28 @@ impl AuditAction {
         }
     }
 
+    /// Every action, as the log's filters offer them.
+    pub const ALL: [AuditAction; 15] = [
+        Self::SignIn,
+        Self::SignInFailed,
+        Self::UserChanged,
+        Self::UserCreated,
+        Self::PasswordChanged,
+        Self::PasswordReset,
+        Self::PaymentVoided,
+        Self::PinReissued,
+        Self::MessageResent,
+        Self::QueuePaused,
+        Self::QueueResumed,
+        Self::JobCancelled,
+        Self::JobRunNow,
+        Self::JobsRetried,
+        Self::JobsDiscarded,
+    ];
+
     /// The action named `s`.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::SignIn,
-            Self::SignInFailed,
-            Self::UserChanged,
-            Self::UserCreated,
-            Self::PasswordChanged,
-            Self::PasswordReset,
-            Self::PaymentVoided,
-            Self::PinReissued,
-            Self::MessageResent,
-            Self::QueuePaused,
-            Self::QueueResumed,
-            Self::JobCancelled,
-            Self::JobRunNow,
-            Self::JobsRetried,
-            Self::JobsDiscarded,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
     }
 }
 

@@ -4,6 +4,7 @@
 //! token, refused on the server for a read-only role, and written to the
 //! audit log.
 
+pub mod audit;
 pub mod job;
 pub mod jobs;
 pub mod messages;
