@@ -29,6 +29,27 @@ async fn settles(app: &TestApp, id: i64, state: &str) {
     }
 }
 
+/// An app with a supervisor (sup@example.com) and one parcel, received:
+/// the app, the parcel's id and code, the id of the SMS its reception sent
+/// (once it is sent), and an admin's token.
+async fn received_and_texted() -> (TestApp, i64, String, i64, String) {
+    let (app, branches) = crate::common::app_with_staff().await;
+    crate::common::staff_at(&app, "sup@example.com", Role::Supervisor, Some(branches[0])).await;
+    let (parcel, code) = crate::common::registered_parcels(&app, &branches, 1).await[0].clone();
+    let admin_token = crate::common::token(&app, "admin@example.com").await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/parcels/{parcel}/transition"),
+            Some(&admin_token),
+            &serde_json::json!({"event": "receive", "version": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sms = app.store.notifications(parcel).await.unwrap()[0].id;
+    settles(&app, sms, "sent").await;
+    (app, parcel, code, sms, admin_token)
+}
+
 async fn resends(app: &TestApp) -> usize {
     app.store
         .audit_log(&AuditFilter {
@@ -44,23 +65,9 @@ async fn resends(app: &TestApp) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_message_is_sent_again_once_by_an_admin_and_never_by_a_supervisor() {
-    let (app, branches) = crate::common::app_with_staff().await;
-    crate::common::staff_at(&app, "sup@example.com", Role::Supervisor, Some(branches[0])).await;
-    let (parcel, _) = crate::common::registered_parcels(&app, &branches, 1).await[0].clone();
-    // Its reception texts the recipient.
-    let admin_token = crate::common::token(&app, "admin@example.com").await;
-    let r = app
-        .post_json(
-            &format!("/api/v1/parcels/{parcel}/transition"),
-            Some(&admin_token),
-            &serde_json::json!({"event": "receive", "version": 1}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let sms = app.store.notifications(parcel).await.unwrap()[0].id;
+    let (app, _, _, sms, admin_token) = received_and_texted().await;
     // Sent (the embedded default keeps it in the outbox), then recorded as
     // refused by the gateway.
-    settles(&app, sms, "sent").await;
     app.store
         .mark_notification_failed(sms, "the gateway refused the number")
         .await
@@ -154,20 +161,7 @@ async fn a_failed_message_is_sent_again_once_by_an_admin_and_never_by_a_supervis
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_shows_queues_and_workers_and_finds_a_job_by_id() {
-    let (app, branches) = crate::common::app_with_staff().await;
-    crate::common::staff_at(&app, "sup@example.com", Role::Supervisor, Some(branches[0])).await;
-    let (parcel, code) = crate::common::registered_parcels(&app, &branches, 1).await[0].clone();
-    let admin_token = crate::common::token(&app, "admin@example.com").await;
-    let r = app
-        .post_json(
-            &format!("/api/v1/parcels/{parcel}/transition"),
-            Some(&admin_token),
-            &serde_json::json!({"event": "receive", "version": 1}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let sms = app.store.notifications(parcel).await.unwrap()[0].id;
-    settles(&app, sms, "sent").await;
+    let (app, parcel, code, sms, _) = received_and_texted().await;
 
     let mut op = signed_in(&app, "operator@example.com").await;
     assert_eq!(get(&app, &mut op, "/console", &[]).await.status, 403);

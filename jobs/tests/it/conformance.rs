@@ -640,11 +640,10 @@ pub async fn stats_count_every_state_and_the_oldest_wait<E: Engine>() {
     assert!(b.queues().await.unwrap().contains(&Q.to_owned()));
 }
 
-pub async fn an_idle_waiter_wakes_when_another_process_enqueues<E: Engine>() {
-    let e = E::fresh().await;
-    let waiter = e.open(config()).await;
-    let producer = e.open(config()).await;
-    // First wait sets up the subscription; it may return early.
+/// `waiter` with nothing to lease on [`Q`], then waiting (at most 30 s) in
+/// a task of its own: how long it waited once it wakes. (Its first wait
+/// sets up the subscription and may return early.)
+pub async fn idle_waiter(waiter: &SharedBroker) -> tokio::task::JoinHandle<Duration> {
     waiter
         .wait_for_work(&queues(&[Q]), Duration::from_millis(200))
         .await;
@@ -666,6 +665,14 @@ pub async fn an_idle_waiter_wakes_when_another_process_enqueues<E: Engine>() {
         })
     };
     tokio::task::yield_now().await;
+    wait
+}
+
+pub async fn an_idle_waiter_wakes_when_another_process_enqueues<E: Engine>() {
+    let e = E::fresh().await;
+    let waiter = e.open(config()).await;
+    let producer = e.open(config()).await;
+    let wait = idle_waiter(&waiter).await;
     producer.enqueue(job("{}")).await.unwrap();
     let waited = wait.await.unwrap();
     assert!(

@@ -3,7 +3,7 @@
 //! now, bulk actions on the dead set, and the throughput counts.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use paqueteria_jobs::broker::{
     BrokerError, DeadAction, JobFilter, JobId, JobState, ListState, NewJob, SEARCH_LIMIT, Settled,
@@ -147,28 +147,7 @@ pub async fn resuming_a_queue_wakes_an_idle_worker<E: Engine>() {
     let operator = e.open(config()).await;
     operator.pause_queue(Q).await.unwrap();
     operator.enqueue(job("{}")).await.unwrap();
-    // The first wait sets up the subscription; it may return early.
-    waiter
-        .wait_for_work(&queues(&[Q]), Duration::from_millis(200))
-        .await;
-    assert!(
-        waiter
-            .lease(&queues(&[Q]), 1, WORKER)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let wait = {
-        let waiter = waiter.clone();
-        tokio::spawn(async move {
-            let t = Instant::now();
-            waiter
-                .wait_for_work(&queues(&[Q]), Duration::from_secs(30))
-                .await;
-            t.elapsed()
-        })
-    };
-    tokio::task::yield_now().await;
+    let wait = super::idle_waiter(&waiter).await;
     operator.resume_queue(Q).await.unwrap();
     let waited = wait.await.unwrap();
     assert!(
