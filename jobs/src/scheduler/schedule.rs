@@ -4,7 +4,8 @@
 //! ```toml
 //! [[entry]]
 //! name = "nightly-cleanup"       # unique; a tick's job id is "<name>:<tick in UTC>"
-//! cron = "0 3 * * *"             # 5 fields (min hour day month weekday), or 6 with seconds
+//! cron = "0 3 * * 1-5"           # 5 fields (min hour day month weekday), or 6 with seconds first;
+//!                               # weekday as in crontab: 0 or 7 Sunday, 1 Monday … 6 Saturday, or SUN–SAT
 //! job = "maintenance.cleanup"    # a job of the catalog
 //! payload = { older_than_days = 7 }  # its payload; "{date}" in a string becomes the tick's local date
 //! tz = "America/Bogota"          # optional; default: the zone given to `parse`
@@ -172,19 +173,74 @@ pub fn parse(text: &str, default_tz: Tz, catalog: &Catalog) -> Result<Vec<Entry>
 }
 
 /// Five fields (minute first) or six/seven (seconds first, then optional
-/// year), as the `cron` crate reads them.
+/// year). The weekday field reads as in crontab and Celery: 0 or 7 is
+/// Sunday, 1 Monday … 6 Saturday, or the names SUN…SAT; it is turned into
+/// the `cron` crate's numbering (1 is Sunday … 7 Saturday) here.
 fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
-    let fields = expr.split_whitespace().count();
-    let full = match fields {
-        5 => format!("0 {}", expr.trim()),
-        6 | 7 => expr.trim().to_owned(),
+    let mut fields: Vec<String> = expr.split_whitespace().map(str::to_owned).collect();
+    let weekday = match fields.len() {
+        5 => {
+            fields.insert(0, "0".to_owned());
+            5
+        }
+        6 | 7 => 5,
         n => {
             return Err(format!(
                 "cron {expr:?} has {n} fields, not 5 (or 6 with seconds)"
             ));
         }
     };
-    cron::Schedule::from_str(&full).map_err(|e| format!("cron {expr:?}: {e}"))
+    fields[weekday] =
+        crontab_weekdays(&fields[weekday]).map_err(|e| format!("cron {expr:?}: {e}"))?;
+    cron::Schedule::from_str(&fields.join(" ")).map_err(|e| format!("cron {expr:?}: {e}"))
+}
+
+/// A crontab weekday field (0–7, Sunday 0 or 7) in the `cron` crate's
+/// numbering (1–7, Sunday 1). Names and `*`/`?` pass unchanged; numbers,
+/// ranges and steps become the list of days they name.
+fn crontab_weekdays(field: &str) -> Result<String, String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in field.split(',') {
+        if part.is_empty()
+            || part == "*"
+            || part == "?"
+            || part.chars().any(|c| c.is_ascii_alphabetic())
+        {
+            out.push(part.to_owned());
+            continue;
+        }
+        let day = |s: &str| -> Result<u32, String> {
+            s.parse::<u32>()
+                .ok()
+                .filter(|d| *d <= 7)
+                .ok_or_else(|| format!("weekday {s:?} is not 0–7 (0 and 7 are Sunday) or SUN–SAT"))
+        };
+        let (base, step) = match part.split_once('/') {
+            Some((b, s)) => (
+                b,
+                s.parse::<u32>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| format!("weekday step {s:?} is not a whole number ≥ 1"))?,
+            ),
+            None => (part, 1),
+        };
+        let (from, to) = match base.split_once('-') {
+            Some((a, b)) => (day(a)?, day(b)?),
+            None if base == "*" => (0, 6),
+            // "n/step" runs from n to the end of the week.
+            None if step > 1 => (day(base)?, 6),
+            None => (day(base)?, day(base)?),
+        };
+        if from > to {
+            return Err(format!("weekday range {base:?} runs backwards"));
+        }
+        for d in (from..=to).step_by(step as usize) {
+            // Sunday is 0 or 7 in crontab, 1 in the cron crate.
+            out.push((d % 7 + 1).to_string());
+        }
+    }
+    Ok(out.join(","))
 }
 
 impl Entry {
@@ -435,5 +491,39 @@ mod tests {
                 "2026-10-25T02:00:00Z", // 03:00 CET
             ]
         );
+    }
+
+    #[test]
+    fn weekdays_read_as_in_crontab() {
+        // 2026-11-22 is a Sunday; the next seven days, Monday first.
+        let days = |cron: &str| -> Vec<String> {
+            one(cron, "UTC")
+                .ticks_between(ms("2026-11-22T12:00:00Z"), ms("2026-11-29T12:00:00Z"), 10)
+                .iter()
+                .map(|t| {
+                    DateTime::<Utc>::from_timestamp_millis(*t)
+                        .unwrap()
+                        .format("%a")
+                        .to_string()
+                })
+                .collect()
+        };
+        assert_eq!(days("0 8 * * 1"), ["Mon"]);
+        assert_eq!(days("0 8 * * 0"), ["Sun"]);
+        assert_eq!(days("0 8 * * 7"), ["Sun"]);
+        assert_eq!(days("0 8 * * 1-5"), ["Mon", "Tue", "Wed", "Thu", "Fri"]);
+        assert_eq!(days("0 8 * * MON-FRI"), ["Mon", "Tue", "Wed", "Thu", "Fri"]);
+        assert_eq!(days("0 8 * * 5-7"), ["Fri", "Sat", "Sun"]);
+        assert_eq!(days("0 8 * * */2"), ["Tue", "Thu", "Sat", "Sun"]);
+        assert_eq!(days("0 8 * * 6,0"), ["Sat", "Sun"]);
+        assert_eq!(days("0 0 8 * * 1"), ["Mon"], "six fields read the same");
+        let err = parse(
+            "[[entry]]\nname = \"e\"\ncron = \"0 8 * * 8\"\njob = \"system.ping\"\n",
+            chrono_tz::UTC,
+            &catalog(),
+        )
+        .unwrap_err()
+        .0;
+        assert!(err.contains("weekday \"8\""), "{err}");
     }
 }
