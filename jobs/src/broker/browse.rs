@@ -244,6 +244,55 @@ pub struct Throughput {
     pub failed_1h: u64,
 }
 
+/// One step of a throughput series: the jobs that succeeded and the
+/// attempts that failed in the minute that ended at `end_ms`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThroughputPoint {
+    /// The end of the step (Unix ms, exclusive).
+    pub end_ms: i64,
+    /// Jobs that succeeded in the step.
+    pub succeeded: u64,
+    /// Attempts that failed in the step.
+    pub failed: u64,
+}
+
+/// Steps in a throughput series: the last hour, minute by minute.
+pub const SERIES_STEPS: usize = 60;
+
+/// Buckets per step of a series (a minute).
+const BUCKETS_PER_STEP: i64 = 6;
+
+/// Folds 10-second buckets `(bucket, succeeded, failed)` into the series of
+/// the hour up to bucket `now_bucket`, oldest step first; its last step is
+/// the last minute of [`Throughput`], and its sum the last hour.
+pub(crate) fn fold_series(
+    now_bucket: i64,
+    buckets: impl IntoIterator<Item = (i64, u64, u64)>,
+) -> Vec<ThroughputPoint> {
+    let steps = SERIES_STEPS as i64;
+    let mut out: Vec<ThroughputPoint> = (0..steps)
+        .map(|i| ThroughputPoint {
+            end_ms: (now_bucket + 1 - (steps - 1 - i) * BUCKETS_PER_STEP) * BUCKET_MS,
+            ..ThroughputPoint::default()
+        })
+        .collect();
+    for (bucket, succeeded, failed) in buckets {
+        let age = now_bucket - bucket;
+        if !(0..steps * BUCKETS_PER_STEP).contains(&age) {
+            continue;
+        }
+        let Ok(i) = usize::try_from(steps - 1 - age / BUCKETS_PER_STEP) else {
+            continue;
+        };
+        if let Some(p) = out.get_mut(i) {
+            p.succeeded += succeeded;
+            p.failed += failed;
+        }
+    }
+    out
+}
+
 /// The length of a throughput bucket, ms: the last minute is 6 buckets and
 /// the last hour 360 (the scripts and statements that count and read them
 /// say so too).
@@ -252,6 +301,37 @@ pub(crate) const BUCKET_MS: i64 = 10_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_series_folds_buckets_into_minutes_ending_now() {
+        let now = 1_000;
+        let s = fold_series(
+            now,
+            [
+                (now, 1, 0),
+                (now - 5, 2, 1),
+                (now - 6, 4, 0),
+                (now - 359, 8, 2),
+                (now - 360, 16, 16),
+                (now + 1, 32, 32),
+            ],
+        );
+        assert_eq!(s.len(), SERIES_STEPS);
+        assert_eq!((s[59].succeeded, s[59].failed), (3, 1), "the last minute");
+        assert_eq!(s[59].end_ms, (now + 1) * BUCKET_MS);
+        assert_eq!(s[58].succeeded, 4);
+        assert_eq!(
+            (s[0].succeeded, s[0].failed),
+            (8, 2),
+            "the hour's first minute"
+        );
+        assert_eq!(s[0].end_ms, (now + 1 - 59 * 6) * BUCKET_MS);
+        assert_eq!(
+            s.iter().map(|p| p.succeeded).sum::<u64>(),
+            15,
+            "older and future buckets left out"
+        );
+    }
 
     fn ids(list: &[(i64, &str)]) -> Vec<(i64, JobId)> {
         list.iter()

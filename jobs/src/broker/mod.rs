@@ -50,7 +50,10 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::policy::{JobPolicy, Retention};
 
-pub use browse::{DeadAction, JobFilter, JobPage, ListState, SEARCH_LIMIT, Throughput};
+pub use browse::{
+    DeadAction, JobFilter, JobPage, ListState, SEARCH_LIMIT, SERIES_STEPS, Throughput,
+    ThroughputPoint,
+};
 pub use connect::{EngineConfig, EngineConfigError, connect, redact_url};
 
 /// A job's id: a time-ordered UUID, or the `name:key` of an idempotent job.
@@ -548,6 +551,12 @@ pub trait Broker: Send + Sync + fmt::Debug + 'static {
 
     /// Counts per queue, for `queues` (every known queue when empty).
     async fn stats(&self, queues: &[String]) -> BrokerResult<Vec<QueueStats>>;
+
+    /// The last hour's throughput of `queues` together (every known queue
+    /// when empty), minute by minute, oldest first ([`SERIES_STEPS`]
+    /// steps): read from the same counts as [`QueueStats::throughput`], so
+    /// it survives restarts.
+    async fn throughput_series(&self, queues: &[String]) -> BrokerResult<Vec<ThroughputPoint>>;
 
     /// Pauses `queue`: it still takes jobs and its scheduled jobs still
     /// become due, but nothing is leased from it until it is resumed. The

@@ -6,6 +6,7 @@
 //! - [`StateFile`]: the last tick per entry, in a file written atomically.
 //! - [`Leadership`]: one leader among any number of schedulers (a Redis
 //!   lease, or a file lock on one machine).
+//! - [`Entry::cadence`]: an entry's cadence in plain terms, to put in words.
 //! - [`Scheduler`]: on every step, if it leads, it enqueues each tick that
 //!   came due and records it.
 //!
@@ -22,6 +23,7 @@
 //! always fire, however late (a broker outage delays them; it does not
 //! drop them).
 
+mod cadence;
 mod leader;
 mod metrics;
 mod schedule;
@@ -32,6 +34,7 @@ use std::time::Duration;
 use crate::broker::{BrokerError, SharedBroker};
 use crate::clock::Clock;
 
+pub use cadence::{Cadence, Days};
 pub use leader::{FileLock, Leadership, RedisLease};
 pub use metrics::SchedulerMetrics;
 pub use schedule::{CatchUp, Entry, ScheduleError, parse, tick_id, utc_text};

@@ -74,7 +74,7 @@ pub struct Entry {
     pub name: String,
     /// The cron expression as written.
     pub cron: String,
-    schedule: cron::Schedule,
+    pub(super) schedule: cron::Schedule,
     /// The zone its cron expression speaks of.
     pub tz: Tz,
     /// The name of the job it enqueues.
@@ -244,6 +244,11 @@ fn crontab_weekdays(field: &str) -> Result<String, String> {
 }
 
 impl Entry {
+    /// The queue its job runs on.
+    pub fn queue(&self) -> &'static str {
+        self.kind.queue
+    }
+
     /// Ticks after `after_ms` up to and including `until_ms`, oldest first,
     /// at most `limit` of them (the latest ones when there are more).
     pub fn ticks_between(&self, after_ms: i64, until_ms: i64, limit: usize) -> Vec<i64> {

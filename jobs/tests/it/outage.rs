@@ -108,6 +108,12 @@ impl Broker for FlakyLeases {
     async fn queues(&self) -> BrokerResult<Vec<String>> {
         self.inner.queues().await
     }
+    async fn throughput_series(
+        &self,
+        queues: &[String],
+    ) -> BrokerResult<Vec<paqueteria_jobs::broker::ThroughputPoint>> {
+        self.inner.throughput_series(queues).await
+    }
     async fn pause_queue(&self, queue: &str) -> BrokerResult<bool> {
         self.inner.pause_queue(queue).await
     }

@@ -10,7 +10,7 @@ use super::decode::info_from_hash;
 use super::{CHUNK, RedisBroker, map_err};
 use crate::broker::{
     BrokerError, BrokerResult, CancelOutcome, JobId, JobInfo, JobState, QueueStats, Throughput,
-    WorkerInfo,
+    ThroughputPoint, WorkerInfo,
 };
 
 impl RedisBroker {
@@ -195,6 +195,35 @@ impl RedisBroker {
             });
         }
         Ok(out)
+    }
+
+    /// The hour's series of `queues`: each queue's throughput hash read in
+    /// one pipeline, its `s:<bucket>` and `f:<bucket>` fields folded.
+    pub(super) async fn throughput_series_impl(
+        &self,
+        queues: &[String],
+    ) -> BrokerResult<Vec<ThroughputPoint>> {
+        let queues = if queues.is_empty() {
+            self.queues_impl().await?
+        } else {
+            queues.to_vec()
+        };
+        let mut pipe = redis::pipe();
+        for q in &queues {
+            pipe.hgetall(self.keys(q).tp);
+        }
+        let hashes: Vec<HashMap<String, u64>> =
+            pipe.query_async(&mut self.conn()).await.map_err(map_err)?;
+        let buckets = hashes.into_iter().flatten().filter_map(|(field, n)| {
+            let (kind, bucket) = field.split_once(':')?;
+            let bucket: i64 = bucket.parse().ok()?;
+            match kind {
+                "s" => Some((bucket, n, 0)),
+                "f" => Some((bucket, 0, n)),
+                _ => None,
+            }
+        });
+        Ok(crate::broker::browse::fold_series(self.bucket(), buckets))
     }
 
     pub(super) async fn queues_impl(&self) -> BrokerResult<Vec<String>> {

@@ -62,7 +62,7 @@ use tokio::sync::Mutex;
 use super::{
     Beat, Broker, BrokerConfig, BrokerError, BrokerResult, CancelOutcome, DeadAction, Enqueued,
     JobFilter, JobId, JobInfo, JobPage, LeaseRef, Leased, Maintenance, NewJob, QueueStats, Settled,
-    WorkerInfo,
+    ThroughputPoint, WorkerInfo,
 };
 use crate::clock::Clock;
 
@@ -370,6 +370,10 @@ impl Broker for RedisBroker {
 
     async fn stats(&self, queues: &[String]) -> BrokerResult<Vec<QueueStats>> {
         self.stats_impl(queues).await
+    }
+
+    async fn throughput_series(&self, queues: &[String]) -> BrokerResult<Vec<ThroughputPoint>> {
+        self.throughput_series_impl(queues).await
     }
 
     async fn queues(&self) -> BrokerResult<Vec<String>> {

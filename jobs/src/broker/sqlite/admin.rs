@@ -9,7 +9,7 @@ use super::{CHUNK, SqliteBroker, TAIL_SEQ, map_err, ms};
 use crate::broker::browse::BUCKET_MS;
 use crate::broker::{
     BrokerError, BrokerResult, CancelOutcome, JobId, JobInfo, JobState, QueueStats, Throughput,
-    WorkerInfo,
+    ThroughputPoint, WorkerInfo,
 };
 
 /// Purge of queue `?1`, at most `?2` rows per statement.
@@ -34,7 +34,38 @@ pub(super) const STATS: &str = "SELECT \
      (SELECT COALESCE(SUM(succeeded), 0) FROM throughput WHERE queue = ?1 AND bucket > ?2 - 360 AND bucket <= ?2), \
      (SELECT COALESCE(SUM(failed), 0) FROM throughput WHERE queue = ?1 AND bucket > ?2 - 360 AND bucket <= ?2)";
 
+/// Throughput buckets of queue `?1` in the hour up to bucket `?2` (now).
+const SERIES: &str = "SELECT bucket, succeeded, failed FROM throughput \
+     WHERE queue = ?1 AND bucket > ?2 - 360 AND bucket <= ?2";
+
 impl SqliteBroker {
+    /// The hour's series of `queues`, folded from their buckets.
+    pub(super) async fn throughput_series_impl(
+        &self,
+        queues: &[String],
+    ) -> BrokerResult<Vec<ThroughputPoint>> {
+        let queues = if queues.is_empty() {
+            self.queues_impl().await?
+        } else {
+            queues.to_vec()
+        };
+        let now_bucket = self.now().div_euclid(BUCKET_MS);
+        let mut buckets = Vec::new();
+        for q in &queues {
+            let rows = sqlx::query(SERIES)
+                .bind(q)
+                .bind(now_bucket)
+                .fetch_all(self.pool())
+                .await
+                .map_err(map_err)?;
+            for r in rows {
+                let count = |i: usize| u64::try_from(r.get::<i64, _>(i)).unwrap_or(0);
+                buckets.push((r.get::<i64, _>(0), count(1), count(2)));
+            }
+        }
+        Ok(crate::broker::browse::fold_series(now_bucket, buckets))
+    }
+
     pub(super) async fn job_impl(&self, id: &JobId) -> BrokerResult<Option<JobInfo>> {
         let row = sqlx::query("SELECT * FROM jobs WHERE id = ?1")
             .bind(id.as_str())

@@ -83,7 +83,7 @@ use tokio::sync::Notify;
 use super::{
     Beat, Broker, BrokerConfig, BrokerError, BrokerResult, CancelOutcome, DeadAction, Enqueued,
     JobFilter, JobId, JobInfo, JobPage, LeaseRef, Leased, Maintenance, NewJob, QueueStats, Settled,
-    WorkerInfo,
+    ThroughputPoint, WorkerInfo,
 };
 use crate::clock::Clock;
 
@@ -338,6 +338,10 @@ impl Broker for SqliteBroker {
 
     async fn stats(&self, queues: &[String]) -> BrokerResult<Vec<QueueStats>> {
         self.stats_impl(queues).await
+    }
+
+    async fn throughput_series(&self, queues: &[String]) -> BrokerResult<Vec<ThroughputPoint>> {
+        self.throughput_series_impl(queues).await
     }
 
     async fn queues(&self) -> BrokerResult<Vec<String>> {

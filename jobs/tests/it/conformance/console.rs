@@ -1,13 +1,13 @@
 //! The console's promises, on both engines: pausing a queue, listing jobs
 //! page by page with filters (and the search bound), running a waiting job
-//! now, bulk actions on the dead set, and the throughput counts.
+//! now, bulk actions on the dead set, and the throughput counts and series.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use paqueteria_jobs::broker::{
-    BrokerError, DeadAction, JobFilter, JobId, JobState, ListState, NewJob, SEARCH_LIMIT, Settled,
-    SharedBroker, Throughput,
+    BrokerError, DeadAction, JobFilter, JobId, JobState, ListState, NewJob, SEARCH_LIMIT,
+    SERIES_STEPS, Settled, SharedBroker, Throughput,
 };
 
 use super::{Engine, Q, WORKER, config, job, lease_one, policy, queues, state};
@@ -557,8 +557,23 @@ pub async fn throughput_counts_the_last_minute_and_hour_and_survives_a_restart<E
         fresh,
         "kept by the broker"
     );
+    // The series: the same counts, minute by minute, the last minute last.
+    let series = b.throughput_series(&queues(&[Q, OTHER])).await.unwrap();
+    assert_eq!(series.len(), SERIES_STEPS);
+    let last = series[SERIES_STEPS - 1];
+    assert_eq!((last.succeeded, last.failed), (2, 2));
+    assert!(last.end_ms > clock.now_ms() && last.end_ms - 60_000 <= clock.now_ms());
+    let every = b.throughput_series(&[]).await.unwrap();
+    assert_eq!(every, series, "every known queue when none is named");
     clock.advance(Duration::from_secs(61));
     b.maintain(&queues(&[Q])).await.unwrap();
+    let series = b.throughput_series(&queues(&[Q])).await.unwrap();
+    let at = |i: usize| (series[i].succeeded, series[i].failed);
+    assert_eq!(
+        (at(SERIES_STEPS - 1), at(SERIES_STEPS - 2)),
+        ((0, 0), (2, 2)),
+        "a minute on, the counts moved one step back"
+    );
     let t = stats_of(&b, Q).await.throughput;
     assert_eq!(
         (t.succeeded_1m, t.failed_1m, t.succeeded_1h, t.failed_1h),
@@ -567,4 +582,9 @@ pub async fn throughput_counts_the_last_minute_and_hour_and_survives_a_restart<E
     clock.advance(Duration::from_secs(3600));
     b.maintain(&queues(&[Q])).await.unwrap();
     assert_eq!(stats_of(&b, Q).await.throughput, Throughput::default());
+    let series = b.throughput_series(&queues(&[Q])).await.unwrap();
+    assert!(
+        series.iter().all(|p| p.succeeded == 0 && p.failed == 0),
+        "an hour on, nothing is left"
+    );
 }
