@@ -74,6 +74,9 @@ pub struct AppState {
     pub csrf: axum_csrf::CsrfConfig,
     /// The key of the web UI's encrypted one-time cookies.
     pub flash_key: cookie::Key,
+    /// The scheduler's entries (`SCHEDULE_FILE` or the built-in
+    /// schedule), for the console and `/api/v1/schedule`.
+    pub schedule: Arc<Vec<paqueteria_jobs::scheduler::Entry>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -166,7 +169,16 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/jobs/queues/{queue}/resume",
             post(routes::jobs::resume),
         )
+        .route(
+            "/api/v1/jobs/queues/{queue}/purge",
+            post(routes::job_actions::purge),
+        )
         .route("/api/v1/workers", get(routes::jobs::workers))
+        .route("/api/v1/schedule", get(routes::schedule::list))
+        .route(
+            "/api/v1/schedule/{entry}/run-now",
+            post(routes::schedule::run_now),
+        )
         .route("/api/v1/jobs/dead", get(routes::jobs::dead))
         .route(
             "/api/v1/jobs/dead/{id}",
@@ -176,6 +188,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}", get(routes::jobs::get))
         .route("/api/v1/jobs/{id}/run-now", post(routes::jobs::run_now))
         .route("/api/v1/jobs/{id}/cancel", post(routes::jobs::cancel))
+        .route(
+            "/api/v1/jobs/{id}/duplicate",
+            post(routes::job_actions::duplicate),
+        )
         .route(
             "/api/v1/customers",
             get(routes::customers::list).post(routes::customers::upsert),
@@ -268,12 +284,18 @@ impl Application {
             .await
             .with_context(|| format!("open the broker ({})", settings.broker.describe()))?;
         let services = Services::with_store(settings, broker.clone(), store.clone()).await?;
+        let scheduler_settings =
+            SchedulerSettings::from_core(settings.clone(), |k| std::env::var(k).ok())
+                .map_err(|e| anyhow::anyhow!("invalid setting {e}"))?;
+        let schedule = scheduler_settings.entries()?;
         let embedded = match settings.broker {
             EngineConfig::Sqlite { .. } => Some(Embedded {
                 lease: settings.lease,
                 handlers: paqueteria_worker::jobs::handlers(&services)
                     .context("set up the job handlers")?,
-                scheduler: embedded_scheduler(settings, broker.clone()).await?,
+                scheduler: scheduler_settings
+                    .scheduler(schedule.clone(), broker.clone(), SchedulerMetrics::new())
+                    .await?,
             }),
             EngineConfig::Redis { .. } => None,
         };
@@ -302,6 +324,7 @@ impl Application {
                     use secrecy::ExposeSecret;
                     crate::ui::flash_key(settings.secret_key()?.expose_secret().as_bytes())
                 },
+                schedule: Arc::new(schedule),
             },
             embedded,
         })
@@ -391,19 +414,6 @@ pub fn pin_settings(settings: &Settings) -> anyhow::Result<PinSettings> {
 
 fn embedded_queues() -> Vec<QueueSpec> {
     QueueSpec::parse_list(paqueteria_worker::cli::DEFAULT_QUEUES).unwrap_or_default()
-}
-
-/// The scheduler of the all-in-one run: the schedule and state of the
-/// scheduler binary (SCHEDULE_FILE, SCHEDULER_STATE…), its lead held by a
-/// file lock.
-async fn embedded_scheduler(
-    settings: &Settings,
-    broker: SharedBroker,
-) -> anyhow::Result<Scheduler> {
-    let s = SchedulerSettings::from_core(settings.clone(), |k| std::env::var(k).ok())
-        .map_err(|e| anyhow::anyhow!("invalid setting {e}"))?;
-    s.scheduler(s.entries()?, broker, SchedulerMetrics::new())
-        .await
 }
 
 /// Creates the first admin when the store has no user: from

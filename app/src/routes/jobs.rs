@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::startup::AppState;
 
-fn job_id(raw: String) -> ApiResult<JobId> {
+pub(crate) fn job_id(raw: String) -> ApiResult<JobId> {
     JobId::parse(raw).map_err(|msg| {
         ApiError::Validation(vec![FieldError {
             loc: vec!["path".to_owned(), "id".to_owned()],
@@ -31,7 +31,7 @@ fn job_id(raw: String) -> ApiResult<JobId> {
     })
 }
 
-fn broker_error(e: paqueteria_jobs::BrokerError) -> ApiError {
+pub(crate) fn broker_error(e: paqueteria_jobs::BrokerError) -> ApiError {
     match e {
         paqueteria_jobs::BrokerError::Unavailable(_) => {
             ApiError::Unavailable("the job system is unreachable; try again shortly".to_owned())
@@ -40,7 +40,7 @@ fn broker_error(e: paqueteria_jobs::BrokerError) -> ApiError {
     }
 }
 
-fn invalid(loc: &[&str], msg: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(loc: &[&str], msg: impl Into<String>) -> ApiError {
     ApiError::Validation(vec![FieldError {
         loc: loc.iter().map(|s| (*s).to_owned()).collect(),
         msg: msg.into(),
@@ -57,7 +57,7 @@ fn redact(info: &mut JobInfo) {
 }
 
 /// Writes one row of the audit log for a jobs action by `user`.
-async fn audit(
+pub(crate) async fn audit(
     s: &AppState,
     user: &User,
     client: ClientAddr,
@@ -327,7 +327,7 @@ pub(crate) async fn list_page(
     })
 }
 
-fn queue_name(raw: &str) -> ApiResult<&str> {
+pub(crate) fn queue_name(raw: &str) -> ApiResult<&str> {
     if raw.is_empty()
         || raw.len() > 100
         || raw.contains(['{', '}'])

@@ -255,6 +255,12 @@ pub fn router(state: AppState) -> Router {
             "/console/queues/{queue}/{action}",
             post(console::jobs::queue),
         )
+        .route("/console/schedule", get(console::schedule::page))
+        .route(
+            "/console/schedule/{entry}/run-now",
+            post(console::schedule::run_now),
+        )
+        .route("/console/purge", post(console::overview::purge))
         .route("/console/messages", get(console::messages::list))
         .route(
             "/console/messages/{id}/resend",

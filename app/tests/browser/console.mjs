@@ -2,7 +2,9 @@
 // cannot retry it: no selection or button, and a forged POST is refused.
 // An admin finds it by filter, retries it in bulk and sees it succeed;
 // pauses the reports queue, asks for a report and sees its job wait
-// queued; resumes the queue and sees the report finish.
+// queued; resumes the queue and sees the report finish. Then the
+// schedule: an entry run now succeeds, its duplicate too; and a purge
+// behind its typed confirmation.
 //
 //   node console.mjs BASE_URL PASSWORD DEAD_JOB_ID
 
@@ -90,6 +92,37 @@ try {
   await page.goto(`${base}/reports`);
   await until(page, async () => (await page.getByRole('link', { name: 'Descargar' }).count()) === 2,
     'the held report finishes');
+
+  // The schedule in words; run an entry now and see its job succeed.
+  await page.goto(`${base}/console`);
+  await page.getByRole('link', { name: 'Programación' }).click();
+  await page.getByText('Cada 5 minutos').waitFor();
+  await accessible(page, 'schedule');
+  await shot(page, 'console-schedule');
+  await page.getByRole('button', { name: 'Correr ahora: cleanup-tmp' }).click();
+  await page.locator('#notice').getByText('fuera de su programación').waitFor();
+  await until(page, async () => (await page.locator('#job-state').getAttribute('data-state')) === 'succeeded',
+    'the entry run now succeeds');
+
+  // Duplicate that job (its payload as it is): the copy runs too.
+  const original = await page.locator('#job-id').innerText();
+  await page.getByText('Duplicar', { exact: true }).first().click();
+  await page.getByLabel('Datos del trabajo').waitFor();
+  await accessible(page, 'job page with the duplicate form');
+  await page.getByRole('button', { name: 'Duplicar' }).click();
+  await page.locator('#notice').getByText('Copia encolada').waitFor();
+  assert.notEqual(await page.locator('#job-id').innerText(), original, 'a new job');
+  await until(page, async () => (await page.locator('#job-state').getAttribute('data-state')) === 'succeeded',
+    'the copy succeeds');
+
+  // Purge asks for the queue's name typed again, then for confirmation.
+  await page.goto(`${base}/console`);
+  await page.getByText('Vaciar una cola').click();
+  await page.getByLabel('Cola', { exact: true }).selectOption('default');
+  await page.getByLabel('Escriba el nombre de la cola para confirmar').fill('default');
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Vaciar la cola' }).click();
+  await page.locator('#notice').getByText('de la cola default').waitFor();
   clean(problems);
   console.log('scenario passed');
 } catch (e) {

@@ -22,17 +22,17 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, app_with_staff_and, staff_at, token};
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-struct Console {
-    app: TestApp,
-    broker: SharedBroker,
-    admin: String,
-    supervisor: String,
+pub(crate) struct Console {
+    pub(crate) app: TestApp,
+    pub(crate) broker: SharedBroker,
+    pub(crate) admin: String,
+    pub(crate) supervisor: String,
 }
 
 impl Console {
-    async fn embedded() -> Self {
+    pub(crate) async fn embedded() -> Self {
         let (app, branches) = app_with_staff_and(&[]).await;
         let broker: SharedBroker = std::sync::Arc::new(
             SqliteBroker::open(&app.data_dir.join("jobs.sqlite3"), BrokerConfig::default())
@@ -42,7 +42,7 @@ impl Console {
         Self::with(app, broker, branches[0]).await
     }
 
-    async fn on_postgres_and_redis(pg: &paqueteria_testkit::PgDatabase) -> Self {
+    pub(crate) async fn on_postgres_and_redis(pg: &paqueteria_testkit::PgDatabase) -> Self {
         let redis = paqueteria_testkit::redis_url();
         let prefix = paqueteria_testkit::unique_prefix();
         let (app, branches) = app_with_staff_and(&[
@@ -74,18 +74,18 @@ impl Console {
         }
     }
 
-    async fn get(&self, path: &str, token: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Value {
         let r = self.app.get(path, Some(token)).await;
         assert_eq!(r.status, 200, "GET {path}: {}", r.body);
         r.json()
     }
 
-    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
         let r = self.app.post_json(path, Some(token), &body).await;
         (r.status, r.json())
     }
 
-    fn ids(page: &Value) -> Vec<String> {
+    pub(crate) fn ids(page: &Value) -> Vec<String> {
         page["items"]
             .as_array()
             .unwrap()
@@ -94,7 +94,7 @@ impl Console {
             .collect()
     }
 
-    async fn state(&self, id: &str) -> Option<JobState> {
+    pub(crate) async fn state(&self, id: &str) -> Option<JobState> {
         self.broker
             .job(&JobId::parse(id).unwrap())
             .await
@@ -123,7 +123,7 @@ impl Console {
     }
 
     /// The audit rows of `action`, newest first.
-    async fn audit(&self, action: &str) -> Vec<Value> {
+    pub(crate) async fn audit(&self, action: &str) -> Vec<Value> {
         let page = self
             .get(&format!("/api/v1/audit?action={action}"), &self.admin)
             .await;
@@ -182,7 +182,7 @@ impl Console {
         assert_eq!(r.status, 403, "{}", r.body);
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.app.stop().await;
     }
 }

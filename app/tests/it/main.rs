@@ -11,6 +11,7 @@ mod attachments;
 mod audit;
 mod browser;
 mod common;
+mod console_actions;
 mod contract;
 mod corrections;
 mod csrf;

@@ -418,3 +418,169 @@ async fn a_dead_job_is_found_retried_in_bulk_and_a_paused_queue_holds_its_jobs_f
     );
     app.stop().await;
 }
+
+/// The number before `words` in `body` ("1.234 terminaron bien" → 1234).
+fn figure_before(body: &str, words: &str) -> u64 {
+    let at = body
+        .find(words)
+        .unwrap_or_else(|| panic!("no {words:?}: {body}"));
+    let n: String = body[..at]
+        .trim_end()
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .filter(char::is_ascii_digit)
+        .collect();
+    n.parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_purge_duplicate_and_throughput_chart_from_the_pages() {
+    use paqueteria_core::jobs::Ping;
+    use paqueteria_jobs::Job;
+    let (app, _, _, sms, _) = received_and_texted().await;
+    let mut sup = signed_in(&app, "sup@example.com").await;
+    let mut admin = signed_in(&app, "admin@example.com").await;
+
+    // The schedule, in words; run now is an admin's.
+    let page = get(&app, &mut sup, "/console/schedule", &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for words in [
+        "Todos los días a las 03:00",
+        "Cada hora, en el minuto 15",
+        "Cada 5 minutos",
+        "Se corre el último tick perdido",
+    ] {
+        assert!(page.body.contains(words), "{words}: {}", page.body);
+    }
+    assert!(!page.body.contains("/run-now"), "{}", page.body);
+    let run_now = "/console/schedule/cleanup-tmp/run-now";
+    let token = token_of(&page);
+    let r = post_form(&app, &mut sup, run_now, &[("authenticity_token", &token)]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let page = get(&app, &mut admin, "/console/schedule", &[]).await;
+    assert!(
+        page.body.contains(&format!("action=\"{run_now}\"")),
+        "{}",
+        page.body
+    );
+    assert_eq!(post_form(&app, &mut admin, run_now, &[]).await.status, 403);
+    let token = token_of(&page);
+    let r = post_form(&app, &mut admin, run_now, &[("authenticity_token", &token)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = r.header("location").unwrap();
+    assert!(
+        to.starts_with("/console/jobs/cleanup-tmp%3Amanual%3A") && to.ends_with("?done=scheduled"),
+        "{to}"
+    );
+    let job = get(&app, &mut admin, &to, &[]).await;
+    assert!(job.body.contains("maintenance.cleanup_tmp"), "{}", job.body);
+
+    // The throughput chart counts the texted parcel's SMS at least.
+    let part = get(
+        &app,
+        &mut sup,
+        "/console/overview",
+        &[("HX-Request", "true")],
+    )
+    .await;
+    assert!(part.body.contains("id=\"throughput\""), "{}", part.body);
+    assert!(
+        figure_before(&part.body, "terminaron bien") >= 1,
+        "{}",
+        part.body
+    );
+
+    // Purge behind a typed confirmation; the form is an admin's.
+    assert!(
+        !get(&app, &mut sup, "/console", &[])
+            .await
+            .body
+            .contains("id=\"purge\"")
+    );
+    let page = get(&app, &mut admin, "/console", &[]).await;
+    assert!(page.body.contains("id=\"purge\""), "{}", page.body);
+    let token = token_of(&page);
+    let form = |confirm: &'static str| {
+        [
+            ("authenticity_token", token.clone()),
+            ("queue", "default".to_owned()),
+            ("confirm", confirm.to_owned()),
+        ]
+    };
+    let wrong = form("reports");
+    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post_form(&app, &mut admin, "/console/purge", &wrong).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"purge-error\""), "{}", r.body);
+    let right = form("default");
+    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post_form(&app, &mut admin, "/console/purge", &right).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let back = get(&app, &mut admin, &r.header("location").unwrap(), &[]).await;
+    assert!(back.body.contains("de la cola default"), "{}", back.body);
+
+    // Duplicate: a payload the job refuses is said at the field; an SMS's
+    // copy would be the same job (send once) and is refused; a ping's runs.
+    let sms_page = format!("/console/jobs/sms.send%3A{sms}");
+    assert!(
+        !get(&app, &mut sup, &sms_page, &[])
+            .await
+            .body
+            .contains("id=\"duplicate\"")
+    );
+    let page = get(&app, &mut admin, &sms_page, &[]).await;
+    assert!(page.body.contains("id=\"duplicate\""), "{}", page.body);
+    let token = token_of(&page);
+    let dup = format!("{sms_page}/duplicate");
+    let r = post_form(
+        &app,
+        &mut admin,
+        &dup,
+        &[("authenticity_token", &token), ("payload", "{not json")],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"duplicate-error\""), "{}", r.body);
+    let sms_job = paqueteria_jobs::JobId::parse(format!("sms.send:{sms}")).unwrap();
+    let original = app
+        .broker()
+        .await
+        .job(&sms_job)
+        .await
+        .unwrap()
+        .unwrap()
+        .payload;
+    let r = post_form(
+        &app,
+        &mut admin,
+        &dup,
+        &[("authenticity_token", &token), ("payload", &original)],
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let ping = app
+        .broker()
+        .await
+        .enqueue(Ping {}.to_new_job().unwrap())
+        .await
+        .unwrap()
+        .id;
+    let r = post_form(
+        &app,
+        &mut admin,
+        &format!("/console/jobs/{ping}/duplicate"),
+        &[("authenticity_token", &token), ("payload", "{}")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = r.header("location").unwrap();
+    assert!(
+        to.ends_with("?done=duplicate") && !to.contains(ping.as_str()),
+        "{to}"
+    );
+    app.stop().await;
+}

@@ -45,6 +45,15 @@ pub enum AuditAction {
     JobsRetried,
     /// Dead jobs deleted; the detail says how many and which.
     JobsDiscarded,
+    /// A queue's waiting jobs deleted (the subject is `queue:<name>`; the
+    /// detail says how many).
+    QueuePurged,
+    /// A job enqueued again as a copy, its payload maybe edited (the
+    /// subject is the new `job:<id>`; the detail names the original).
+    JobDuplicated,
+    /// A schedule entry run outside its schedule (the subject is
+    /// `schedule:<entry>`; the detail names the job).
+    ScheduleRunNow,
 }
 
 impl AuditAction {
@@ -66,11 +75,14 @@ impl AuditAction {
             Self::JobRunNow => "job_run_now",
             Self::JobsRetried => "jobs_retried",
             Self::JobsDiscarded => "jobs_discarded",
+            Self::QueuePurged => "queue_purged",
+            Self::JobDuplicated => "job_duplicated",
+            Self::ScheduleRunNow => "schedule_run_now",
         }
     }
 
     /// Every action, as the log's filters offer them.
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 18] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::UserChanged,
@@ -86,6 +98,9 @@ impl AuditAction {
         Self::JobRunNow,
         Self::JobsRetried,
         Self::JobsDiscarded,
+        Self::QueuePurged,
+        Self::JobDuplicated,
+        Self::ScheduleRunNow,
     ];
 
     /// The action named `s`.

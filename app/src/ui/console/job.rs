@@ -1,6 +1,7 @@
 //! One job's page: name, queue, state, attempts of max, its timings, the
 //! payload (pretty JSON), result and last error (admins only: they name
-//! customers, as in the API), and the parcel or report it belongs to.
+//! customers, as in the API), and the parcel or report it belongs to. For
+//! admins, its actions, and "duplicate" with its payload to edit.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -47,6 +48,9 @@ struct JobPage {
     actions: Vec<(&'static str, String, Option<String>)>,
     /// What was just done to it.
     notice: Option<String>,
+    /// The duplicate form (admins, jobs of the catalog): its payload and
+    /// what was wrong with it.
+    duplicate: Option<(String, Option<String>)>,
 }
 
 /// The payload as indented JSON (as stored when it is not JSON).
@@ -148,6 +152,32 @@ pub async fn show(
         let msg = lang.t("errors.forbidden");
         return refused(chrome, StatusCode::FORBIDDEN, msg);
     }
+    let notice = q
+        .done
+        .filter(|d| {
+            matches!(
+                d.as_str(),
+                "retry" | "cancel" | "run_now" | "duplicate" | "scheduled"
+            )
+        })
+        .map(|d| lang.t_with(&format!("console.done_{d}"), "n", "1"));
+    render(&s, &user, csrf, chrome, &id, StatusCode::OK, notice, None).await
+}
+
+/// The page of job `id` with `status`; `duplicate` is a duplicate form
+/// sent back with its error.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn render(
+    s: &AppState,
+    user: &UiUser,
+    csrf: CsrfToken,
+    chrome: Chrome,
+    id: &str,
+    status: StatusCode,
+    notice: Option<String>,
+    duplicate: Option<(String, String)>,
+) -> Response {
+    let lang = chrome.lang;
     let not_found = |chrome: Chrome| {
         let msg = chrome.lang.t("errors.not_found");
         refused(chrome, StatusCode::NOT_FOUND, msg)
@@ -176,13 +206,14 @@ pub async fn show(
         .started_at_ms
         .zip(job.finished_at_ms)
         .map(|(a, b)| format!("{:.1} s", (b - a).max(0) as f64 / 1000.0));
-    let admin = may_act(&user);
-    let belongs = belongs_to(&s, &user, &job, lang).await;
+    let admin = may_act(user);
+    let belongs = belongs_to(s, user, &job, lang).await;
     let state_key = job.state.as_str();
-    let notice = q
-        .done
-        .filter(|d| matches!(d.as_str(), "retry" | "cancel" | "run_now"))
-        .map(|d| lang.t_with(&format!("console.done_{d}"), "n", "1"));
+    let in_catalog = paqueteria_core::jobs::catalog().lookup(&job.name).is_ok();
+    let duplicate = match duplicate {
+        Some((payload, error)) => Some((payload, Some(error))),
+        None => (admin && in_catalog).then(|| (pretty(&job.payload), None)),
+    };
     let page = JobPage {
         href: form_urlencoded::byte_serialize(job.id.as_str().as_bytes()).collect(),
         actions: if admin {
@@ -206,7 +237,8 @@ pub async fn show(
         result: job.result.clone().filter(|_| admin),
         last_error: job.last_error.clone().filter(|_| admin),
         belongs,
+        duplicate,
         chrome,
     };
-    (csrf, page).into_response()
+    (status, csrf, page).into_response()
 }

@@ -21,6 +21,7 @@ use super::super::refusal::{from_api, refused};
 use super::super::{Chrome, Lang, UiUser};
 use super::{admin_form, may_act, may_read};
 use crate::client::ClientAddr;
+use crate::error::ApiError;
 use crate::routes::jobs::{BulkFilter, BulkRequest, JobListQuery};
 use crate::startup::AppState;
 
@@ -116,7 +117,7 @@ struct JobsPage {
     search: bool,
 }
 
-fn path_of(id: &str) -> String {
+pub(super) fn path_of(id: &str) -> String {
     form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
@@ -292,7 +293,9 @@ pub async fn bulk(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ActionForm {
-    authenticity_token: String,
+    pub(super) authenticity_token: String,
+    /// A duplicate's payload (JSON), as edited.
+    pub(super) payload: Option<String>,
 }
 
 /// `POST /console/jobs/{id}/{action}`: `retry` or `discard` (dead),
@@ -316,6 +319,9 @@ pub async fn act(
         return refused(chrome, StatusCode::NOT_FOUND, msg);
     };
     use crate::routes::jobs as api;
+    if action == "duplicate" {
+        return duplicate(&s, &user, csrf, chrome, client, &job, f.payload).await;
+    }
     let done = match action.as_str() {
         "retry" => api::retry_dead(&s, &user.0, client, &job)
             .await
@@ -342,6 +348,49 @@ pub async fn act(
             path_of(job.as_str())
         ))
         .into_response(),
+        Err(e) => from_api(chrome, e),
+    }
+}
+
+/// The duplicate action: the new job's page, or the form again (422)
+/// with what the job's type says is wrong with the payload.
+async fn duplicate(
+    s: &AppState,
+    user: &UiUser,
+    csrf: CsrfToken,
+    chrome: Chrome,
+    client: ClientAddr,
+    job: &JobId,
+    payload: Option<String>,
+) -> Response {
+    let payload = payload.unwrap_or_default();
+    let done =
+        crate::routes::job_actions::duplicate_job(s, &user.0, client, job, Some(&payload)).await;
+    match done {
+        Ok(new) => Redirect::to(&format!(
+            "/console/jobs/{}?done=duplicate",
+            path_of(new.as_str())
+        ))
+        .into_response(),
+        Err(ApiError::Validation(errors)) => {
+            let why = errors
+                .into_iter()
+                .map(|e| e.msg)
+                .collect::<Vec<_>>()
+                .join("; ");
+            let error = chrome.lang.t_with("console.duplicate_invalid", "why", &why);
+            super::job::render(
+                s,
+                user,
+                csrf,
+                chrome,
+                job.as_str(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some((payload, error)),
+            )
+            .await
+        }
         Err(e) => from_api(chrome, e),
     }
 }

@@ -5,10 +5,13 @@
 //! audit log.
 
 pub mod audit;
+mod cron_words;
 pub mod job;
 pub mod jobs;
 pub mod messages;
 pub mod overview;
+pub mod schedule;
+mod throughput;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;

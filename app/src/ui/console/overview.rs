@@ -1,7 +1,9 @@
 //! The console's overview: per queue, what waits, runs and died and how
-//! long the oldest waiting job has waited; the live workers. The part
-//! with the figures refreshes itself every few seconds. And "find a job by
-//! id", which leads to the job's page.
+//! long the oldest waiting job has waited, what succeeded and failed in the
+//! last minute and hour; the last hour's throughput as a chart; the live
+//! workers. The part with the figures refreshes itself every few seconds.
+//! "Find a job by id", which leads to the job's page; for admins, purge a
+//! queue behind a typed confirmation.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -16,7 +18,9 @@ use super::super::format::{datetime, utc};
 use super::super::pages::chrome;
 use super::super::refusal::{from_api, refused};
 use super::super::{Chrome, Lang, UiUser};
-use super::may_read;
+use super::throughput::ThroughputChart;
+use super::{admin_form, may_read};
+use crate::client::ClientAddr;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -59,6 +63,15 @@ struct Overview {
     admin: bool,
     /// The CSRF token of those forms.
     csrf: String,
+    /// The last hour, minute by minute, every queue together.
+    chart: ThroughputChart,
+}
+
+/// The purge form as it was sent, and what was wrong with it.
+#[derive(Default)]
+struct PurgeForm {
+    queue: String,
+    error: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -68,6 +81,10 @@ struct OverviewPage {
     overview: Overview,
     /// A job id that was looked for and not found.
     missing: Option<String>,
+    /// What was just done.
+    notice: Option<String>,
+    /// The purge form (admins).
+    purge: PurgeForm,
 }
 
 #[derive(Template, WebTemplate)]
@@ -101,6 +118,11 @@ async fn read(s: &AppState, user: &UiUser, chrome: &Chrome) -> Result<Overview, 
         |e: paqueteria_jobs::BrokerError| ApiError::Unavailable(format!("broker: {e}"));
     let names = crate::routes::jobs::known_queues(s).await?;
     let stats = s.broker.stats(&names).await.map_err(unavailable)?;
+    let series = s
+        .broker
+        .throughput_series(&names)
+        .await
+        .map_err(unavailable)?;
     let mut workers = s.broker.workers().await.map_err(unavailable)?;
     workers.sort_by(|a, b| (a.started_at_ms, &a.id).cmp(&(b.started_at_ms, &b.id)));
     let tz = s.settings.time_zone;
@@ -148,14 +170,17 @@ async fn read(s: &AppState, user: &UiUser, chrome: &Chrome) -> Result<Overview, 
         read_at: datetime(now, tz, lang),
         admin: super::may_act(user),
         csrf: chrome.csrf.clone(),
+        chart: ThroughputChart::of(&series, tz, lang),
     })
 }
 
-/// `GET /console` query: a job id to find.
+/// `GET /console` query: a job id to find, or the purge just done.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct FindQuery {
     job: String,
+    purged: String,
+    n: u64,
 }
 
 /// `GET /console`: the overview (admins and supervisors); `?job=ID` goes
@@ -188,21 +213,110 @@ pub async fn page(
             Err(_) => missing = Some(wanted.to_owned()),
         }
     }
-    match read(&s, &user, &chrome).await {
+    let notice = (!q.purged.is_empty()).then(|| {
+        chrome
+            .lang
+            .t_with("console.done_purge", "n", &thousands(q.n))
+            .replace("%{queue}", &q.purged)
+    });
+    let status = if missing.is_some() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    render(
+        &s,
+        &user,
+        csrf,
+        chrome,
+        status,
+        missing,
+        notice,
+        PurgeForm::default(),
+    )
+    .await
+}
+
+/// The overview page with its forms' state.
+#[allow(clippy::too_many_arguments)]
+async fn render(
+    s: &AppState,
+    user: &UiUser,
+    csrf: CsrfToken,
+    chrome: Chrome,
+    status: StatusCode,
+    missing: Option<String>,
+    notice: Option<String>,
+    purge: PurgeForm,
+) -> Response {
+    match read(s, user, &chrome).await {
         Ok(overview) => (
-            if missing.is_some() {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::OK
-            },
+            status,
             csrf,
             OverviewPage {
                 chrome,
                 overview,
                 missing,
+                notice,
+                purge,
             },
         )
             .into_response(),
+        Err(e) => from_api(chrome, e),
+    }
+}
+
+/// The purge form's fields.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PurgeFields {
+    authenticity_token: String,
+    queue: String,
+    confirm: String,
+}
+
+/// `POST /console/purge` (admins): deletes a queue's waiting jobs when
+/// the confirmation names the queue; else the overview again, 422, with
+/// the field's error.
+pub async fn purge(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    user: UiUser,
+    csrf: CsrfToken,
+    client: ClientAddr,
+    axum::Form(f): axum::Form<PurgeFields>,
+) -> Response {
+    let chrome = match admin_form(&headers, &user, &csrf, &f.authenticity_token) {
+        Ok(c) => c,
+        Err(refusal) => return *refusal,
+    };
+    let queue = f.queue.trim();
+    match crate::routes::job_actions::purge_queue(&s, &user.0, client, queue, &f.confirm).await {
+        Ok(n) => {
+            let q: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("purged", queue)
+                .append_pair("n", &n.to_string())
+                .finish();
+            Redirect::to(&format!("/console?{q}")).into_response()
+        }
+        Err(ApiError::Validation(_)) => {
+            let error = chrome.lang.t_with("console.purge_mismatch", "queue", queue);
+            let purge = PurgeForm {
+                queue: queue.to_owned(),
+                error: Some(error),
+            };
+            render(
+                &s,
+                &user,
+                csrf,
+                chrome,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                None,
+                purge,
+            )
+            .await
+        }
         Err(e) => from_api(chrome, e),
     }
 }
