@@ -1,0 +1,112 @@
+//! Every metric of ours that a dashboard or an alert uses is exported by
+//! the code, or listed in monitoring/METRICS-TODO.md to be added: a panel
+//! can stay empty only on purpose.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::support::{read, root};
+
+/// `paqueteria_*` and `process_*` names in a PromQL text, histogram series
+/// suffixes removed.
+fn metric_names(query: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut rest = query;
+    while let Some(start) = rest.find(|c: char| is_ident(c)) {
+        let tail = &rest[start..];
+        let end = tail.find(|c: char| !is_ident(c)).unwrap_or(tail.len());
+        let word = &tail[..end];
+        let boundary = rest[..start]
+            .chars()
+            .last()
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '"');
+        if boundary && (word.starts_with("paqueteria_") || word.starts_with("process_")) {
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| word.strip_suffix(s))
+                .unwrap_or(word);
+            out.insert(base.to_owned());
+        }
+        rest = &tail[end..];
+    }
+    out
+}
+
+/// The Rust sources of the crates that export metrics.
+fn sources() -> String {
+    fn walk(dir: &Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    let mut out = String::new();
+    for krate in ["jobs", "core", "app", "worker", "scheduler"] {
+        walk(&root().join(krate).join("src"), &mut out);
+    }
+    out
+}
+
+/// The metrics METRICS-TODO.md's "To add" table lists (its first column).
+fn to_add() -> BTreeSet<String> {
+    let todo = read("monitoring/METRICS-TODO.md");
+    let section = todo
+        .split("\n## To add")
+        .nth(1)
+        .expect("METRICS-TODO.md has a \"## To add\" section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| {
+            let first = l.split('|').nth(1).unwrap_or("");
+            first
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_name_finder_reads_promql() {
+    let names = metric_names(
+        r#"histogram_quantile(0.9, sum by (le) (rate(paqueteria_job_wait_seconds_bucket{job="worker"}[5m]))) / process_open_fds"#,
+    );
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        ["paqueteria_job_wait_seconds", "process_open_fds"]
+    );
+}
+
+#[test]
+fn every_metric_the_dashboards_and_alerts_use_is_exported_or_listed_to_add() {
+    let sources = sources();
+    let listed = to_add();
+    assert!(!listed.is_empty(), "METRICS-TODO.md lists nothing to add");
+    let mut used = BTreeSet::new();
+    for (at, query) in crate::grafana::queries() {
+        for name in metric_names(&query) {
+            let short = name.strip_prefix("paqueteria_").unwrap_or(&name);
+            let exported = sources.contains(&format!("\"{short}\""));
+            assert!(
+                exported || listed.contains(&name),
+                "{at} uses {name}, which the code does not export and METRICS-TODO.md does not list"
+            );
+            used.insert(name);
+        }
+    }
+    for name in &listed {
+        assert!(
+            used.contains(name),
+            "METRICS-TODO.md lists {name}, which no dashboard or alert uses"
+        );
+    }
+}
