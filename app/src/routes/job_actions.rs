@@ -141,6 +141,8 @@ pub(crate) async fn duplicate_job(
         .lookup(&original.name)
         .map_err(|e| invalid(&["path", "id"], e.to_string()))?;
     let payload = payload.unwrap_or(&original.payload);
+    let as_json = |p: &str| serde_json::from_str::<serde_json::Value>(p).ok();
+    let edited = as_json(payload) != as_json(&original.payload);
     let new = kind
         .new_job(payload)
         .map_err(|e| invalid(&["body", "payload"], e.to_string()))?;
@@ -157,7 +159,12 @@ pub(crate) async fn duplicate_job(
         client,
         AuditAction::JobDuplicated,
         &format!("job:{}", done.id),
-        &format!("copy of {id}"),
+        &if edited {
+            // Whether, not how: a payload names customers.
+            format!("copy of {id}, payload edited")
+        } else {
+            format!("copy of {id}")
+        },
     )
     .await?;
     Ok(done.id)

@@ -47,11 +47,7 @@ pub(crate) async fn entry_runs(s: &AppState) -> ApiResult<Vec<EntryRuns<'_>>> {
     let mut out = Vec::with_capacity(s.schedule.len());
     for entry in s.schedule.iter() {
         let mut last = None;
-        for tick in entry
-            .ticks_between(now - LOOK_BACK_MS, now, TICKS_LOOKED_UP)
-            .into_iter()
-            .rev()
-        {
+        for tick in entry.ticks_before(now, now - LOOK_BACK_MS, TICKS_LOOKED_UP) {
             let Ok(id) = JobId::parse(tick_id(&entry.name, tick)) else {
                 continue;
             };

@@ -170,7 +170,11 @@ async fn duplicate(c: &Console, embedded: bool) {
     let rows = c.audit("job_duplicated").await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[1]["subject"], json!(format!("job:{copy}")));
-    assert_eq!(rows[1]["detail"], json!(format!("copy of {dead}")));
+    assert_eq!(
+        rows[1]["detail"],
+        json!(format!("copy of {dead}, payload edited"))
+    );
+    assert_eq!(rows[0]["detail"], json!(format!("copy of {ping}")));
 }
 
 async fn schedule(c: &Console) {

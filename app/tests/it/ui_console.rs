@@ -479,7 +479,10 @@ async fn the_schedule_purge_duplicate_and_throughput_chart_from_the_pages() {
     let job = get(&app, &mut admin, &to, &[]).await;
     assert!(job.body.contains("maintenance.cleanup_tmp"), "{}", job.body);
 
-    // The throughput chart counts the texted parcel's SMS at least.
+    // The throughput chart counts the texted parcel's SMS at least (once
+    // the broker has recorded its job as succeeded).
+    let sms_job = paqueteria_jobs::JobId::parse(format!("sms.send:{sms}")).unwrap();
+    paqueteria_testkit::job_ended(&app.broker().await, &sms_job, Duration::from_secs(30)).await;
     let part = get(
         &app,
         &mut sup,
@@ -545,7 +548,6 @@ async fn the_schedule_purge_duplicate_and_throughput_chart_from_the_pages() {
     .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("id=\"duplicate-error\""), "{}", r.body);
-    let sms_job = paqueteria_jobs::JobId::parse(format!("sms.send:{sms}")).unwrap();
     let original = app
         .broker()
         .await

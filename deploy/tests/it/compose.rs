@@ -297,6 +297,18 @@ fn the_scheduler_keeps_its_state_on_a_named_volume_and_runs_once() {
 }
 
 #[test]
+fn the_app_reads_the_schedule_as_the_scheduler_does() {
+    let c = compose();
+    for var in ["SCHEDULER_TZ", "SCHEDULE_FILE", "APP_TZ"] {
+        assert_eq!(
+            env_value(service(&c, "app"), var),
+            env_value(service(&c, "scheduler"), var),
+            "{var}: the console would show another schedule than the one that runs"
+        );
+    }
+}
+
+#[test]
 fn secrets_are_required_variables_never_literals() {
     let c = compose();
     let secret = |k: &str| {

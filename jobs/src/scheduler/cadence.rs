@@ -60,7 +60,7 @@ impl Entry {
         let every_day = s.days_of_month().is_all() && s.days_of_week().is_all();
         if every_day {
             if s.hours().is_all()
-                && let Some(n) = step_from_zero(&minutes, 60)
+                && let Some(n) = step_from_zero(&minutes, 60).filter(|n| *n < 60)
             {
                 return Some(Cadence::EveryMinutes(n));
             }
@@ -86,7 +86,8 @@ impl Entry {
                 Days::Weekdays(days)
             }
             (false, true) => Days::MonthDays(s.days_of_month().iter().collect()),
-            // Cron runs on either; too subtle to put in a few words.
+            // Refused when the schedule is read (crontab would run on
+            // either, the cron crate on both).
             (false, false) => return None,
         };
         if minutes.len() * hours.len() > MAX_TIMES {
@@ -139,6 +140,13 @@ mod tests {
         assert_eq!(cadence("* * * * *"), Some(Cadence::EveryMinutes(1)));
         assert_eq!(cadence("*/5 * * * *"), Some(Cadence::EveryMinutes(5)));
         assert_eq!(
+            cadence("0 * * * *"),
+            Some(Cadence::EveryHours {
+                every: 1,
+                minute: 0
+            })
+        );
+        assert_eq!(
             cadence("15 * * * *"),
             Some(Cadence::EveryHours {
                 every: 1,
@@ -186,7 +194,6 @@ mod tests {
     fn uncommon_shapes_are_left_to_the_expression() {
         for cron in [
             "*/7 * * * *", // 7 does not divide 60: runs at :56 then :00
-            "0 0 1 * 1",   // day 1 or a Monday
             "0 0 1 1 *",   // once a year
             "*/10 9-17 * * *",
             "30 0 7 * * *", // at second 30

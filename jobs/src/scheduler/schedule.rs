@@ -190,57 +190,70 @@ fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
             ));
         }
     };
+    let any = |f: &str| f == "*" || f == "?";
+    if !any(&fields[weekday - 2]) && !any(&fields[weekday]) {
+        return Err(format!(
+            "cron {expr:?} restricts both the day of the month and the weekday: crontab runs on \
+             either, this scheduler would need both; write two entries"
+        ));
+    }
     fields[weekday] =
         crontab_weekdays(&fields[weekday]).map_err(|e| format!("cron {expr:?}: {e}"))?;
     cron::Schedule::from_str(&fields.join(" ")).map_err(|e| format!("cron {expr:?}: {e}"))
 }
 
-/// A crontab weekday field (0–7, Sunday 0 or 7) in the `cron` crate's
-/// numbering (1–7, Sunday 1). Names and `*`/`?` pass unchanged; numbers,
-/// ranges and steps become the list of days they name.
+/// A crontab weekday field (0–7, Sunday 0 or 7, or the names SUN–SAT) in
+/// the `cron` crate's numbering (1–7, Sunday 1): `*` and `?` pass
+/// unchanged; names, numbers, ranges and steps become the list of days
+/// they name, as crontab reads them (`n/step` runs from n to 7).
 fn crontab_weekdays(field: &str) -> Result<String, String> {
-    let mut out: Vec<String> = Vec::new();
-    for part in field.split(',') {
-        if part.is_empty()
-            || part == "*"
-            || part == "?"
-            || part.chars().any(|c| c.is_ascii_alphabetic())
-        {
-            out.push(part.to_owned());
-            continue;
+    const NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+    if field == "*" || field == "?" {
+        return Ok(field.to_owned());
+    }
+    let day = |s: &str| -> Result<u32, String> {
+        let upper = s.to_ascii_uppercase();
+        if let Some(i) = NAMES.iter().position(|n| *n == upper) {
+            return Ok(i as u32);
         }
-        let day = |s: &str| -> Result<u32, String> {
-            s.parse::<u32>()
-                .ok()
-                .filter(|d| *d <= 7)
-                .ok_or_else(|| format!("weekday {s:?} is not 0–7 (0 and 7 are Sunday) or SUN–SAT"))
-        };
+        s.parse::<u32>()
+            .ok()
+            .filter(|d| *d <= 7)
+            .ok_or_else(|| format!("weekday {s:?} is not 0–7 (0 and 7 are Sunday) or SUN–SAT"))
+    };
+    let mut days = std::collections::BTreeSet::new();
+    for part in field.split(',') {
         let (base, step) = match part.split_once('/') {
             Some((b, s)) => (
                 b,
-                s.parse::<u32>()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("weekday step {s:?} is not a whole number ≥ 1"))?,
+                Some(
+                    s.parse::<u32>()
+                        .ok()
+                        .filter(|s| *s > 0)
+                        .ok_or_else(|| format!("weekday step {s:?} is not a whole number ≥ 1"))?,
+                ),
             ),
-            None => (part, 1),
+            None => (part, None),
         };
-        let (from, to) = match base.split_once('-') {
-            Some((a, b)) => (day(a)?, day(b)?),
-            None if base == "*" => (0, 6),
-            // "n/step" runs from n to the end of the week.
-            None if step > 1 => (day(base)?, 6),
-            None => (day(base)?, day(base)?),
+        let (from, to) = match (base, base.split_once('-')) {
+            ("*" | "?", _) => (0, 7),
+            (_, Some((a, b))) => (day(a)?, day(b)?),
+            (_, None) if step.is_some() => (day(base)?, 7),
+            (_, None) => (day(base)?, day(base)?),
         };
         if from > to {
             return Err(format!("weekday range {base:?} runs backwards"));
         }
-        for d in (from..=to).step_by(step as usize) {
+        for d in (from..=to).step_by(step.unwrap_or(1) as usize) {
             // Sunday is 0 or 7 in crontab, 1 in the cron crate.
-            out.push((d % 7 + 1).to_string());
+            days.insert(d % 7 + 1);
         }
     }
-    Ok(out.join(","))
+    Ok(days
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(","))
 }
 
 impl Entry {
@@ -265,6 +278,33 @@ impl Entry {
             out.push_back(t);
         }
         out.into()
+    }
+
+    /// Ticks at or before `until_ms` and after `after_ms`, newest first, at
+    /// most `limit` of them: walked backwards, so looking for the last run
+    /// costs the ticks it returns, not the ticks since `after_ms`.
+    pub fn ticks_before(&self, until_ms: i64, after_ms: i64, limit: usize) -> Vec<i64> {
+        // Start a few hours of wall time late: around a DST change the wall
+        // clock and the time line disagree by an hour or two.
+        let end_wall = self
+            .tz
+            .timestamp_millis_opt(until_ms)
+            .single()
+            .map(|d| d.naive_local() + chrono::Duration::hours(3))
+            .unwrap_or_default();
+        let wall_end = Utc.from_utc_datetime(&end_wall);
+        let mut out: Vec<i64> = Vec::new();
+        for wall in self.schedule.after(&wall_end).rev() {
+            let t = place(self.tz, wall.naive_utc());
+            if t > until_ms || out.last().is_some_and(|last| t >= *last) {
+                continue;
+            }
+            if t <= after_ms || out.len() == limit {
+                break;
+            }
+            out.push(t);
+        }
+        out
     }
 
     /// The next tick strictly after `after_ms`.
@@ -499,6 +539,36 @@ mod tests {
     }
 
     #[test]
+    fn ticks_before_walk_back_newest_first() {
+        let quarter = one("*/15 * * * *", "UTC");
+        let back = quarter.ticks_before(ms("2026-11-23T10:20:00Z"), ms("2026-11-23T09:40:00Z"), 10);
+        let text: Vec<_> = back.iter().map(|t| utc_text(*t)).collect();
+        assert_eq!(
+            text,
+            [
+                "2026-11-23T10:15:00Z",
+                "2026-11-23T10:00:00Z",
+                "2026-11-23T09:45:00Z"
+            ]
+        );
+        assert_eq!(
+            quarter.ticks_before(ms("2026-11-23T10:15:00Z"), 0, 2).len(),
+            2
+        );
+        assert_eq!(
+            utc_text(quarter.ticks_before(ms("2026-11-23T10:15:00Z"), 0, 1)[0]),
+            "2026-11-23T10:15:00Z",
+            "a tick at the bound counts"
+        );
+        // Every second over years: as cheap as the ticks it returns.
+        let second = one("* * * * * *", "Europe/Madrid");
+        assert_eq!(
+            second.ticks_before(ms("2026-10-25T01:00:00Z"), 0, 3).len(),
+            3
+        );
+    }
+
+    #[test]
     fn weekdays_read_as_in_crontab() {
         // 2026-11-22 is a Sunday; the next seven days, Monday first.
         let days = |cron: &str| -> Vec<String> {
@@ -522,6 +592,17 @@ mod tests {
         assert_eq!(days("0 8 * * */2"), ["Tue", "Thu", "Sat", "Sun"]);
         assert_eq!(days("0 8 * * 6,0"), ["Sat", "Sun"]);
         assert_eq!(days("0 0 8 * * 1"), ["Mon"], "six fields read the same");
+        assert_eq!(days("0 8 * * MON-5"), ["Mon", "Tue", "Wed", "Thu", "Fri"]);
+        assert_eq!(
+            days("0 8 * * 5/1"),
+            ["Fri", "Sat", "Sun"],
+            "n/step runs to the week's end"
+        );
+        assert_eq!(days("0 8 * * 1/2"), ["Mon", "Wed", "Fri", "Sun"]);
+        assert_eq!(
+            days("0 8 * * 0-7"),
+            ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        );
         let err = parse(
             "[[entry]]\nname = \"e\"\ncron = \"0 8 * * 8\"\njob = \"system.ping\"\n",
             chrono_tz::UTC,
@@ -530,5 +611,16 @@ mod tests {
         .unwrap_err()
         .0;
         assert!(err.contains("weekday \"8\""), "{err}");
+        let err = parse(
+            "[[entry]]\nname = \"e\"\ncron = \"0 0 1 * 1\"\njob = \"system.ping\"\n",
+            chrono_tz::UTC,
+            &catalog(),
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            err.contains("both the day of the month and the weekday"),
+            "{err}"
+        );
     }
 }

@@ -59,8 +59,9 @@ impl SqliteBroker {
                 .await
                 .map_err(map_err)?;
             for r in rows {
-                let count = |i: usize| u64::try_from(r.get::<i64, _>(i)).unwrap_or(0);
-                buckets.push((r.get::<i64, _>(0), count(1), count(2)));
+                let int = |i: usize| r.try_get::<i64, _>(i).map_err(map_err);
+                let count = |i: usize| int(i).map(|n| u64::try_from(n).unwrap_or(0));
+                buckets.push((int(0)?, count(1)?, count(2)?));
             }
         }
         Ok(crate::broker::browse::fold_series(now_bucket, buckets))
