@@ -27,10 +27,23 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         parcels: usize,
     },
+    /// Exits 0 when the app serving on APP_ADDR is ready (its store and
+    /// job broker answer), 1 otherwise: a container's health check.
+    Healthcheck,
 }
 
 /// What `app` does with its command line. Exit code 2 for bad settings.
 pub async fn main(cli: Cli) -> ExitCode {
+    if let Some(Command::Healthcheck) = cli.command {
+        return match paqueteria_core::health::addr_from_env("APP_ADDR", "127.0.0.1:8000") {
+            Ok(addr) => paqueteria_core::health::exit(addr, "/health/ready").await,
+            // 1, not 2: a container runtime reserves 2 in health checks.
+            Err(e) => {
+                eprintln!("unhealthy: invalid setting {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let settings = match AppSettings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -40,6 +53,7 @@ pub async fn main(cli: Cli) -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Seed { parcels }) => seed(&settings, parcels).await,
+        Some(Command::Healthcheck) => Ok(()),
         None => serve(settings).await,
     };
     match result {

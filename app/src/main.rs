@@ -14,6 +14,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = paqueteria_app::cli::Cli::parse();
-    paqueteria_core::telemetry::init();
+    if let Some(code) = paqueteria_core::telemetry::init_or_exit() {
+        return code;
+    }
     paqueteria_app::cli::main(cli).await
 }

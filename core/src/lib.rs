@@ -13,10 +13,12 @@
 //!   queue and policy.
 //! - [`calendar`]: the business's local day.
 //! - [`telemetry`]: logging set-up shared by the binaries.
+//! - [`health`]: the binaries' `healthcheck` subcommand.
 
 pub mod calendar;
 pub mod domain;
 pub mod files;
+pub mod health;
 pub mod jobs;
 pub mod settings;
 pub mod store;

@@ -28,4 +28,8 @@ pub enum Command {
         /// The entry's name.
         entry: String,
     },
+    /// Exits 0 when the scheduler serving `/health` (on --metrics-addr or
+    /// SCHEDULER_METRICS_ADDR) answers, 1 otherwise: a container's health
+    /// check. Reads no schedule and opens no broker.
+    Healthcheck,
 }

@@ -26,6 +26,22 @@ use crate::settings::SchedulerSettings;
 /// What `scheduler` does with its command line. Exit code 2 for bad
 /// settings or a bad schedule.
 pub async fn main(cli: Cli) -> ExitCode {
+    if let Some(Command::Healthcheck) = cli.command {
+        let addr = match cli.metrics_addr {
+            Some(a) => Ok(a),
+            None => {
+                paqueteria_core::health::addr_from_env("SCHEDULER_METRICS_ADDR", "127.0.0.1:9102")
+            }
+        };
+        return match addr {
+            Ok(a) => paqueteria_core::health::exit(a, "/health").await,
+            // 1, not 2: a container runtime reserves 2 in health checks.
+            Err(e) => {
+                eprintln!("unhealthy: invalid setting {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let settings = match SchedulerSettings::from_env() {
         Ok(s) => s,
         Err(e) => {

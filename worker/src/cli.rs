@@ -92,6 +92,9 @@ pub enum Command {
     },
     /// Lists the job catalog: names, queues and policies.
     Jobs,
+    /// Exits 0 when the worker serving `/health` on WORKER_METRICS_ADDR
+    /// answers, 1 otherwise: a container's health check. Opens no broker.
+    Healthcheck,
     /// One job by id: state, attempts, timings, error, result.
     Job {
         /// The job id printed by `enqueue`.

@@ -30,6 +30,9 @@ use paqueteria_jobs::{Handlers, Metrics, Runtime, RuntimeConfig, SharedBroker};
 /// What `worker` does with its command line: an operator command, or a
 /// worker until SIGTERM / Ctrl-C. Exit code 2 for bad settings.
 pub async fn main(cli: cli::Cli) -> ExitCode {
+    if let Some(cli::Command::Healthcheck) = cli.command {
+        return paqueteria_core::health::exit(cli.run.metrics_addr, "/health").await;
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {

@@ -7,6 +7,8 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = paqueteria_worker::cli::Cli::parse();
-    paqueteria_core::telemetry::init();
+    if let Some(code) = paqueteria_core::telemetry::init_or_exit() {
+        return code;
+    }
     paqueteria_worker::main(cli).await
 }

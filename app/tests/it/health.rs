@@ -5,6 +5,23 @@
 
 use crate::common::TestApp;
 
+/// `app healthcheck` against the app on `addr`, with settings that would
+/// not start an app (the check reads APP_ADDR only): its exit, stderr.
+fn healthcheck(addr: std::net::SocketAddr) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_app"))
+        .arg("healthcheck")
+        .env_clear()
+        .env("APP_ADDR", format!("0.0.0.0:{}", addr.port()))
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 async fn health_ready_and_metrics_answer(app: TestApp) {
     assert_eq!(app.get("/health", None).await.status, 200);
     let r = app.get("/health/ready", None).await;
@@ -37,7 +54,15 @@ async fn health_ready_and_metrics_answer(app: TestApp) {
         metrics.len(),
         grown.len()
     );
+    let (ok, err) = healthcheck(app.addr);
+    assert!(ok, "healthcheck of a ready app: {err}");
+    let addr = app.addr;
     app.stop().await;
+    let (ok, err) = healthcheck(addr);
+    assert!(
+        !ok && err.contains("unhealthy"),
+        "a stopped app is healthy: {err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,6 +101,11 @@ async fn readiness_fails_when_the_broker_is_unreachable() {
         app.get("/health", None).await.status,
         200,
         "liveness does not depend on the broker"
+    );
+    let (ok, err) = healthcheck(app.addr);
+    assert!(
+        !ok && err.contains("503"),
+        "an app that cannot reach its broker is healthy: {err}"
     );
     app.stop().await;
 }

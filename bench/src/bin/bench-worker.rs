@@ -17,7 +17,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    paqueteria_core::telemetry::init();
+    paqueteria_core::telemetry::init().map_err(anyhow::Error::msg)?;
     let args = Args::parse();
     let env = BenchEnv::from_env()?;
     let queues = if args.queues.is_empty() {

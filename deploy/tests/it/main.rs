@@ -7,4 +7,5 @@ mod dockerfile;
 mod grafana;
 mod metrics;
 mod prometheus;
+mod stack;
 mod support;

@@ -1,6 +1,7 @@
 //! Real `scheduler` processes on one Redis: the leader is SIGKILLed and the
 //! standby takes over within the lease time, with no tick missed or doubled;
-//! SIGTERM stops a scheduler cleanly. Also `scheduler list` and `run-now`.
+//! SIGTERM stops a scheduler cleanly; `scheduler healthcheck` tells a live
+//! one from a killed one. Also `scheduler list` and `run-now`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -71,6 +72,22 @@ async fn get(port: u16, path: &str) -> Option<String> {
         .map(|(_, body)| body)
 }
 
+/// `scheduler healthcheck` against the scheduler on `port`, with a broker
+/// that cannot be reached (the check must not open one): its exit, stderr.
+fn healthcheck(port: u16) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_scheduler"))
+        .arg("healthcheck")
+        .env_clear()
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .env("SCHEDULER_METRICS_ADDR", format!("0.0.0.0:{port}"))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 async fn role(node: &Node) -> Option<String> {
     let body = get(node.port, "/health").await?;
     let v: serde_json::Value = serde_json::from_str(&body).ok()?;
@@ -100,6 +117,10 @@ async fn the_standby_takes_over_within_the_lease_when_the_leader_is_killed() {
     })
     .await;
     let standby = 1 - leader;
+    for n in &nodes {
+        let (ok, err) = healthcheck(n.port);
+        assert!(ok, "healthcheck of a running scheduler: {err}");
+    }
     // Let it fire a few ticks.
     let metrics_has_ticks = async |n: &Node| {
         get(n.port, "/metrics")
@@ -118,6 +139,13 @@ async fn the_standby_takes_over_within_the_lease_when_the_leader_is_killed() {
     )
     .unwrap();
     let killed_at = Instant::now();
+    let dead_port = nodes[leader].port;
+    let _ = nodes[leader].child.wait();
+    let (ok, err) = healthcheck(dead_port);
+    assert!(
+        !ok && err.contains("unhealthy"),
+        "a killed scheduler is healthy: {err}"
+    );
     // The lease runs out at most LEASE_S after the leader's last renewal;
     // the standby looks every fifth of a lease.
     let limit = Duration::from_secs(LEASE_S) + Duration::from_millis(1_000);

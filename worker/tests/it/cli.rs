@@ -89,6 +89,16 @@ fn a_bad_setting_stops_start_up_naming_the_variable() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("JOB_LEASE"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_worker"))
+        .arg("jobs")
+        .env_remove("REDIS_URL")
+        .env("LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("LOG_FORMAT=\"xml\""), "{err}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The worker's `/metrics` and `/health` over HTTP, as Prometheus and a
-//! container health check read them.
+//! container health check read them, and `worker healthcheck`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,6 +11,22 @@ use paqueteria_jobs::{
 };
 use paqueteria_testkit::job_ended;
 use paqueteria_worker::http::MetricsServer;
+
+/// `worker healthcheck` against `addr`, with a broker that cannot be
+/// reached (the check must not open one): its exit, stderr.
+fn healthcheck(addr: std::net::SocketAddr) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_worker"))
+        .arg("healthcheck")
+        .env_clear()
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .env("WORKER_METRICS_ADDR", addr.to_string())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let (status, body) = paqueteria_testkit::http_get(addr, path).await.unwrap();
@@ -75,8 +91,15 @@ async fn metrics_and_health_are_served_with_the_queue_gauges_read_at_scrape_time
         health.contains(r#""broker":"ok""#) && health.contains(r#""engine":"sqlite""#),
         "{health}"
     );
+    let (ok, err) = healthcheck(addr);
+    assert!(ok, "healthcheck of a serving worker: {err}");
     let _ = tx.send(());
     serving.await.unwrap().unwrap();
+    let (ok, err) = healthcheck(addr);
+    assert!(
+        !ok && err.contains("unhealthy"),
+        "a stopped worker is healthy: {err}"
+    );
     let _ = stop.send(());
     worker.await.unwrap().unwrap();
 }
