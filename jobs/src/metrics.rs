@@ -21,10 +21,10 @@ pub struct Metrics {
     pub enqueued: IntCounterVec,
     /// `paqueteria_jobs_started_total{queue,job}`.
     pub started: IntCounterVec,
-    /// `paqueteria_jobs_finished_total{queue,job,outcome}`; outcome is
-    /// succeeded, failed (the attempt failed and will be retried: counted
-    /// under `retried` too), retried, snoozed (gave its slot back, attempt
-    /// not counted), dead, cancelled, released or lost.
+    /// `paqueteria_jobs_finished_total{queue,job,outcome}`, one per
+    /// finished attempt; outcome is succeeded, retried (the attempt failed
+    /// and will be retried), snoozed (gave its slot back, attempt not
+    /// counted), dead, cancelled, released or lost.
     pub finished: IntCounterVec,
     /// `paqueteria_job_duration_seconds{queue,job}`.
     pub duration: HistogramVec,
@@ -43,6 +43,15 @@ pub struct Metrics {
     pub up: IntGauge,
     /// `paqueteria_broker_up`: 1 when the last broker call succeeded.
     pub broker_up: IntGauge,
+    /// `paqueteria_worker_concurrency`: this worker's slots (`-c`).
+    pub concurrency: IntGauge,
+    /// `paqueteria_workers_live`: workers with a live heartbeat in the
+    /// broker, read at scrape time (every worker reports the same figure).
+    pub workers_live: IntGauge,
+    /// `paqueteria_jobs_reclaimed_total{outcome}`: jobs whose worker
+    /// stopped beating, taken back by this process's maintenance;
+    /// outcome is requeued or dead.
+    pub reclaimed: IntCounterVec,
 }
 
 const JOB: &[&str] = &["queue", "job"];
@@ -77,7 +86,8 @@ impl Metrics {
             &["queue", "job", "outcome"],
         );
         let buckets = vec![
-            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            300.0, 600.0, 1200.0, 1800.0, 3600.0,
         ];
         let histogram = |name: &str, help: &str| {
             let h = HistogramVec::new(
@@ -139,6 +149,24 @@ impl Metrics {
         registry
             .register(Box::new(broker_up.clone()))
             .expect("unique metric");
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::with_opts(Opts::new(name, help).namespace(namespace))
+                .expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
+            g
+        };
+        let concurrency = gauge("worker_concurrency", "Job slots of this worker.");
+        let workers_live = gauge(
+            "workers_live",
+            "Workers with a live heartbeat in the broker.",
+        );
+        let reclaimed = counter(
+            "jobs_reclaimed_total",
+            "Jobs taken back from workers that stopped beating, by outcome.",
+            &["outcome"],
+        );
         Self {
             registry,
             enqueued,
@@ -152,6 +180,9 @@ impl Metrics {
             stale_acks,
             up,
             broker_up,
+            concurrency,
+            workers_live,
+            reclaimed,
         }
     }
 

@@ -74,6 +74,11 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         }
         _ => s.metrics.broker_up.set(0),
     }
+    if let Ok(Ok(live)) = tokio::time::timeout(Duration::from_secs(1), s.broker.workers()).await {
+        s.metrics
+            .workers_live
+            .set(i64::try_from(live.len()).unwrap_or(i64::MAX));
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -156,9 +156,6 @@ async fn run(shared: Arc<Shared>, job: Leased) {
         Outcome::Failed(error) if job.attempt < job.policy.retry.max_attempts => {
             let delay = job.policy.retry.backoff(job.attempt);
             tracing::warn!(%error, retry_in_s = delay.as_secs_f64(), "attempt failed; will retry");
-            m.finished
-                .with_label_values(&[labels[0], labels[1], "failed"])
-                .inc();
             let due = system_now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
             settle(&shared, &lease, "retry", |b, l| {
                 let error = error.clone();

@@ -255,6 +255,10 @@ impl Runtime {
         let shared = self.shared.clone();
         let cfg = self.config.clone();
         shared.metrics.up.set(1);
+        shared
+            .metrics
+            .concurrency
+            .set(i64::try_from(shared.concurrency).unwrap_or(i64::MAX));
         tracing::info!(
             worker_id = %shared.worker_id,
             queues = %cfg.queues.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
@@ -383,6 +387,13 @@ async fn maintain_loop(shared: Arc<Shared>, every: Duration) {
         match shared.broker.maintain(&shared.queues).await {
             Ok(m) => {
                 shared.outage.ok();
+                let reclaimed = &shared.metrics.reclaimed;
+                reclaimed
+                    .with_label_values(&["requeued"])
+                    .inc_by(m.requeued);
+                reclaimed
+                    .with_label_values(&["dead"])
+                    .inc_by(m.lost_to_dead);
                 if m.requeued + m.lost_to_dead > 0 {
                     tracing::warn!(
                         requeued = m.requeued,

@@ -451,8 +451,21 @@ pub async fn metrics_report_jobs_by_queue_job_and_outcome<E: Engine>() {
     let metrics = Metrics::new();
     let mut h = pinger();
     h.register_raw("rejected", |_c, _p| async { Err(JobError::abort("no")) });
+    // Fails twice, then dies: two attempts retried, one dead, each counted
+    // once.
+    counting(
+        &mut h,
+        "flaky",
+        Arc::new(AtomicUsize::new(0)),
+        Err(JobError::retry("gateway 503")),
+    );
     let w = TestWorker::spawn_with_metrics(&b, h, metrics.clone(), |_| {});
     let ok = b.enqueue(Ping {}.to_new_job().unwrap()).await.unwrap().id;
+    let flaky = b
+        .enqueue(NewJob::new("flaky", Q, "{}").with_policy(fast_policy(3, 5000)))
+        .await
+        .unwrap()
+        .id;
     let bad = b
         .enqueue(NewJob::new("rejected", Q, "{}"))
         .await
@@ -466,6 +479,7 @@ pub async fn metrics_report_jobs_by_queue_job_and_outcome<E: Engine>() {
     finished(&b, &ok).await;
     finished(&b, &bad).await;
     finished(&b, &stray).await;
+    finished(&b, &flaky).await;
 
     metrics.set_queue_stats(&b.stats(&[Q.to_owned()]).await.unwrap());
     let body = metrics.render();
@@ -474,13 +488,22 @@ pub async fn metrics_report_jobs_by_queue_job_and_outcome<E: Engine>() {
         r#"paqueteria_jobs_finished_total{job="rejected",outcome="dead",queue="default"} 1"#,
         r#"paqueteria_jobs_finished_total{job="unknown",outcome="dead",queue="default"} 1"#,
         r#"paqueteria_jobs_started_total{job="system.ping",queue="default"} 1"#,
-        r#"paqueteria_queue_depth{queue="default",state="dead"} 2"#,
+        r#"paqueteria_queue_depth{queue="default",state="dead"} 3"#,
         "paqueteria_job_wait_seconds_bucket",
         "paqueteria_job_duration_seconds_bucket",
         "paqueteria_worker_up 1",
+        "paqueteria_worker_concurrency 4",
+        r#"paqueteria_jobs_finished_total{job="flaky",outcome="retried",queue="default"} 2"#,
+        r#"paqueteria_jobs_finished_total{job="flaky",outcome="dead",queue="default"} 1"#,
+        r#"paqueteria_jobs_started_total{job="flaky",queue="default"} 3"#,
+        r#"paqueteria_job_duration_seconds_bucket{job="system.ping",queue="default",le="3600"} 1"#,
     ] {
         assert!(body.contains(want), "/metrics lacks {want}\n{body}");
     }
+    assert!(
+        !body.contains(r#"outcome="failed""#),
+        "a retried attempt is counted once, as retried\n{body}"
+    );
     w.stop().await;
 }
 

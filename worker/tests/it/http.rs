@@ -83,6 +83,7 @@ async fn metrics_and_health_are_served_with_the_queue_gauges_read_at_scrape_time
         r#"paqueteria_jobs_finished_total{job="rejected",outcome="dead",queue="default"} 1"#,
         r#"paqueteria_queue_depth{queue="default",state="dead"} 1"#,
         "paqueteria_worker_up 1",
+        "paqueteria_workers_live 1",
     ] {
         assert!(body.contains(want), "/metrics lacks {want}\n{body}");
     }
