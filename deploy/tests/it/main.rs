@@ -9,3 +9,4 @@ mod metrics;
 mod prometheus;
 mod stack;
 mod support;
+mod workflows;
