@@ -77,6 +77,19 @@ pub struct AppState {
     /// The scheduler's entries (`SCHEDULE_FILE` or the built-in
     /// schedule), for the console and `/api/v1/schedule`.
     pub schedule: Arc<Vec<paqueteria_jobs::scheduler::Entry>>,
+    /// The in-process worker's and scheduler's metrics, served on the
+    /// app's `/metrics` in the all-in-one run (`None` with Redis, where
+    /// the worker and scheduler processes serve their own).
+    pub engine_metrics: Option<EngineMetrics>,
+}
+
+/// The metrics of the all-in-one run's worker and scheduler.
+#[derive(Clone, Debug)]
+pub struct EngineMetrics {
+    /// The in-process worker's.
+    pub worker: Metrics,
+    /// The in-process scheduler's.
+    pub scheduler: SchedulerMetrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -269,6 +282,7 @@ struct Embedded {
     lease: Duration,
     handlers: Handlers,
     scheduler: Scheduler,
+    metrics: EngineMetrics,
 }
 
 impl Application {
@@ -289,14 +303,21 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("invalid setting {e}"))?;
         let schedule = scheduler_settings.entries()?;
         let embedded = match settings.broker {
-            EngineConfig::Sqlite { .. } => Some(Embedded {
-                lease: settings.lease,
-                handlers: paqueteria_worker::jobs::handlers(&services)
-                    .context("set up the job handlers")?,
-                scheduler: scheduler_settings
-                    .scheduler(schedule.clone(), broker.clone(), SchedulerMetrics::new())
-                    .await?,
-            }),
+            EngineConfig::Sqlite { .. } => {
+                let metrics = EngineMetrics {
+                    worker: Metrics::new(),
+                    scheduler: SchedulerMetrics::new(),
+                };
+                Some(Embedded {
+                    lease: settings.lease,
+                    handlers: paqueteria_worker::jobs::handlers(&services)
+                        .context("set up the job handlers")?,
+                    scheduler: scheduler_settings
+                        .scheduler(schedule.clone(), broker.clone(), metrics.scheduler.clone())
+                        .await?,
+                    metrics,
+                })
+            }
             EngineConfig::Redis { .. } => None,
         };
         tracing::info!(
@@ -325,6 +346,7 @@ impl Application {
                     crate::ui::flash_key(settings.secret_key()?.expose_secret().as_bytes())
                 },
                 schedule: Arc::new(schedule),
+                engine_metrics: embedded.as_ref().map(|e| e.metrics.clone()),
             },
             embedded,
         })
@@ -350,7 +372,10 @@ impl Application {
         let addr = self.local_addr()?;
         let relay = tokio::spawn(crate::relay::run(self.state.clone(), stop_rx.clone()));
         let (embedded, scheduler) = match self.embedded {
-            Some(e) => (Some((e.lease, e.handlers)), Some(e.scheduler)),
+            Some(e) => (
+                Some((e.lease, e.handlers, e.metrics.worker)),
+                Some(e.scheduler),
+            ),
             None => (None, None),
         };
         let scheduler = scheduler.map(|s| {
@@ -359,7 +384,7 @@ impl Application {
                 let _ = stop.wait_for(|s| *s).await;
             }))
         });
-        let worker = embedded.map(|(lease, handlers)| {
+        let worker = embedded.map(|(lease, handlers, metrics)| {
             let runtime = Runtime::build(
                 RuntimeConfig {
                     queues: embedded_queues(),
@@ -368,7 +393,7 @@ impl Application {
                 },
                 self.state.broker.clone(),
                 handlers,
-                Metrics::new(),
+                metrics,
             );
             let mut stop = stop_rx.clone();
             tokio::spawn(runtime.run_until_stopped(async move {

@@ -44,13 +44,37 @@ pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Prometheus metrics of the app.
+/// Prometheus metrics of the app; in the all-in-one run also its
+/// worker's (with the broker's queue gauges, read now) and its
+/// scheduler's, as the worker and scheduler processes serve theirs.
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    let mut body = s.metrics.render();
+    if let Some(engine) = &s.engine_metrics {
+        let queues = crate::routes::jobs::known_queues(&s)
+            .await
+            .unwrap_or_default();
+        let timeout = std::time::Duration::from_secs(2);
+        match tokio::time::timeout(timeout, s.broker.stats(&queues)).await {
+            Ok(Ok(stats)) => {
+                engine.worker.broker_up.set(1);
+                engine.worker.set_queue_stats(&stats);
+            }
+            _ => engine.worker.broker_up.set(0),
+        }
+        if let Ok(Ok(live)) = tokio::time::timeout(timeout, s.broker.workers()).await {
+            engine
+                .worker
+                .workers_live
+                .set(i64::try_from(live.len()).unwrap_or(i64::MAX));
+        }
+        body.push_str(&engine.worker.render());
+        body.push_str(&engine.scheduler.render());
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        s.metrics.render(),
+        body,
     )
 }

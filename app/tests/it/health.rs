@@ -22,7 +22,7 @@ fn healthcheck(addr: std::net::SocketAddr) -> (bool, String) {
     )
 }
 
-async fn health_ready_and_metrics_answer(app: TestApp) {
+async fn health_ready_and_metrics_answer(app: TestApp, embedded: bool) {
     assert_eq!(app.get("/health", None).await.status, 200);
     let r = app.get("/health/ready", None).await;
     let (code, body) = (r.status, r.body);
@@ -39,6 +39,15 @@ async fn health_ready_and_metrics_answer(app: TestApp) {
         "{metrics}"
     );
     assert!(metrics.contains("paqueteria_http_request_duration_seconds_bucket"));
+    // The all-in-one run serves its worker's and scheduler's metrics too;
+    // with Redis, the worker and scheduler processes serve their own.
+    for engine in [
+        "paqueteria_worker_concurrency 4",
+        r#"paqueteria_queue_depth{queue="sms",state="queued"}"#,
+        "paqueteria_scheduler_is_leader",
+    ] {
+        assert_eq!(metrics.contains(engine), embedded, "{engine}:\n{metrics}");
+    }
     assert_eq!(app.get("/no/such/route", None).await.status, 404);
 
     // Made-up methods are one label value, however many there are.
@@ -67,7 +76,7 @@ async fn health_ready_and_metrics_answer(app: TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_app_serves_health_and_metrics_with_nothing_installed() {
-    health_ready_and_metrics_answer(TestApp::spawn(&[]).await).await;
+    health_ready_and_metrics_answer(TestApp::spawn(&[]).await, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +91,7 @@ async fn the_app_on_postgresql_and_redis_serves_health_and_metrics() {
             ("REDIS_PREFIX", prefix),
         ])
         .await;
-        health_ready_and_metrics_answer(app).await;
+        health_ready_and_metrics_answer(app, false).await;
     })
     .await;
 }
