@@ -36,6 +36,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     cargo chef cook --release --locked --recipe-path recipe.json \
       -p paqueteria-app -p paqueteria-worker -p paqueteria-scheduler
 COPY . .
+# The revision the binaries report in paqueteria_build_info.
+ARG REVISION=unknown
+ENV PAQUETERIA_REVISION=${REVISION}
 # Then the directories the compose file mounts named volumes on: a new
 # volume takes the image's ownership, so the non-root user can write to it.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \

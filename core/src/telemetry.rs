@@ -4,6 +4,21 @@ use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
+/// This binary's build info and process metrics (one per process), for
+/// every `/metrics`: the version of the workspace and the revision given
+/// at build time in `PAQUETERIA_REVISION` (the image's build argument).
+pub fn process_metrics() -> &'static paqueteria_jobs::ProcessMetrics {
+    static METRICS: std::sync::OnceLock<paqueteria_jobs::ProcessMetrics> =
+        std::sync::OnceLock::new();
+    METRICS.get_or_init(|| {
+        paqueteria_jobs::ProcessMetrics::new(
+            "paqueteria",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("PAQUETERIA_REVISION").unwrap_or("unknown"),
+        )
+    })
+}
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {

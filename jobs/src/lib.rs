@@ -191,7 +191,7 @@ pub use client::JobClient;
 pub use clock::Clock;
 pub use handler::{Handlers, JobContext, JobError, JobResult};
 pub use job::{InvalidJob, Job};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, ProcessMetrics};
 pub use policy::{JobPolicy, Retention, RetryPolicy};
 pub use runtime::{QueueSpec, Runtime, RuntimeConfig, RuntimeError};
 pub use shutdown::shutdown_signal;

@@ -217,6 +217,49 @@ impl Metrics {
     }
 }
 
+/// Metrics of the process itself, for any binary: `<namespace>_build_info`
+/// (always 1, labelled with the build's `version` and `revision`) and, on
+/// Linux, the `process_*` series: CPU seconds, resident and virtual
+/// memory, open and maximum file descriptors, start time.
+#[derive(Clone, Debug)]
+pub struct ProcessMetrics {
+    registry: Registry,
+}
+
+impl ProcessMetrics {
+    /// Registers the build's labels and the process collector.
+    #[expect(
+        clippy::expect_used,
+        reason = "metric definitions are static; a clash is a programming error found at start-up"
+    )]
+    pub fn new(namespace: &str, version: &str, revision: &str) -> Self {
+        let registry = Registry::new();
+        let info = IntGaugeVec::new(
+            Opts::new("build_info", "The build that runs: always 1.").namespace(namespace),
+            &["version", "revision"],
+        )
+        .expect("valid metric");
+        info.with_label_values(&[version, revision]).set(1);
+        registry.register(Box::new(info)).expect("unique metric");
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("unique metric");
+        Self { registry }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::error!(error = %e, "could not encode metrics");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()

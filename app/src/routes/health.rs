@@ -49,6 +49,7 @@ pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
 /// scheduler's, as the worker and scheduler processes serve theirs.
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let mut body = s.metrics.render();
+    body.push_str(&paqueteria_core::telemetry::process_metrics().render());
     if let Some(engine) = &s.engine_metrics {
         let queues = crate::routes::jobs::known_queues(&s)
             .await

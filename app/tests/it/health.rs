@@ -39,6 +39,12 @@ async fn health_ready_and_metrics_answer(app: TestApp, embedded: bool) {
         "{metrics}"
     );
     assert!(metrics.contains("paqueteria_http_request_duration_seconds_bucket"));
+    for process in [
+        r#"paqueteria_build_info{revision="#,
+        "process_cpu_seconds_total",
+    ] {
+        assert!(metrics.contains(process), "{process}:\n{metrics}");
+    }
     // The all-in-one run serves its worker's and scheduler's metrics too;
     // with Redis, the worker and scheduler processes serve their own.
     for engine in [

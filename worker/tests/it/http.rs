@@ -84,6 +84,9 @@ async fn metrics_and_health_are_served_with_the_queue_gauges_read_at_scrape_time
         r#"paqueteria_queue_depth{queue="default",state="dead"} 1"#,
         "paqueteria_worker_up 1",
         "paqueteria_workers_live 1",
+        r#"paqueteria_build_info{revision="#,
+        "process_resident_memory_bytes",
+        "process_open_fds",
     ] {
         assert!(body.contains(want), "/metrics lacks {want}\n{body}");
     }
