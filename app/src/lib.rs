@@ -7,7 +7,10 @@
 //! - [`routes`]: the REST API, one module per resource.
 //! - [`ui`]: the staff's web UI (server-rendered pages).
 //! - [`telemetry`]: HTTP metrics by route template.
+//! - [`access`]: request ids (`X-Request-Id`, handed on to the jobs a
+//!   request enqueues) and the access log.
 
+pub mod access;
 pub mod auth;
 pub mod cli;
 pub mod client;

@@ -253,7 +253,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::fallback::json_errors));
     // The pages answer their errors in HTML: outside the JSON rewrite.
     let pages = guarded(crate::ui::router(state.clone()), &state);
-    crate::headers::secure(api.merge(pages))
+    // Outermost: every answer, refused or not, carries its request id
+    // and gets its access-log line.
+    crate::access::observe(crate::headers::secure(api.merge(pages)))
 }
 
 /// `routes` with the `Origin` check of cookie requests and the HTTP

@@ -1,7 +1,8 @@
 //! HTTP metrics (DESIGN.md §8): `paqueteria_http_requests_total` and
 //! `paqueteria_http_request_duration_seconds`, labelled by `method`, `route`
 //! (the route template, never the raw path, so ids do not explode the label
-//! set) and `status`.
+//! set) and `status`; sign-ins by outcome; the notification outbox's
+//! backlog, read from the store at scrape time.
 
 use std::time::Instant;
 
@@ -9,7 +10,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The app's metrics, on their own registry.
@@ -18,6 +20,32 @@ pub struct HttpMetrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    sign_ins: IntCounterVec,
+    outbox_pending: IntGaugeVec,
+    outbox_oldest: GaugeVec,
+}
+
+/// How a sign-in attempt ended (`paqueteria_auth_sign_ins_total{outcome}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignIn {
+    /// The password was right.
+    Succeeded,
+    /// Wrong email or password, or an inactive account.
+    Failed,
+    /// Refused before checking: too many failures for the user or address.
+    Throttled,
+}
+
+impl SignIn {
+    const ALL: [Self; 3] = [Self::Succeeded, Self::Failed, Self::Throttled];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Throttled => "throttled",
+        }
+    }
 }
 
 const LABELS: &[&str] = &["method", "route", "status"];
@@ -44,16 +72,66 @@ impl HttpMetrics {
             LABELS,
         )
         .expect("valid metric");
-        registry
-            .register(Box::new(requests.clone()))
-            .expect("unique metric");
-        registry
-            .register(Box::new(duration.clone()))
-            .expect("unique metric");
+        let sign_ins = IntCounterVec::new(
+            Opts::new("auth_sign_ins_total", "Sign-in attempts, by outcome.")
+                .namespace("paqueteria"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        for outcome in SignIn::ALL {
+            sign_ins.with_label_values(&[outcome.label()]).inc_by(0);
+        }
+        let outbox_pending = IntGaugeVec::new(
+            Opts::new(
+                "outbox_pending",
+                "Notifications committed but not yet enqueued, by channel.",
+            )
+            .namespace("paqueteria"),
+            &["channel"],
+        )
+        .expect("valid metric");
+        let outbox_oldest = GaugeVec::new(
+            Opts::new(
+                "outbox_oldest_age_seconds",
+                "Age of the oldest notification not yet enqueued (0 when none).",
+            )
+            .namespace("paqueteria"),
+            &["channel"],
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(duration.clone()),
+            Box::new(sign_ins.clone()),
+            Box::new(outbox_pending.clone()),
+            Box::new(outbox_oldest.clone()),
+        ] {
+            registry.register(c).expect("unique metric");
+        }
         Self {
             registry,
             requests,
             duration,
+            sign_ins,
+            outbox_pending,
+            outbox_oldest,
+        }
+    }
+
+    /// Counts one sign-in attempt.
+    pub fn sign_in(&self, outcome: SignIn) {
+        self.sign_ins.with_label_values(&[outcome.label()]).inc();
+    }
+
+    /// Copies the outbox backlog read from the store into its gauges.
+    pub fn set_outbox(&self, backlog: &[paqueteria_core::store::OutboxBacklog]) {
+        for b in backlog {
+            self.outbox_pending
+                .with_label_values(&[b.channel])
+                .set(b.pending);
+            self.outbox_oldest
+                .with_label_values(&[b.channel])
+                .set(b.oldest_age_s);
         }
     }
 

@@ -269,11 +269,16 @@ impl Settings {
         }
     }
 
-    /// Opens the broker these settings select.
+    /// Opens the broker these settings select, counting the jobs enqueued
+    /// through it in [`crate::telemetry::enqueue_metrics`].
     pub async fn connect_broker(
         &self,
     ) -> paqueteria_jobs::BrokerResult<paqueteria_jobs::SharedBroker> {
-        paqueteria_jobs::connect(&self.broker, self.broker_config()).await
+        let broker = paqueteria_jobs::connect(&self.broker, self.broker_config()).await?;
+        Ok(paqueteria_jobs::metered(
+            broker,
+            crate::telemetry::enqueue_metrics(),
+        ))
     }
 
     /// Reads the process environment.

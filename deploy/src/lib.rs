@@ -9,8 +9,8 @@
 //!   alerts' unit tests (`tests/it/prometheus.rs`);
 //! - `monitoring/grafana`: every dashboard panel's unit, description, data
 //!   source and query (`tests/it/grafana.rs`);
-//! - that every metric the dashboards and alerts use is exported or listed
-//!   in `monitoring/METRICS-TODO.md` (`tests/it/metrics.rs`).
+//! - that every metric the dashboards and alerts use is exported and
+//!   documented in `monitoring/METRICS.md` (`tests/it/metrics.rs`).
 //!
 //! promtool and check-jsonschema come from `PROMTOOL_BIN` and
 //! `CHECK_JSONSCHEMA_BIN` (or `PATH`); `scripts/test` installs both. A test

@@ -130,9 +130,18 @@ impl Handlers {
                 let handler = handler.clone();
                 Box::pin(async move {
                     let job = decoded?;
-                    tokio::task::spawn_blocking(move || handler(ctx, job))
-                        .await
-                        .map_err(|e| JobError::Retry(format!("handler panicked: {e}")))?
+                    // A thread of the blocking pool has neither the
+                    // attempt's span nor the caller's subscriber: hand
+                    // both over, so its log lines carry the job's ids.
+                    let span = tracing::Span::current();
+                    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+                    tokio::task::spawn_blocking(move || {
+                        tracing::dispatcher::with_default(&dispatch, || {
+                            span.in_scope(|| handler(ctx, job))
+                        })
+                    })
+                    .await
+                    .map_err(|e| JobError::Retry(format!("handler panicked: {e}")))?
                 })
             }),
         );

@@ -92,6 +92,7 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
             payload,
             run_at_ms: None,
             policy: Self::policy(),
+            request_id: None,
         })
     }
 }

@@ -17,8 +17,6 @@ use crate::broker::QueueStats;
 #[derive(Clone, Debug)]
 pub struct Metrics {
     registry: Registry,
-    /// `paqueteria_jobs_enqueued_total{queue,job}`: jobs this process enqueued.
-    pub enqueued: IntCounterVec,
     /// `paqueteria_jobs_started_total{queue,job}`.
     pub started: IntCounterVec,
     /// `paqueteria_jobs_finished_total{queue,job,outcome}`, one per
@@ -78,7 +76,6 @@ impl Metrics {
                 .expect("unique metric");
             c
         };
-        let enqueued = counter("jobs_enqueued_total", "Jobs enqueued by this process.", JOB);
         let started = counter("jobs_started_total", "Job attempts started.", JOB);
         let finished = counter(
             "jobs_finished_total",
@@ -169,7 +166,6 @@ impl Metrics {
         );
         Self {
             registry,
-            enqueued,
             started,
             finished,
             duration,
@@ -209,12 +205,62 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
-            tracing::error!(error = %e, "could not encode metrics");
-        }
-        String::from_utf8(buf).unwrap_or_default()
+        encode(&self.registry)
     }
+}
+
+/// `<namespace>_jobs_enqueued_total{queue,job}`: jobs this process
+/// created, counted by the [`crate::metered`] broker it enqueues
+/// through (the web app, the scheduler, a worker whose jobs enqueue
+/// others). An enqueue the id fence turns away does not count. One per
+/// process, rendered on its `/metrics`.
+#[derive(Clone, Debug)]
+pub struct EnqueueMetrics {
+    registry: Registry,
+    enqueued: IntCounterVec,
+}
+
+impl EnqueueMetrics {
+    /// Registers the counter under `namespace`.
+    #[expect(
+        clippy::expect_used,
+        reason = "metric definitions are static; a clash is a programming error found at start-up"
+    )]
+    pub fn new(namespace: &str) -> Self {
+        let registry = Registry::new();
+        let enqueued = IntCounterVec::new(
+            Opts::new("jobs_enqueued_total", "Jobs enqueued by this process.").namespace(namespace),
+            JOB,
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(enqueued.clone()))
+            .expect("unique metric");
+        Self { registry, enqueued }
+    }
+
+    /// Counts one job created on `queue` under `job`'s name.
+    pub fn count(&self, queue: &str, job: &str) {
+        self.enqueued.with_label_values(&[queue, job]).inc();
+    }
+
+    /// Jobs counted so far on `queue` under `job`'s name.
+    pub fn get(&self, queue: &str, job: &str) -> u64 {
+        self.enqueued.with_label_values(&[queue, job]).get()
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        encode(&self.registry)
+    }
+}
+
+fn encode(registry: &Registry) -> String {
+    let mut buf = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&registry.gather(), &mut buf) {
+        tracing::error!(error = %e, "could not encode metrics");
+    }
+    String::from_utf8(buf).unwrap_or_default()
 }
 
 /// Metrics of the process itself, for any binary: `<namespace>_build_info`
@@ -252,11 +298,7 @@ impl ProcessMetrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
-            tracing::error!(error = %e, "could not encode metrics");
-        }
-        String::from_utf8(buf).unwrap_or_default()
+        encode(&self.registry)
     }
 }
 

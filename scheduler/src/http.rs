@@ -25,7 +25,7 @@ pub async fn serve(
                 async move {
                     (
                         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        m.render() + &paqueteria_core::telemetry::process_metrics().render(),
+                        m.render() + &paqueteria_core::telemetry::render_process_metrics(),
                     )
                         .into_response()
                 }

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod liwa;
+
 use paqueteria_core::domain::{Grams, Money, Phone, Role};
 use paqueteria_core::files::s3::S3Storage;
 use paqueteria_core::settings::{FilesSettings, HomeDeliveryProof, Settings};

@@ -367,6 +367,7 @@ fn print_job(j: &JobInfo, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
     writeln!(out, "started:   {}", time(j.started_at_ms))?;
     writeln!(out, "finished:  {}", time(j.finished_at_ms))?;
     writeln!(out, "worker:    {}", j.worker.as_deref().unwrap_or("-"))?;
+    writeln!(out, "request:   {}", j.request_id.as_deref().unwrap_or("-"))?;
     writeln!(out, "error:     {}", j.last_error.as_deref().unwrap_or("-"))?;
     writeln!(out, "result:    {}", j.result.as_deref().unwrap_or("-"))?;
     writeln!(out, "payload:   {}", j.payload)

@@ -84,7 +84,7 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        s.metrics.render() + &paqueteria_core::telemetry::process_metrics().render(),
+        s.metrics.render() + &paqueteria_core::telemetry::render_process_metrics(),
     )
 }
 

@@ -38,6 +38,7 @@ use paqueteria_core::settings::FilesSettings;
 use paqueteria_core::store::{Attachment, NewAttachment, Parcel, User};
 use serde::{Deserialize, Serialize};
 
+use crate::access::RequestId;
 use crate::auth::{Authorized, Everyone};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ValidPath;
@@ -183,19 +184,21 @@ async fn spool(
 pub async fn upload(
     State(s): State<AppState>,
     user: Authorized<Everyone>,
+    request: RequestId,
     ValidPath(parcel_id): ValidPath<i64>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<AttachmentAccepted>)> {
-    let accepted = accept_upload(&s, user.user(), parcel_id, multipart).await?;
+    let accepted = accept_upload(&s, user.user(), &request, parcel_id, multipart).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
 /// Takes an upload of `user` for parcel `parcel_id` (the API's route and
 /// the web UI's): checks it, spools it to storage, records the pending
-/// attachment and enqueues the job that stores it.
+/// attachment and enqueues the job that stores it, carrying `request`'s id.
 pub(crate) async fn accept_upload(
     s: &AppState,
     user: &User,
+    request: &RequestId,
     parcel_id: i64,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<AttachmentAccepted> {
@@ -300,7 +303,7 @@ pub(crate) async fn accept_upload(
     }
     .to_new_job()
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let enqueued = match s.broker.enqueue(job).await {
+    let enqueued = match s.broker.enqueue(request.attach(job)).await {
         Ok(enqueued) => enqueued,
         Err(e) => {
             // Nothing will store it: say so on the row, and let the

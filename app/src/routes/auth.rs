@@ -17,6 +17,7 @@ use crate::client::ClientAddr;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ValidForm;
 use crate::startup::AppState;
+use crate::telemetry::SignIn;
 
 /// How long a token lives.
 pub const TOKEN_TTL_MS: i64 = 12 * 3600 * 1000;
@@ -63,20 +64,22 @@ pub(crate) async fn sign_in(
             ),
         ));
     }
-    let attempt =
-        s.login_limiter
-            .begin(&f.username, client.0)
-            .map_err(|t| ApiError::TooManyRequests {
-                detail: if t.by_address {
-                    "too many failed sign-ins from this address; try again later".to_owned()
-                } else {
-                    "too many failed sign-ins for this user; try again later".to_owned()
-                },
-                retry_after_s: t.retry_after_s,
-            })?;
+    let attempt = s
+        .login_limiter
+        .begin(&f.username, client.0)
+        .inspect_err(|_| s.metrics.sign_in(SignIn::Throttled))
+        .map_err(|t| ApiError::TooManyRequests {
+            detail: if t.by_address {
+                "too many failed sign-ins from this address; try again later".to_owned()
+            } else {
+                "too many failed sign-ins for this user; try again later".to_owned()
+            },
+            retry_after_s: t.retry_after_s,
+        })?;
     let addr = client.to_audit();
     let email = f.username.trim();
     let Some(user) = s.store.authenticate(&f.username, &f.password).await? else {
+        s.metrics.sign_in(SignIn::Failed);
         s.store
             .audit(&AuditEntry {
                 actor_id: None,
@@ -89,6 +92,7 @@ pub(crate) async fn sign_in(
         return Err(ApiError::Unauthorized);
     };
     s.login_limiter.succeeded(attempt);
+    s.metrics.sign_in(SignIn::Succeeded);
     s.store
         .audit(&AuditEntry {
             actor_id: Some(user.id),

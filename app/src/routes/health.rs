@@ -48,13 +48,18 @@ pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
 /// worker's (with the broker's queue gauges, read now) and its
 /// scheduler's, as the worker and scheduler processes serve theirs.
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    let timeout = std::time::Duration::from_secs(2);
+    match tokio::time::timeout(timeout, s.store.outbox_backlog()).await {
+        Ok(Ok(backlog)) => s.metrics.set_outbox(&backlog),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the outbox backlog for /metrics"),
+        Err(_) => tracing::warn!("reading the outbox backlog for /metrics timed out"),
+    }
     let mut body = s.metrics.render();
-    body.push_str(&paqueteria_core::telemetry::process_metrics().render());
+    body.push_str(&paqueteria_core::telemetry::render_process_metrics());
     if let Some(engine) = &s.engine_metrics {
         let queues = crate::routes::jobs::known_queues(&s)
             .await
             .unwrap_or_default();
-        let timeout = std::time::Duration::from_secs(2);
         match tokio::time::timeout(timeout, s.broker.stats(&queues)).await {
             Ok(Ok(stats)) => {
                 engine.worker.broker_up.set(1);

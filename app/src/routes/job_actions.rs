@@ -11,6 +11,7 @@ use paqueteria_jobs::broker::JobId;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{audit, broker_error, invalid, job_id, known_queues, queue_name};
+use crate::access::RequestId;
 use crate::auth::{Admins, Authorized};
 use crate::client::ClientAddr;
 use crate::error::{ApiError, ApiResult};
@@ -106,11 +107,19 @@ pub async fn duplicate(
     State(s): State<AppState>,
     user: Authorized<Admins>,
     client: ClientAddr,
+    request: RequestId,
     ValidPath(id): ValidPath<String>,
     ValidJson(req): ValidJson<DuplicateRequest>,
 ) -> ApiResult<(StatusCode, Json<Duplicated>)> {
     let payload = req.payload.map(|p| p.to_string());
-    let id = duplicate_job(&s, user.user(), client, &job_id(id)?, payload.as_deref()).await?;
+    let id = duplicate_job(
+        &s,
+        user.user(),
+        (client, &request),
+        &job_id(id)?,
+        payload.as_deref(),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(Duplicated {
@@ -120,13 +129,14 @@ pub async fn duplicate(
 }
 
 /// Enqueues a copy of job `id` for `user` (an admin) with `payload` (the
-/// original's when `None`), audited; the new job's id. 404 for no such
-/// job, 422 at `body.payload` for a payload the job refuses, 409 when the
-/// copy's id is taken.
+/// original's when `None`), audited; the new job's id. The copy carries
+/// the id of `request`, which made it (not the original's). 404 for no
+/// such job, 422 at `body.payload` for a payload the job refuses, 409
+/// when the copy's id is taken.
 pub(crate) async fn duplicate_job(
     s: &AppState,
     user: &User,
-    client: ClientAddr,
+    (client, request): (ClientAddr, &RequestId),
     id: &JobId,
     payload: Option<&str>,
 ) -> ApiResult<JobId> {
@@ -146,7 +156,11 @@ pub(crate) async fn duplicate_job(
     let new = kind
         .new_job(payload)
         .map_err(|e| invalid(&["body", "payload"], e.to_string()))?;
-    let done = s.broker.enqueue(new).await.map_err(broker_error)?;
+    let done = s
+        .broker
+        .enqueue(request.attach(new))
+        .await
+        .map_err(broker_error)?;
     if !done.created {
         return Err(ApiError::Conflict(format!(
             "job {} exists already: its id comes from its payload, so this copy would be the same job; retry or run that one instead",

@@ -241,8 +241,9 @@ pub struct JobListQuery {
     pub state: Option<ListState>,
     /// Only jobs of this name (exact), e.g. `sms.send`.
     pub name: Option<String>,
-    /// Only jobs whose payload or last error holds this text (ASCII letters
-    /// in any case); admins only, since it reads what only they may see.
+    /// Only jobs whose payload, last error or request id holds this text
+    /// (ASCII letters in any case); admins only, since it reads what only
+    /// they may see.
     /// Searches the newest 10,000 jobs of the state in each queue.
     pub q: Option<String>,
     /// Page, from 1 (default 1).
@@ -498,7 +499,7 @@ pub struct BulkFilter {
     pub queue: Option<String>,
     /// Only this job name (exact).
     pub name: Option<String>,
-    /// Only jobs whose payload or last error holds this text.
+    /// Only jobs whose payload, last error or request id holds this text.
     pub q: Option<String>,
 }
 

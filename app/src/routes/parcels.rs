@@ -9,6 +9,7 @@ use paqueteria_core::domain::{Grams, Money, ParcelEvent, Phone, Service};
 use paqueteria_core::store::{Actor, Handover, NewCustomer, NewParcel, Parcel, ParcelEventRow};
 use serde::{Deserialize, Serialize};
 
+use crate::access::RequestId;
 use crate::auth::{Authorized, Everyone, Staff};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ValidJson, ValidPath};
@@ -371,11 +372,14 @@ pub struct TransitionIn {
 pub async fn transition(
     State(s): State<AppState>,
     user: Authorized<Everyone>,
+    request: RequestId,
     ValidPath(id): ValidPath<i64>,
     ValidJson(body): ValidJson<TransitionIn>,
 ) -> ApiResult<Json<ParcelOut>> {
+    // The messages it writes carry the request's id to their send jobs.
     let parcel = s
         .store
+        .for_request(request.as_deref())
         .apply_event(
             id,
             body.version,
@@ -424,11 +428,13 @@ pub async fn reissue_pin(
     State(s): State<AppState>,
     user: Authorized<crate::auth::Managers>,
     client: crate::client::ClientAddr,
+    request: RequestId,
     ValidPath(id): ValidPath<i64>,
 ) -> ApiResult<Json<PinReissuedOut>> {
     let client = client.to_audit();
     let r = s
         .store
+        .for_request(request.as_deref())
         .reissue_pin(id, &actor(user.user()), client.as_deref())
         .await?;
     s.outbox_kick.notify_one();

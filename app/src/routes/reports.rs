@@ -12,6 +12,7 @@ use paqueteria_core::jobs::{GenerateReportPdf, GenerateReportXlsx, Job};
 use paqueteria_core::store::{Report, User};
 use serde::{Deserialize, Serialize};
 
+use crate::access::RequestId;
 use crate::auth::{Authorized, Managers};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ValidJson, ValidPath};
@@ -42,21 +43,23 @@ pub struct RequestReport {
 pub async fn request(
     State(s): State<AppState>,
     user: Authorized<Managers>,
+    request: RequestId,
     ValidJson(r): ValidJson<RequestReport>,
 ) -> ApiResult<(StatusCode, Json<Report>)> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(request_report(&s, user.user(), &r).await?),
+        Json(request_report(&s, user.user(), &r, &request).await?),
     ))
 }
 
 /// Records report `r` for `user` (a manager: the caller checks the role)
-/// and enqueues its job; the report as it is then. The web UI's reports
-/// page asks through here too.
+/// and enqueues its job, which carries `request`'s id; the report as it
+/// is then. The web UI's reports page asks through here too.
 pub(crate) async fn request_report(
     s: &AppState,
     user: &User,
     r: &RequestReport,
+    request: &RequestId,
 ) -> ApiResult<Report> {
     if let (Some(from), Some(to)) = (r.from_ms, r.to_ms)
         && from > to
@@ -81,7 +84,7 @@ pub(crate) async fn request_report(
         .to_new_job(),
     }
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let enqueued = match s.broker.enqueue(job).await {
+    let enqueued = match s.broker.enqueue(request.attach(job)).await {
         Ok(e) => e,
         Err(e) => {
             // Nothing is left behind: the report row goes, so no report

@@ -410,6 +410,7 @@ pub async fn act(
     headers: HeaderMap,
     user: UiUser,
     csrf: CsrfToken,
+    request: crate::access::RequestId,
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<EventForm>,
 ) -> Response {
@@ -425,8 +426,10 @@ pub async fn act(
     };
     let name = event.name();
     let optional = |v: &str| Some(v.trim().to_owned()).filter(|t| !t.is_empty());
+    // The messages it writes carry the request's id to their send jobs.
     let applied = s
         .store
+        .for_request(request.as_deref())
         .apply_event(
             id,
             f.version,
@@ -536,6 +539,7 @@ pub async fn upload(
     headers: HeaderMap,
     user: UiUser,
     csrf: CsrfToken,
+    request: crate::access::RequestId,
     Path(id): Path<i64>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
@@ -550,7 +554,7 @@ pub async fn upload(
     if csrf.verify(token).is_err() {
         return said(StatusCode::FORBIDDEN, lang.t("errors.csrf"));
     }
-    match crate::routes::attachments::accept_upload(&s, &user.0, id, multipart).await {
+    match crate::routes::attachments::accept_upload(&s, &user.0, &request, id, multipart).await {
         Ok(accepted) => (StatusCode::ACCEPTED, axum::Json(accepted)).into_response(),
         Err(ApiError::Validation(fields)) => {
             let text: Vec<String> = fields

@@ -287,6 +287,7 @@ pub async fn request(
     headers: HeaderMap,
     user: UiUser,
     csrf: CsrfToken,
+    request: crate::access::RequestId,
     axum::Form(f): axum::Form<ReportForm>,
 ) -> Response {
     let chrome = chrome(&headers, Some(&user), &csrf);
@@ -298,7 +299,7 @@ pub async fn request(
     }
     let lang = chrome.lang;
     let errors = match to_request(&f, s.settings.time_zone, lang) {
-        Ok(r) => match request_report(&s, &user.0, &r).await {
+        Ok(r) => match request_report(&s, &user.0, &r, &request).await {
             Ok(_) => return Redirect::to("/reports").into_response(),
             Err(e) => {
                 let renamed = FieldErrors::from_api(e, lang, |field| match field {

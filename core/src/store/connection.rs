@@ -65,6 +65,7 @@ impl Store {
             clock,
             sessions: users::SessionCache::new(),
             pins: None,
+            request_id: None,
             pg_reads: match engine {
                 // Two connections a core: the list's statements are short,
                 // and more of them at once only made PostgreSQL's backends

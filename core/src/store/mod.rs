@@ -64,7 +64,7 @@ pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
 pub use maintenance::{BranchStatusCount, CHART_DAYS, DashboardFigures, DayFigures, ExpiredReport};
 pub use messages::Message;
 pub use model::*;
-pub use notifications::Claim;
+pub use notifications::{Claim, OutboxBacklog};
 pub use parcels::{
     COURIER_LIST_MAX, Handover, PIN_LOCK, PIN_TEMPLATE, PIN_TRIES, ParcelCorrection, PinRefused,
     PinReissued, PinSettings, mask_phone, mask_pin,
@@ -158,6 +158,8 @@ pub struct Store {
     pg_reads: Option<pg_reads::PgReads>,
     /// The pickup PINs' secret and rules (see `Store::with_pins`).
     pins: Option<std::sync::Arc<parcels::PinSettings>>,
+    /// The request this store works for (see `Store::for_request`).
+    request_id: Option<std::sync::Arc<str>>,
 }
 
 impl Store {
@@ -169,6 +171,23 @@ impl Store {
     /// The engine in use.
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// This store, working for the HTTP request `request_id`: the
+    /// notifications it writes to the outbox (a status change's messages, a
+    /// reissued PIN) record it, and the relay sets it on their send jobs,
+    /// so an SMS is found from the request that caused it. Cheap: the
+    /// pools and caches are shared. `None` records none.
+    pub fn for_request(&self, request_id: Option<&str>) -> Self {
+        Self {
+            request_id: request_id.map(std::sync::Arc::from),
+            ..self.clone()
+        }
+    }
+
+    /// The request this store works for, if any.
+    pub(crate) fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 
     fn now(&self) -> i64 {

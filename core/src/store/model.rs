@@ -330,6 +330,9 @@ pub struct Notification {
     pub context: serde_json::Value,
     /// Times it was sent again from the console after it failed.
     pub resends: i64,
+    /// The id of the HTTP request that wrote it (`X-Request-Id`), when a
+    /// request did; its send job carries it too.
+    pub request_id: Option<String>,
 }
 
 /// A message kept in the outbox because no SMTP server or SMS gateway is

@@ -25,7 +25,48 @@ pub enum Claim {
     Unknown(Notification),
 }
 
+/// Notifications committed but not yet handed to the broker, per channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxBacklog {
+    /// `sms` or `email`.
+    pub channel: &'static str,
+    /// Rows still pending.
+    pub pending: i64,
+    /// Age of the oldest of them in seconds (0 when none).
+    pub oldest_age_s: f64,
+}
+
 impl Store {
+    /// The outbox backlog of both channels (for `/metrics`): a read of the
+    /// pending index only.
+    pub async fn outbox_backlog(&self) -> StoreResult<Vec<OutboxBacklog>> {
+        let rows = sqlx::query(
+            "SELECT channel, COUNT(*) AS n, MIN(created_at) AS oldest FROM notifications \
+             WHERE state = 'pending' GROUP BY channel",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let now = self.now();
+        let mut out: Vec<OutboxBacklog> = ["sms", "email"]
+            .into_iter()
+            .map(|channel| OutboxBacklog {
+                channel,
+                pending: 0,
+                oldest_age_s: 0.0,
+            })
+            .collect();
+        for row in rows {
+            let channel: String = row.try_get("channel")?;
+            let Some(b) = out.iter_mut().find(|b| b.channel == channel) else {
+                continue;
+            };
+            b.pending = row.try_get("n")?;
+            let oldest: Option<i64> = row.try_get("oldest")?;
+            b.oldest_age_s = oldest.map_or(0.0, |t| (now - t).max(0) as f64 / 1_000.0);
+        }
+        Ok(out)
+    }
+
     /// One notification.
     pub async fn notification(&self, id: i64) -> StoreResult<Notification> {
         let row = self
@@ -239,15 +280,19 @@ impl Store {
     /// changes (two resends at once make one); a message whose earlier
     /// send may have reached its recipient (`unknown`) is never sent again,
     /// nor a pickup PIN (a newer one may have replaced it: a supervisor
-    /// issues a new PIN instead). Whether the row was resent.
+    /// issues a new PIN instead). Whether the row was resent. A store
+    /// working for a request ([`Store::for_request`]) records it on the
+    /// row: the new send job is that request's.
     pub async fn resend_notification(&self, id: i64, actor_id: i64) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE notifications SET state = 'pending', resends = resends + 1, job_id = NULL, \
-             enqueued_at = NULL WHERE id = $1 AND state = 'failed' AND template <> $2",
+             enqueued_at = NULL, request_id = COALESCE($3, request_id) \
+             WHERE id = $1 AND state = 'failed' AND template <> $2",
         )
         .bind(id)
         .bind(super::PIN_TEMPLATE)
+        .bind(self.request_id())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

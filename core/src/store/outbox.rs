@@ -79,6 +79,9 @@ impl Store {
                 .to_new_job(),
             }
             .map_err(|e| StoreError::Database(e.to_string()))?;
+            // The request that wrote the row, so the job's log lines are
+            // found from it (and it from the job's page).
+            let job = job.with_request_id(n.request_id.clone());
             // A resend is a new send: a job id of its own, or the broker
             // would take it for the first send, already done.
             let job = if n.resends > 0 {

@@ -18,7 +18,7 @@ pub(super) const TARIFF_COLUMNS: &str = "id, package_type, zone, min_grams, max_
      storage_grace_hours, storage_fee_per_day, cod_fee, valid_from, valid_to";
 
 pub(super) const NOTIFICATION_COLUMNS: &str = "id, parcel_id, channel, recipient, template, body, state, job_id, \
-     provider_message_id, error, transport, context, resends";
+     provider_message_id, error, transport, context, resends, request_id";
 
 pub(super) fn service_str(s: Service) -> &'static str {
     match s {
@@ -211,5 +211,6 @@ pub(super) fn notification_from(r: &AnyRow) -> StoreResult<Notification> {
         context: serde_json::from_str(&r.try_get::<String, _>("context")?)
             .unwrap_or(serde_json::Value::Null),
         resends: r.try_get("resends")?,
+        request_id: r.try_get("request_id")?,
     })
 }

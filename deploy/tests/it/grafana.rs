@@ -215,6 +215,25 @@ fn every_dashboard_can_pick_instances_and_the_jobs_one_queues() {
     }
 }
 
+/// A panel query with Grafana's variables replaced by what they expand to
+/// (every instance, queue, job, entry and route; `rate_interval` for
+/// `$__rate_interval`), or `None` for a variable's `label_values(…)`.
+pub fn expand(query: &str, rate_interval: &str) -> Option<String> {
+    if query.trim_start().starts_with("label_values(") {
+        return None;
+    }
+    let mut expr = query
+        .replace("$__rate_interval", rate_interval)
+        .replace("$__interval", "1m")
+        .replace("$__range", "1h");
+    for var in ["instance", "queue", "job_name", "entry", "route"] {
+        expr = expr
+            .replace(&format!("${{{var}}}"), ".*")
+            .replace(&format!("${var}"), ".*");
+    }
+    Some(expr)
+}
+
 /// Every panel query through promtool's parser (Prometheus 2.42, older
 /// than the image's): written as recording rules with Grafana's variables
 /// replaced by what they expand to.
@@ -222,18 +241,9 @@ fn every_dashboard_can_pick_instances_and_the_jobs_one_queues() {
 fn every_panel_query_parses_as_promql() {
     let mut rules = Vec::new();
     for (at, q) in queries() {
-        if q.trim_start().starts_with("label_values(") {
+        let Some(expr) = expand(&q, "5m") else {
             continue;
-        }
-        let mut expr = q
-            .replace("$__rate_interval", "5m")
-            .replace("$__interval", "1m")
-            .replace("$__range", "1h");
-        for var in ["instance", "queue", "job_name", "entry", "route"] {
-            expr = expr
-                .replace(&format!("${{{var}}}"), ".*")
-                .replace(&format!("${var}"), ".*");
-        }
+        };
         assert!(!expr.contains('$'), "{at}: an unknown variable in {q}");
         rules.push(json!({"record": format!("dashboard:query_{}", rules.len()), "expr": expr}));
     }

@@ -7,6 +7,6 @@ mod dockerfile;
 mod grafana;
 mod metrics;
 mod prometheus;
-mod stack;
+mod smoke;
 mod support;
 mod workflows;

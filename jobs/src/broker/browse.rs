@@ -76,8 +76,9 @@ pub struct JobFilter {
     pub state: ListState,
     /// Only jobs of this name (exact).
     pub name: Option<String>,
-    /// Only jobs whose payload or last error holds this text (ASCII letters
-    /// match in any case). Searches at most [`SEARCH_LIMIT`] jobs per queue.
+    /// Only jobs whose payload, last error or request id holds this text
+    /// (ASCII letters match in any case). Searches at most
+    /// [`SEARCH_LIMIT`] jobs per queue.
     pub text: Option<String>,
     /// Matches to skip (the page's start).
     pub offset: usize,

@@ -129,6 +129,29 @@ pub struct NewJob {
     pub run_at_ms: Option<i64>,
     /// Attempts, backoff and time limit; stored with the job.
     pub policy: JobPolicy,
+    /// The id of the request (or other cause) that made this job: stored
+    /// with it, shown with it, and a field of the span of its every
+    /// attempt, so its log lines can be found from that request's. At most
+    /// [`REQUEST_ID_MAX`] characters, none of them control characters.
+    pub request_id: Option<String>,
+}
+
+/// The longest request id a job may carry.
+pub const REQUEST_ID_MAX: usize = 200;
+
+/// Refuses a request id the engines will not store: empty, longer than
+/// [`REQUEST_ID_MAX`], or holding control characters (it is written into
+/// log lines).
+pub(crate) fn check_request_id(request_id: Option<&str>) -> BrokerResult<()> {
+    match request_id {
+        Some(r) if r.is_empty() || r.len() > REQUEST_ID_MAX || r.chars().any(char::is_control) => {
+            Err(BrokerError::Invalid(format!(
+                "request id must have 1 to {REQUEST_ID_MAX} characters and no control characters, got {} characters",
+                r.len()
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 impl NewJob {
@@ -145,6 +168,7 @@ impl NewJob {
             payload: payload.into(),
             run_at_ms: None,
             policy: JobPolicy::default(),
+            request_id: None,
         }
     }
 
@@ -163,6 +187,13 @@ impl NewJob {
     /// The same job with another policy.
     pub fn with_policy(mut self, policy: JobPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// The same job, carrying the id of the request that caused it (none
+    /// when `None`).
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
         self
     }
 }
@@ -264,6 +295,8 @@ pub struct JobInfo {
     pub result: Option<String>,
     /// The worker incarnation of the last attempt.
     pub worker: Option<String>,
+    /// The id of the request that caused it ([`NewJob::request_id`]).
+    pub request_id: Option<String>,
 }
 
 /// A job leased to a worker for one attempt.
@@ -287,6 +320,8 @@ pub struct Leased {
     pub due_at_ms: i64,
     /// The fencing token of this attempt.
     pub token: String,
+    /// The id of the request that caused it ([`NewJob::request_id`]).
+    pub request_id: Option<String>,
 }
 
 impl Leased {

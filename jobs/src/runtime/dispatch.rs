@@ -58,7 +58,16 @@ impl Service<Task<Leased>> for Dispatch {
     fn call(&mut self, task: Task<Leased>) -> Self::Future {
         let shared = self.shared.clone();
         let job = task.args;
-        let span = tracing::info_span!("job", job_id = %job.id, job = %job.name, queue = %job.queue, attempt = job.attempt);
+        // Every log line of the attempt carries the request that caused
+        // the job (when it has one), so the two can be found from each other.
+        let span = tracing::info_span!(
+            "job",
+            job_id = %job.id,
+            job = %job.name,
+            queue = %job.queue,
+            attempt = job.attempt,
+            request_id = job.request_id.as_deref(),
+        );
         Box::pin(
             async move {
                 run(shared, job).await;
@@ -92,7 +101,9 @@ async fn run(shared: Arc<Shared>, job: Leased) {
         worker_id: shared.worker_id.clone(),
     };
     let started = Instant::now();
-    let handle = tokio::spawn(shared.handlers.call(ctx, &job.payload));
+    // In the attempt's span: the handler's own log lines carry the job and
+    // the request that caused it.
+    let handle = tokio::spawn(shared.handlers.call(ctx, &job.payload).in_current_span());
     let running = Arc::new(Running::new(job.lease_ref(), handle.abort_handle()));
     shared.running.insert(job.id.clone(), running.clone());
     let limit = Duration::from_millis(job.policy.timeout_ms.max(1));

@@ -96,6 +96,9 @@ pub struct Scheduler {
     metrics: SchedulerMetrics,
     leading_since: Option<i64>,
     standby_poll_ms: i64,
+    /// Per entry, the job id of its latest tick whose success is not known
+    /// yet: looked up on each step until it settles.
+    watch: Vec<Option<String>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -143,11 +146,25 @@ impl Scheduler {
                 tracing::info!(entry = %e.name, "new entry; it starts from now");
                 state.set(&e.name, now_ms, now_ms);
             }
+            let name = [e.name.as_str()];
+            metrics.init_entry(&e.name);
+            if let Some(gap) = e.longest_gap_ms(now_ms) {
+                metrics
+                    .interval
+                    .with_label_values(&name)
+                    .set(gap as f64 / 1_000.0);
+            }
             if let Some(s) = state.get(&e.name) {
                 metrics
                     .last_tick
-                    .with_label_values(&[e.name.as_str()])
+                    .with_label_values(&name)
                     .set(s.last_tick_ms as f64 / 1_000.0);
+                if let Some(ok) = s.last_success_ms {
+                    metrics
+                        .last_success
+                        .with_label_values(&name)
+                        .set(ok as f64 / 1_000.0);
+                }
             }
         }
         state.save()?;
@@ -155,6 +172,7 @@ impl Scheduler {
             .unwrap_or(1_000)
             .clamp(100, 5_000);
         Ok(Self {
+            watch: vec![None; entries.len()],
             entries,
             state,
             broker,
@@ -194,6 +212,7 @@ impl Scheduler {
         }
         step.leader = true;
         self.metrics.is_leader.set(1);
+        self.metrics.heartbeat.set(now_ms as f64 / 1_000.0);
         let leading_since = match self.leading_since {
             Some(t) => t,
             None => {
@@ -202,6 +221,13 @@ impl Scheduler {
                     if self.entries.iter().any(|e| e.name == entry) {
                         self.state.set(&entry, tick, now_ms);
                     }
+                }
+                // The latest tick's job may still succeed: keep looking.
+                for (i, e) in self.entries.iter().enumerate() {
+                    self.watch[i] = self
+                        .state
+                        .get(&e.name)
+                        .map(|s| tick_id(&e.name, s.last_tick_ms));
                 }
                 self.leading_since = Some(now_ms);
                 now_ms
@@ -233,6 +259,10 @@ impl Scheduler {
                 );
             }
             step.skipped += missed.len() - kept.len();
+            self.metrics
+                .missed
+                .with_label_values(&[entry.name.as_str()])
+                .inc_by(u64::try_from(missed.len()).unwrap_or(0));
             let fire = kept
                 .into_iter()
                 .chain(due.iter().copied().filter(|t| *t >= cutoff));
@@ -272,6 +302,7 @@ impl Scheduler {
                 }
                 // Record as we go, so an error further on loses nothing.
                 self.state.set(&entry.name, tick, now_ms);
+                self.watch[i] = Some(id.as_str().to_owned());
             }
             self.state.set(&entry.name, latest, now_ms);
             self.metrics
@@ -281,6 +312,7 @@ impl Scheduler {
             changed.push(i);
         }
         self.record(&changed, now_ms).await?;
+        self.check_successes().await?;
         let next = self
             .entries
             .iter()
@@ -305,6 +337,54 @@ impl Scheduler {
             if let Some(s) = self.state.get(&name) {
                 self.leadership.share_tick(&name, s.last_tick_ms).await;
             }
+        }
+        Ok(())
+    }
+
+    /// Looks up each watched tick's job: a success is recorded (state file
+    /// and `last_success` gauge); a job that died, was cancelled or is no
+    /// longer held stops being watched; a broker error leaves it for the
+    /// next step.
+    async fn check_successes(&mut self) -> Result<(), SchedulerError> {
+        let mut changed = false;
+        for i in 0..self.entries.len() {
+            let Some(id) = self.watch[i].clone() else {
+                continue;
+            };
+            let Ok(job_id) = crate::broker::JobId::parse(id) else {
+                self.watch[i] = None;
+                continue;
+            };
+            let info = match self.broker.job(&job_id).await {
+                Ok(info) => info,
+                Err(e) => {
+                    tracing::debug!(error = %e, job_id = %job_id, "cannot look up a tick's job yet");
+                    continue;
+                }
+            };
+            use crate::broker::JobState as S;
+            match info {
+                Some(job) if job.state == S::Succeeded => {
+                    self.watch[i] = None;
+                    let name = self.entries[i].name.as_str();
+                    let at = job.finished_at_ms.unwrap_or(job.enqueued_at_ms);
+                    if self.state.set_success(name, at) {
+                        changed = true;
+                        self.metrics
+                            .last_success
+                            .with_label_values(&[name])
+                            .set(at as f64 / 1_000.0);
+                    }
+                }
+                Some(job) if !matches!(job.state, S::Dead | S::Cancelled) => {}
+                _ => self.watch[i] = None,
+            }
+        }
+        if changed {
+            self.state.save().map_err(|source| SchedulerError::State {
+                path: self.state.path().display().to_string(),
+                source,
+            })?;
         }
         Ok(())
     }

@@ -307,6 +307,25 @@ impl Entry {
         out
     }
 
+    /// The longest time between two consecutive ticks over the week
+    /// after `from_ms` (a regular entry's period; for an irregular one, its
+    /// longest gap), in ms. `None` when fewer than two ticks fall in it.
+    pub fn longest_gap_ms(&self, from_ms: i64) -> Option<i64> {
+        const WEEK_MS: i64 = 7 * 86_400_000;
+        let mut prev: Option<i64> = None;
+        let mut longest: Option<i64> = None;
+        for t in self.ticks_after(from_ms).take(MAX_GAP_TICKS) {
+            if let Some(p) = prev {
+                longest = Some(longest.map_or(t - p, |l: i64| l.max(t - p)));
+            }
+            prev = Some(t);
+            if t > from_ms + WEEK_MS {
+                break;
+            }
+        }
+        longest
+    }
+
     /// The next tick strictly after `after_ms`.
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
         self.ticks_after(after_ms).next()
@@ -356,6 +375,9 @@ impl Entry {
         Ok(job)
     }
 }
+
+/// Ticks read at most to find an entry's longest gap (a week of minutes).
+const MAX_GAP_TICKS: usize = 10_081;
 
 /// `<entry>:<tick in UTC, RFC 3339>`: the job id of one tick.
 pub fn tick_id(entry: &str, tick_ms: i64) -> String {

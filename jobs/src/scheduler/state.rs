@@ -23,6 +23,10 @@ pub struct EntryState {
     pub last_tick_ms: i64,
     /// When that was recorded, Unix ms.
     pub recorded_at_ms: i64,
+    /// When the job of the entry's latest succeeded tick finished, Unix ms
+    /// (absent until one has).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_ms: Option<i64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -126,12 +130,23 @@ impl StateFile {
             .or_insert(EntryState {
                 last_tick_ms: tick_ms,
                 recorded_at_ms: now_ms,
+                last_success_ms: None,
             });
         if tick_ms >= e.last_tick_ms {
-            *e = EntryState {
-                last_tick_ms: tick_ms,
-                recorded_at_ms: now_ms,
-            };
+            e.last_tick_ms = tick_ms;
+            e.recorded_at_ms = now_ms;
+        }
+    }
+
+    /// Records that a job of `entry` succeeded at `at_ms` (never moves
+    /// backwards); returns whether that changed the state.
+    pub fn set_success(&mut self, entry: &str, at_ms: i64) -> bool {
+        match self.data.entries.get_mut(entry) {
+            Some(e) if e.last_success_ms.is_none_or(|t| at_ms > t) => {
+                e.last_success_ms = Some(at_ms);
+                true
+            }
+            _ => false,
         }
     }
 

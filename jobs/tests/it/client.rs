@@ -90,3 +90,33 @@ async fn the_same_idempotency_key_gives_one_job() {
         ("remind:3", "remind:3")
     );
 }
+
+#[tokio::test]
+async fn a_metered_broker_counts_each_job_it_creates_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = paqueteria_jobs::EnqueueMetrics::new("paqueteria");
+    let b = paqueteria_jobs::metered(broker(&dir).await, &metrics);
+    let client = JobClient::new(b.clone());
+    client.enqueue(&Remind { user_id: 1 }).await.unwrap();
+    // The same idempotency key: the fence answers "already there".
+    let again = client.enqueue(&Remind { user_id: 1 }).await.unwrap();
+    assert!(!again.created);
+    client
+        .enqueue_many(&[
+            Remind { user_id: 2 },
+            Remind { user_id: 3 },
+            Remind { user_id: 1 },
+        ])
+        .await
+        .unwrap();
+    // A refused job is not counted either.
+    assert!(client.enqueue(&Remind { user_id: -1 }).await.is_err());
+    assert_eq!(metrics.get("default", "remind"), 3);
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"paqueteria_jobs_enqueued_total{job="remind",queue="default"} 3"#),
+        "{text}"
+    );
+    // The wrapper is the broker: what was enqueued through it is there.
+    assert_eq!(b.stats(&["default".to_owned()]).await.unwrap()[0].queued, 3);
+}

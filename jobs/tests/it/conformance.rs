@@ -574,6 +574,83 @@ pub async fn policy_is_stored_with_the_job<E: Engine>() {
     assert_eq!(lease_one(&b).await.policy, p);
 }
 
+/// The request that caused a job travels with it: stored at enqueue, shown
+/// by `job()` and listings, handed to the worker with the lease (whose
+/// attempt logs it) and kept once the job ends. A job without one has
+/// none, and an id the engines could not log safely is refused.
+pub async fn request_id_travels_from_enqueue_to_job_and_lease<E: Engine>() {
+    let e = E::fresh().await;
+    let b = e.open(config()).await;
+    let rid = "0198c0de-7a1b-7c3e-9f00-abcdef012345";
+    let with = b
+        .enqueue(job("{}").with_request_id(Some(rid.to_owned())))
+        .await
+        .unwrap()
+        .id;
+    let without = b.enqueue(job("{}")).await.unwrap().id;
+    let info = |id: JobId| {
+        let b = b.clone();
+        async move { b.job(&id).await.unwrap().unwrap() }
+    };
+    assert_eq!(info(with.clone()).await.request_id.as_deref(), Some(rid));
+    assert_eq!(info(without.clone()).await.request_id, None);
+    let listed = b
+        .list_jobs(&paqueteria_jobs::broker::JobFilter::new(
+            paqueteria_jobs::broker::ListState::Queued,
+            10,
+        ))
+        .await
+        .unwrap();
+    let found = listed.jobs.iter().find(|j| j.id == with).unwrap();
+    assert_eq!(found.request_id.as_deref(), Some(rid));
+    // An operator holding the id of a request finds its jobs.
+    let mut search =
+        paqueteria_jobs::broker::JobFilter::new(paqueteria_jobs::broker::ListState::Queued, 10);
+    search.text = Some("7A1B-7C3E".to_owned());
+    let searched = b.list_jobs(&search).await.unwrap();
+    assert_eq!(
+        searched.jobs.iter().map(|j| &j.id).collect::<Vec<_>>(),
+        [&with]
+    );
+
+    let leased = b.lease(&queues(&[Q]), 2, WORKER).await.unwrap();
+    let by_id = |id: &JobId| leased.iter().find(|l| &l.id == id).unwrap();
+    assert_eq!(by_id(&with).request_id.as_deref(), Some(rid));
+    assert_eq!(by_id(&without).request_id, None);
+    // Through ack-and-lease too, and kept once the job succeeded.
+    let next = b
+        .enqueue(job("{}").with_request_id(Some("next-request".to_owned())))
+        .await
+        .unwrap()
+        .id;
+    let (_, taken) = b
+        .ack_and_lease(&by_id(&with).lease_ref(), None, 1, WORKER)
+        .await
+        .unwrap();
+    assert_eq!(
+        taken
+            .iter()
+            .map(|l| (&l.id, l.request_id.as_deref()))
+            .collect::<Vec<_>>(),
+        [(&next, Some("next-request"))]
+    );
+    let done = info(with).await;
+    assert_eq!(
+        (done.state, done.request_id.as_deref()),
+        (JobState::Succeeded, Some(rid))
+    );
+
+    for bad in [String::new(), "a\nb".to_owned(), "x".repeat(201)] {
+        let refused = b
+            .enqueue(job("{}").with_request_id(Some(bad.clone())))
+            .await;
+        assert!(
+            matches!(refused, Err(paqueteria_jobs::BrokerError::Invalid(_))),
+            "{bad:?}: {refused:?}"
+        );
+    }
+}
+
 /// Instantiates every case for one engine.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -609,6 +686,7 @@ macro_rules! conformance_suite {
             concurrent_leases_never_hand_out_a_job_twice,
             ack_and_lease_settles_and_takes_the_next_job_in_one_step,
             policy_is_stored_with_the_job,
+            request_id_travels_from_enqueue_to_job_and_lease,
             a_paused_queue_leases_nothing_while_another_keeps_leasing,
             a_pause_survives_a_new_broker_on_the_same_storage,
             resuming_a_queue_wakes_an_idle_worker,

@@ -98,6 +98,10 @@ async fn a_job_record_missing_its_fields_goes_to_the_dead_set() {
         "only the record with what a worker needs runs"
     );
     assert_eq!(leased[0].attempt, 1);
+    assert_eq!(
+        leased[0].request_id, None,
+        "a record from before request ids has none"
+    );
     assert_eq!(leased[0].policy.retry.max_attempts, 3);
     assert!(leased[0].policy.timeout_ms > 0);
 

@@ -18,7 +18,7 @@ use paqueteria_scheduler::schedule::parse;
 
 const LEASE: Duration = Duration::from_secs(10);
 
-fn ms(s: &str) -> i64 {
+pub(crate) fn ms(s: &str) -> i64 {
     DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
 }
 
@@ -32,7 +32,7 @@ fn hourly(policy: &str, name: &str) -> String {
     )
 }
 
-async fn sqlite_broker(dir: &Path) -> SharedBroker {
+pub(crate) async fn sqlite_broker(dir: &Path) -> SharedBroker {
     Arc::new(
         SqliteBroker::open(&dir.join("jobs.sqlite3"), BrokerConfig::default())
             .await
@@ -44,7 +44,7 @@ fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned())
 }
 
-fn scheduler(
+pub(crate) fn scheduler(
     schedule: &str,
     dir: &Path,
     broker: &SharedBroker,
@@ -63,7 +63,7 @@ fn scheduler(
     .unwrap()
 }
 
-fn file_lock(dir: &Path) -> Leadership {
+pub(crate) fn file_lock(dir: &Path) -> Leadership {
     Leadership::File(FileLock::new(dir.join("state.json.lock")))
 }
 

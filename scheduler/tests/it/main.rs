@@ -6,3 +6,4 @@
 
 mod beat;
 mod failover;
+mod metrics;

@@ -8,9 +8,10 @@ use paqueteria_core::jobs::SendEmail;
 use paqueteria_core::store::Claim;
 use serde_json::json;
 
-use super::sms::{send_failed, store_error};
+use super::sms::{notified, send_failed, store_error};
 use super::{Handlers, JobContext, JobError, JobResult, Services};
 use crate::transport::email::{Mailer, Templates};
+use paqueteria_core::telemetry::Sent;
 
 /// Templates whose email repeats the event's own sentence (it carries the
 /// reason the staff gave).
@@ -82,12 +83,14 @@ async fn send(
     match s.store.claim_notification(id).await.map_err(store_error)? {
         Claim::Send(_) => {}
         Claim::AlreadySent(n) => {
+            notified("email", Sent::Duplicate);
             tracing::info!(job_id = %ctx.id, notification_id = id, "email already sent; nothing to do");
             return Ok(Some(
                 json!({ "skipped": "already sent", "provider_message_id": n.provider_message_id }),
             ));
         }
         Claim::Unknown(_) => {
+            notified("email", Sent::Unknown);
             tracing::warn!(job_id = %ctx.id, notification_id = id,
                 "an earlier attempt stopped during the send; not sending again to avoid a duplicate");
             return Ok(Some(
@@ -103,6 +106,7 @@ async fn send(
                 .mark_notification_failed(id, &e)
                 .await
                 .map_err(store_error)?;
+            notified("email", Sent::Rejected);
             return Err(JobError::Abort(e));
         }
     };
@@ -111,6 +115,7 @@ async fn send(
             .deliver_to_outbox(id, Some(&mail.subject), &mail.text, Some(&mail.html))
             .await
             .map_err(store_error)?;
+        notified("email", Sent::Outboxed);
         tracing::info!(job_id = %ctx.id, notification_id = id, "email kept in the outbox (no SMTP configured)");
         return Ok(Some(json!({ "transport": "outbox" })));
     };
@@ -120,11 +125,15 @@ async fn send(
                 .mark_notification_sent(id, "smtp", Some(&answer))
                 .await
                 .map_err(store_error)?;
+            notified("email", Sent::Sent);
             tracing::info!(job_id = %ctx.id, notification_id = id, "email sent");
             Ok(Some(
                 json!({ "transport": "smtp", "server_answer": answer }),
             ))
         }
-        Err(e) => Err(send_failed(s, id, e).await),
+        Err(e) => {
+            notified("email", e.outcome());
+            Err(send_failed(s, id, e).await)
+        }
     }
 }

@@ -38,6 +38,7 @@ pub fn builtin() -> Handlers {
 /// settings do not work (a malformed SMTP URL, say).
 pub fn handlers(services: &std::sync::Arc<Services>) -> anyhow::Result<Handlers> {
     let mut h = builtin();
+    paqueteria_core::telemetry::notification_metrics().init();
     reports::register(&mut h, services)?;
     sms::register(&mut h, services)?;
     email::register(&mut h, services)?;

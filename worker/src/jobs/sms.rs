@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use paqueteria_core::jobs::SendSms;
 use paqueteria_core::store::{Claim, StoreError};
+use paqueteria_core::telemetry::Sent;
 use paqueteria_jobs::EngineConfig;
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -112,6 +113,11 @@ pub(crate) async fn send_failed(s: &Services, id: i64, e: SendError) -> JobError
     }
 }
 
+/// Counts one send attempt in `paqueteria_notifications_total`.
+pub(crate) fn notified(channel: &'static str, outcome: Sent) {
+    paqueteria_core::telemetry::notification_metrics().count(channel, outcome);
+}
+
 pub(crate) fn store_error(e: StoreError) -> JobError {
     match e {
         StoreError::NotFound(_) => JobError::abort(e),
@@ -152,12 +158,14 @@ async fn send(s: &Services, liwa: Option<&LiwaClient>, ctx: JobContext, job: Sen
     match s.store.claim_notification(id).await.map_err(store_error)? {
         Claim::Send(_) => {}
         Claim::AlreadySent(n) => {
+            notified("sms", Sent::Duplicate);
             tracing::info!(job_id = %ctx.id, notification_id = id, "SMS already sent; nothing to do");
             return Ok(Some(
                 json!({ "skipped": "already sent", "provider_message_id": n.provider_message_id }),
             ));
         }
         Claim::Unknown(_) => {
+            notified("sms", Sent::Unknown);
             tracing::warn!(job_id = %ctx.id, notification_id = id,
                 "an earlier attempt stopped during the send; not sending again to avoid a duplicate");
             return Ok(Some(
@@ -170,6 +178,7 @@ async fn send(s: &Services, liwa: Option<&LiwaClient>, ctx: JobContext, job: Sen
             .deliver_to_outbox(id, None, &job.body, None)
             .await
             .map_err(store_error)?;
+        notified("sms", Sent::Outboxed);
         tracing::info!(job_id = %ctx.id, notification_id = id, "SMS kept in the outbox (no gateway configured)");
         return Ok(Some(json!({ "transport": "outbox" })));
     };
@@ -179,11 +188,15 @@ async fn send(s: &Services, liwa: Option<&LiwaClient>, ctx: JobContext, job: Sen
                 .mark_notification_sent(id, "liwa", Some(&message_id))
                 .await
                 .map_err(store_error)?;
+            notified("sms", Sent::Sent);
             tracing::info!(job_id = %ctx.id, notification_id = id, %message_id, "SMS sent");
             Ok(Some(
                 json!({ "transport": "liwa", "provider_message_id": message_id }),
             ))
         }
-        Err(e) => Err(send_failed(s, id, e).await),
+        Err(e) => {
+            notified("sms", e.outcome());
+            Err(send_failed(s, id, e).await)
+        }
     }
 }

@@ -17,3 +17,13 @@ pub enum SendError {
     #[error("{0}")]
     Permanent(String),
 }
+
+impl SendError {
+    /// The notification outcome this failure counts as.
+    pub fn outcome(&self) -> paqueteria_core::telemetry::Sent {
+        match self {
+            Self::Transient(_) => paqueteria_core::telemetry::Sent::Failed,
+            Self::Permanent(_) => paqueteria_core::telemetry::Sent::Rejected,
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! One job's page: name, queue, state, attempts of max, its timings, the
-//! payload (pretty JSON), result and last error (admins only: they name
-//! customers, as in the API), and the parcel or report it belongs to. For
-//! admins, its actions, and "duplicate" with its payload to edit.
+//! request that enqueued it (its `X-Request-Id`), the payload (pretty
+//! JSON), result and last error (admins only: they name customers, as in
+//! the API), and the parcel or report it belongs to. For admins, its
+//! actions, and "duplicate" with its payload to edit.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -36,6 +37,9 @@ struct JobPage {
     moments: Vec<Moment>,
     /// "1.2 s", once it ran to an end.
     run_time: Option<String>,
+    /// The id of the request that enqueued it (`X-Request-Id`), to find
+    /// that request's access-log line and the job's own log lines.
+    request_id: Option<String>,
     /// Shown to admins only.
     payload: Option<String>,
     result: Option<String>,
@@ -233,6 +237,7 @@ pub(super) async fn render(
         worker: job.worker.clone().unwrap_or_default(),
         moments,
         run_time,
+        request_id: job.request_id.clone(),
         payload: admin.then(|| pretty(&job.payload)),
         result: job.result.clone().filter(|_| admin),
         last_error: job.last_error.clone().filter(|_| admin),

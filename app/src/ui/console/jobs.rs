@@ -1,6 +1,6 @@
 //! The console's jobs: browse a state of the queues (queued, scheduled,
 //! running, dead), newest first, filtered by queue, job name and text in
-//! the payload or error (admins), a page at a time; export what the filter
+//! the payload, error or request id (admins), a page at a time; export what the filter
 //! matches as JSON or CSV; and the admins' actions, each the API's own
 //! (same checks, same audit row): retry or discard dead jobs (the selected
 //! rows, or every one the filter matches), and on one job retry, discard,
@@ -305,7 +305,7 @@ pub async fn act(
     headers: HeaderMap,
     user: UiUser,
     csrf: CsrfToken,
-    client: ClientAddr,
+    (client, request): (ClientAddr, crate::access::RequestId),
     Path((id, action)): Path<(String, String)>,
     axum::Form(f): axum::Form<ActionForm>,
 ) -> Response {
@@ -320,7 +320,8 @@ pub async fn act(
     };
     use crate::routes::jobs as api;
     if action == "duplicate" {
-        return duplicate(&s, &user, csrf, chrome, client, &job, f.payload).await;
+        let from = (client, &request);
+        return duplicate(&s, &user, csrf, chrome, from, &job, f.payload).await;
     }
     let done = match action.as_str() {
         "retry" => api::retry_dead(&s, &user.0, client, &job)
@@ -359,13 +360,13 @@ async fn duplicate(
     user: &UiUser,
     csrf: CsrfToken,
     chrome: Chrome,
-    client: ClientAddr,
+    from: (ClientAddr, &crate::access::RequestId),
     job: &JobId,
     payload: Option<String>,
 ) -> Response {
     let payload = payload.unwrap_or_default();
     let done =
-        crate::routes::job_actions::duplicate_job(s, &user.0, client, job, Some(&payload)).await;
+        crate::routes::job_actions::duplicate_job(s, &user.0, from, job, Some(&payload)).await;
     match done {
         Ok(new) => Redirect::to(&format!(
             "/console/jobs/{}?done=duplicate",

@@ -176,6 +176,7 @@ pub async fn resend(
     headers: HeaderMap,
     user: UiUser,
     csrf: CsrfToken,
+    request: crate::access::RequestId,
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<ResendForm>,
 ) -> Response {
@@ -183,7 +184,13 @@ pub async fn resend(
         Ok(c) => c,
         Err(refusal) => return *refusal,
     };
-    let resent = match s.store.resend_notification(id, user.0.id).await {
+    // The new send job carries this request's id.
+    let resent = match s
+        .store
+        .for_request(request.as_deref())
+        .resend_notification(id, user.0.id)
+        .await
+    {
         Ok(r) => r,
         Err(e) => return from_api(chrome, e.into()),
     };

@@ -178,14 +178,15 @@ impl Store {
             parcel.tracking_code
         );
         let notification_id: i64 = sqlx::query_scalar(
-            "INSERT INTO notifications (parcel_id, channel, recipient, template, body, created_at) \
-             VALUES ($1, 'sms', $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO notifications (parcel_id, channel, recipient, template, body, created_at, \
+             request_id) VALUES ($1, 'sms', $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(parcel.id)
         .bind(&phone)
         .bind(PIN_TEMPLATE)
         .bind(&body)
         .bind(now)
+        .bind(self.request_id())
         .fetch_one(&mut *tx)
         .await?;
         let at = actor.branch_id.unwrap_or(parcel.destination_branch_id);

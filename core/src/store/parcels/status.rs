@@ -191,8 +191,8 @@ impl Store {
         };
         for m in messages::for_event(event, &facts) {
             sqlx::query(
-                "INSERT INTO notifications (parcel_id, channel, recipient, template, body, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO notifications (parcel_id, channel, recipient, template, body, created_at, \
+                 request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(parcel.id)
             .bind(m.channel)
@@ -200,6 +200,7 @@ impl Store {
             .bind(m.template)
             .bind(&m.body)
             .bind(now)
+            .bind(self.request_id())
             .execute(&mut **tx)
             .await?;
         }

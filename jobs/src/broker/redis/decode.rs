@@ -27,12 +27,15 @@ pub(super) fn info_from_hash(id: &str, queue: &str, h: &HashMap<String, String>)
         last_error: h.get("err").cloned(),
         result: h.get("res").cloned(),
         worker: h.get("w").cloned(),
+        // Absent from jobs enqueued without one, and from every job
+        // enqueued before request ids were kept.
+        request_id: h.get("rq").filter(|r| !r.is_empty()).cloned(),
     }
 }
 
-/// Jobs from the eleven-values-per-job answer of `take()`.
+/// Jobs from the twelve-values-per-job answer of `take()`.
 pub(super) fn parse_leased(vals: &[Value], queue: &str, token_prefix: &str) -> Vec<Leased> {
-    vals.chunks_exact(11)
+    vals.chunks_exact(12)
         .map(|f| Leased {
             id: JobId(as_string(&f[0])),
             queue: queue.to_owned(),
@@ -50,6 +53,7 @@ pub(super) fn parse_leased(vals: &[Value], queue: &str, token_prefix: &str) -> V
             enqueued_at_ms: as_int(&f[8]),
             due_at_ms: as_int(&f[9]),
             token: format!("{token_prefix}{}", as_int(&f[10])),
+            request_id: Some(as_string(&f[11])).filter(|r| !r.is_empty()),
         })
         .collect()
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use redis::AsyncCommands;
 
 use super::{RedisBroker, map_err};
-use crate::broker::{BrokerError, BrokerResult, Enqueued, NewJob};
+use crate::broker::{BrokerError, BrokerResult, Enqueued, NewJob, check_request_id};
 
 fn check_queue(queue: &str) -> BrokerResult<()> {
     if queue.is_empty()
@@ -71,6 +71,9 @@ impl RedisBroker {
 
     async fn enqueue_queue(&self, queue: &str, jobs: &[NewJob]) -> BrokerResult<Vec<bool>> {
         check_queue(queue)?;
+        for j in jobs {
+            check_request_id(j.request_id.as_deref())?;
+        }
         self.register_queue(queue).await?;
         let k = self.keys(queue);
         let now = self.now();
@@ -85,7 +88,8 @@ impl RedisBroker {
                 .arg(p.retry.max_attempts)
                 .arg(p.timeout_ms)
                 .arg(p.retry.backoff_base_ms)
-                .arg(p.retry.backoff_max_ms);
+                .arg(p.retry.backoff_max_ms)
+                .arg(j.request_id.as_deref().unwrap_or(""));
         }
         let created: Vec<i64> = inv.invoke_async(&mut self.conn()).await.map_err(map_err)?;
         Ok(created.into_iter().map(|c| c == 1).collect())

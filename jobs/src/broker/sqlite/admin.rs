@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::decode::info_from;
+use super::decode::{INFO_COLUMNS, info_from};
 use super::{CHUNK, SqliteBroker, TAIL_SEQ, map_err, ms};
 use crate::broker::browse::BUCKET_MS;
 use crate::broker::{
@@ -68,7 +68,7 @@ impl SqliteBroker {
     }
 
     pub(super) async fn job_impl(&self, id: &JobId) -> BrokerResult<Option<JobInfo>> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = ?1")
+        let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM jobs WHERE id = ?1"))
             .bind(id.as_str())
             .fetch_optional(self.pool())
             .await
@@ -119,16 +119,21 @@ impl SqliteBroker {
         // keep the planner from walking jobs_dead in order for one queue.
         let (sql, queue) = match queue {
             Some(q) => (
-                "SELECT * FROM jobs WHERE queue = ?2 AND state = 'dead' \
-                 ORDER BY finished_at DESC LIMIT ?1",
+                format!(
+                    "SELECT {INFO_COLUMNS} FROM jobs WHERE queue = ?2 AND state = 'dead' \
+                     ORDER BY finished_at DESC LIMIT ?1"
+                ),
                 Some(q),
             ),
             None => (
-                "SELECT * FROM jobs WHERE state = 'dead' ORDER BY finished_at DESC LIMIT ?1",
+                format!(
+                    "SELECT {INFO_COLUMNS} FROM jobs WHERE state = 'dead' \
+                     ORDER BY finished_at DESC LIMIT ?1"
+                ),
                 None,
             ),
         };
-        let mut query = sqlx::query(sql).bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let mut query = sqlx::query(&sql).bind(i64::try_from(limit).unwrap_or(i64::MAX));
         if let Some(q) = queue {
             query = query.bind(q);
         }

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::decode::info_from;
+use super::decode::{INFO_COLUMNS, info_from};
 use super::{SqliteBroker, map_err};
 use crate::broker::browse::{QueueMatches, bulk_targets, merge};
 use crate::broker::{
@@ -18,8 +18,8 @@ const CHUNK_IDS: usize = 500;
 /// The listing of one state of queue `?1`: the first `?2` rows, newest
 /// first, as `(id, k)` with `k` the time it is ordered by. With `filtered`,
 /// only the newest `?3` rows are searched for name `?4` (NULL: any) and
-/// text `?5` (NULL: any; ASCII-lowercase, found in the payload or the last
-/// error, lowercased alike). The order and the key match the Redis engine's
+/// text `?5` (NULL: any; ASCII-lowercase, found in the payload, the last
+/// error or the request id, lowercased alike). The order and the key match the Redis engine's
 /// structures: the ready list from its tail, the zsets by score, ties by id.
 pub(super) fn browse_sql(state: ListState, filtered: bool) -> String {
     let (states, key, order) = match state {
@@ -47,9 +47,11 @@ pub(super) fn browse_sql(state: ListState, filtered: bool) -> String {
     }
     format!(
         "SELECT id, k FROM (SELECT id, {key} AS k, ready_seq, run_at, lease_until, finished_at, \
-         name, payload, last_error FROM jobs WHERE queue = ?1 AND {states} ORDER BY {order} LIMIT ?3) \
+         name, payload, last_error, request_id FROM jobs WHERE queue = ?1 AND {states} \
+         ORDER BY {order} LIMIT ?3) \
          WHERE (?4 IS NULL OR name = ?4) \
-         AND (?5 IS NULL OR instr(lower(payload), ?5) > 0 OR instr(lower(COALESCE(last_error, '')), ?5) > 0) \
+         AND (?5 IS NULL OR instr(lower(payload), ?5) > 0 OR instr(lower(COALESCE(last_error, '')), ?5) > 0 \
+              OR instr(lower(COALESCE(request_id, '')), ?5) > 0) \
          ORDER BY {order} LIMIT ?2"
     )
 }
@@ -90,7 +92,7 @@ impl SqliteBroker {
         let mut found: Vec<JobInfo> = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK_IDS) {
             let sql = format!(
-                "SELECT * FROM jobs WHERE id IN ({})",
+                "SELECT {INFO_COLUMNS} FROM jobs WHERE id IN ({})",
                 placeholders(chunk.len())
             );
             let mut q = sqlx::query(&sql);

@@ -27,9 +27,17 @@ pub(super) fn leased_from(row: &SqliteRow, queue: &str) -> Result<(i64, Leased),
             enqueued_at_ms: int("enqueued_at")?,
             due_at_ms: int("run_at")?,
             token: row.try_get("token")?,
+            request_id: row.try_get("request_id")?,
         },
     ))
 }
+
+/// The columns [`info_from`] reads. Named, never `*`: a statement
+/// prepared before a column was added (another process opening the file
+/// with a newer version) would come back with more columns than sqlx
+/// described, which it does not survive.
+pub(super) const INFO_COLUMNS: &str = "id, queue, name, payload, state, attempts, max_attempts, \
+     enqueued_at, run_at, started_at, finished_at, last_error, result, worker, request_id";
 
 pub(super) fn info_from(row: &SqliteRow) -> Result<JobInfo, sqlx::Error> {
     let int = |c: &str| row.try_get::<i64, _>(c);
@@ -49,6 +57,7 @@ pub(super) fn info_from(row: &SqliteRow) -> Result<JobInfo, sqlx::Error> {
         last_error: row.try_get("last_error")?,
         result: row.try_get("result")?,
         worker: row.try_get("worker")?,
+        request_id: row.try_get("request_id")?,
     })
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::{SqliteBroker, TAIL_SEQ, map_err};
-use crate::broker::{BrokerError, BrokerResult, Enqueued, NewJob};
+use crate::broker::{BrokerError, BrokerResult, Enqueued, NewJob, check_request_id};
 
 fn check_queue(queue: &str) -> BrokerResult<()> {
     if queue.is_empty() || queue.len() > 100 || queue.chars().any(char::is_whitespace) {
@@ -26,6 +26,7 @@ impl SqliteBroker {
     pub(super) async fn enqueue_many_impl(&self, jobs: Vec<NewJob>) -> BrokerResult<Vec<Enqueued>> {
         for j in &jobs {
             check_queue(&j.queue)?;
+            check_request_id(j.request_id.as_deref())?;
         }
         let queues: HashSet<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
         for q in queues {
@@ -45,8 +46,8 @@ impl SqliteBroker {
             let p = &j.policy;
             let created = sqlx::query(&format!(
                 "INSERT INTO jobs (queue, id, name, payload, state, max_attempts, timeout_ms, backoff_base_ms, \
-                 backoff_max_ms, enqueued_at, run_at, ready_seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {TAIL_SEQ}) \
+                 backoff_max_ms, enqueued_at, run_at, request_id, ready_seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, {TAIL_SEQ}) \
                  ON CONFLICT (id) DO NOTHING"
             ))
             .bind(&j.queue)
@@ -60,6 +61,7 @@ impl SqliteBroker {
             .bind(i64::try_from(p.retry.backoff_max_ms).unwrap_or(i64::MAX))
             .bind(now)
             .bind(run_at.unwrap_or(now))
+            .bind(j.request_id.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?

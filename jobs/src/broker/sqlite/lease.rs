@@ -22,7 +22,8 @@ pub(super) const TAKE: &str = "UPDATE jobs SET state = 'running', attempts = att
                                  AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE name = ?1) \
                                  ORDER BY ready_seq, run_at LIMIT ?2) \
                     RETURNING id, name, payload, attempts, max_attempts, timeout_ms, \
-                              backoff_base_ms, backoff_max_ms, enqueued_at, run_at, token, ready_seq";
+                              backoff_base_ms, backoff_max_ms, enqueued_at, run_at, token, ready_seq, \
+                              request_id";
 
 impl SqliteBroker {
     pub(super) async fn lease_impl(

@@ -3,6 +3,10 @@
 //! installed and jobs survive a restart.
 //!
 //! # Tables (`schema.sql`, run at every open, idempotent)
+//! Columns added to `jobs` after its first release are also listed in
+//! `ADDED_COLUMNS`: SQLite has no `ADD COLUMN IF NOT EXISTS`, so an open
+//! adds the ones a file made by an older version lacks.
+//!
 //! - `jobs`: one row per job, whatever its state; what Redis spreads over a
 //!   hash, a list and four sorted sets. `state` says which of those the job
 //!   is in, and one partial index per hot query stands in for each structure:
@@ -94,6 +98,11 @@ pub const CROSS_PROCESS_POLL: Duration = Duration::from_millis(100);
 const CHUNK: i64 = 1000;
 
 const SCHEMA: &str = include_str!("schema.sql");
+
+/// Columns of `jobs` newer than the first schema, with their type: in
+/// `schema.sql` for new files, added at open to files made before them.
+/// Nullable, so the rows already there read as "none".
+const ADDED_COLUMNS: &[(&str, &str)] = &[("request_id", "TEXT")];
 
 /// The next place at the tail of a queue.
 const TAIL_SEQ: &str =
@@ -193,6 +202,7 @@ impl SqliteBroker {
             .execute(&pool)
             .await
             .map_err(map_err)?;
+        add_missing_columns(&pool).await?;
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -231,6 +241,27 @@ impl SqliteBroker {
             .await
             .map_err(map_err)
     }
+}
+
+/// Adds the [`ADDED_COLUMNS`] that `jobs` lacks, under the write lock, so
+/// two processes opening an old file at once do not both add a column.
+async fn add_missing_columns(pool: &SqlitePool) -> BrokerResult<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    for (column, kind) in ADDED_COLUMNS {
+        let present: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = ?1")
+                .bind(column)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if present == 0 {
+            sqlx::query(&format!("ALTER TABLE jobs ADD COLUMN {column} {kind}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+    }
+    tx.commit().await.map_err(map_err)
 }
 
 /// Each method calls the inherent method named after it with an `_impl`

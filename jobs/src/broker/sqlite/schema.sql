@@ -29,7 +29,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     worker           TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     last_error       TEXT,
-    result           TEXT
+    result           TEXT,
+    -- the id of the request that caused the job (NULL: none given). Files
+    -- made before it was added get it at open (`ADDED_COLUMNS` in mod.rs).
+    request_id       TEXT
 );
 
 -- A partial index serves a query only when the query's WHERE repeats the

@@ -37,7 +37,8 @@ pub(super) const ACK_AND_TAKE: &str = "UPDATE jobs SET \
                    ORDER BY ready_seq, run_at LIMIT ?6) \
             AND EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND token = ?2 AND state = 'running')) \
      RETURNING id, name, payload, attempts, max_attempts, timeout_ms, \
-               backoff_base_ms, backoff_max_ms, enqueued_at, run_at, token, ready_seq";
+               backoff_base_ms, backoff_max_ms, enqueued_at, run_at, token, ready_seq, \
+               request_id";
 
 impl SqliteBroker {
     pub(super) async fn ack_impl(

@@ -1,6 +1,7 @@
 //! Checks of this engine's own statements and schema: index use, the
-//! one-statement ack-and-lease, reclaim by kind, and schema upgrades. What
-//! both engines promise is in the conformance suite (`jobs/tests/`).
+//! one-statement ack-and-lease, reclaim by kind, and schema upgrades
+//! (replaced indexes, added columns). What both engines promise is in the
+//! conformance suite (`jobs/tests/`).
 
 use sqlx::Row;
 
@@ -181,4 +182,32 @@ async fn opening_a_first_schema_file_replaces_its_indexes() {
             "jobs_queued"
         ]
     );
+}
+
+/// A file made before jobs carried a request id: its jobs still load (with
+/// none), and the column is added at open so new jobs keep theirs.
+#[tokio::test]
+async fn opening_a_file_from_before_request_ids_adds_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = open(&dir).await;
+    let old = b.enqueue(NewJob::new("t", "q", "{}")).await.unwrap().id;
+    sqlx::raw_sql("ALTER TABLE jobs DROP COLUMN request_id")
+        .execute(b.pool())
+        .await
+        .unwrap();
+    b.pool().close().await;
+    let b = open(&dir).await;
+    assert_eq!(b.job(&old).await.unwrap().unwrap().request_id, None);
+    let new = b
+        .enqueue(NewJob::new("t", "q", "{}").with_request_id(Some("req-1".to_owned())))
+        .await
+        .unwrap()
+        .id;
+    let leased = b.lease(&["q".to_owned()], 2, "w").await.unwrap();
+    let ids: Vec<(JobId, Option<String>)> =
+        leased.into_iter().map(|l| (l.id, l.request_id)).collect();
+    assert_eq!(ids, [(old, None), (new, Some("req-1".to_owned()))]);
+    // Opening again finds the column there and leaves it.
+    b.pool().close().await;
+    open(&dir).await;
 }

@@ -8,8 +8,9 @@
 -- ARGV[3]  N, the most matches to return
 -- ARGV[4]  with a filter, the most jobs to look at (the search limit)
 -- ARGV[5]  job name to match exactly ('' for any)
--- ARGV[6]  text to find in the payload or the last error, ASCII-lowercase
---          ('' for any); the fields are lowercased the same way
+-- ARGV[6]  text to find in the payload, the last error or the request id,
+--          ASCII-lowercase ('' for any); the fields are lowercased the
+--          same way
 -- Returns  {id, key, id, key, ...}: key is the due time of a queued job,
 --          the zset score otherwise.
 --
@@ -43,9 +44,9 @@ while found < want and pos < bound do
     local key = prefix .. id
     local ok = true
     if filtered then
-      local f = redis.call('HMGET', key, 'n', 'p', 'err')
+      local f = redis.call('HMGET', key, 'n', 'p', 'err', 'rq')
       ok = f[1] ~= false and (name == '' or f[1] == name)
-        and (text == '' or has(f[2], text) or has(f[3], text))
+        and (text == '' or has(f[2], text) or has(f[3], text) or has(f[4], text))
     end
     if ok and kind == 'list' then
       local r = redis.call('HGET', key, 'r')

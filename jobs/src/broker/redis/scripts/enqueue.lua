@@ -5,16 +5,17 @@
 -- ARGV[1]  job hash key prefix           ("<prefix>:{<queue>}:j:")
 -- ARGV[2]  now, Unix ms
 -- ARGV[3]  wake channel of the queue
--- ARGV[4..] eight values per job:
+-- ARGV[4..] nine values per job:
 --          id, name, payload, run_at_ms (0 = now), max_attempts,
---          timeout_ms, backoff_base_ms, backoff_max_ms
+--          timeout_ms, backoff_base_ms, backoff_max_ms,
+--          request_id ('' for none; the field `rq` is then not written)
 -- Returns  one integer per job: 1 created, 0 the id already existed.
 --
 -- Publishes one wake-up when the ready list goes from empty to non-empty:
 -- idle workers sleep on that channel; busy ones fetch again anyway.
 local prefix, now, chan = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local out, pushed = {}, 0
-for i = 4, #ARGV, 8 do
+for i = 4, #ARGV, 9 do
   local id = ARGV[i]
   local key = prefix .. id
   if redis.call('EXISTS', key) == 1 then
@@ -26,6 +27,7 @@ for i = 4, #ARGV, 8 do
     redis.call('HSET', key, 'n', ARGV[i + 1], 'p', ARGV[i + 2], 's', state, 'a', 0,
       'm', ARGV[i + 4], 'to', ARGV[i + 5], 'bb', ARGV[i + 6], 'bm', ARGV[i + 7],
       'e', now, 'r', run_at)
+    if ARGV[i + 8] ~= '' then redis.call('HSET', key, 'rq', ARGV[i + 8]) end
     if state == 'scheduled' then
       redis.call('ZADD', KEYS[2], run_at, id)
     else

@@ -11,6 +11,6 @@
 -- ARGV[4]  N, the most jobs to take (the worker's free slots)
 -- ARGV[5]  worker incarnation id
 -- ARGV[6]  token prefix, unique per call
--- Returns  what take() returns: eleven values per leased job.
+-- Returns  what take() returns: twelve values per leased job.
 return take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
   tonumber(ARGV[4]), ARGV[5], ARGV[6])

@@ -4,9 +4,10 @@
 -- take(ready, running, dead, paused, prefix, now, lease_ms, n, worker, token_prefix)
 --   takes nothing while the queue's paused flag exists; else pops up to n ids from the head of the ready list and turns each into a
 --   running attempt: attempt counter + 1, a token (token_prefix .. position),
---   the lease expiry in the running zset. Returns eleven values per job:
+--   the lease expiry in the running zset. Returns twelve values per job:
 --   id, name, payload, attempt, max_attempts, timeout_ms, backoff_base_ms,
---   backoff_max_ms, enqueued_at_ms, due_at_ms, position.
+--   backoff_max_ms, enqueued_at_ms, due_at_ms, position, request_id ('' for
+--   none).
 --
 -- The attempt counter rises here, at lease time, so an attempt whose worker
 -- dies still counts: a job that kills its process cannot loop forever.
@@ -21,7 +22,7 @@ local function take(ready, running, dead, paused, prefix, now, lease, n, worker,
   if not ids then return out end
   for i, id in ipairs(ids) do
     local key = prefix .. id
-    local f = redis.call('HMGET', key, 'n', 'p', 'a', 'm', 'to', 'bb', 'bm', 'e', 'r')
+    local f = redis.call('HMGET', key, 'n', 'p', 'a', 'm', 'to', 'bb', 'bm', 'e', 'r', 'rq')
     local missing = {}
     if not f[1] or f[1] == '' then table.insert(missing, 'n (name)') end
     if not f[2] then table.insert(missing, 'p (payload)') end
@@ -43,7 +44,7 @@ local function take(ready, running, dead, paused, prefix, now, lease, n, worker,
       -- would cut the reply short).
       out[m + 5] = f[4]; out[m + 6] = f[5] or 300000; out[m + 7] = f[6] or 1000
       out[m + 8] = f[7] or 60000; out[m + 9] = f[8] or now; out[m + 10] = f[9] or now
-      out[m + 11] = i
+      out[m + 11] = i; out[m + 12] = f[10] or ''
     end
   end
   return out
