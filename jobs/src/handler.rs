@@ -76,6 +76,8 @@ type Handler = Arc<dyn Fn(JobContext, &str) -> BoxFuture<'static, JobResult> + S
 #[derive(Clone, Default)]
 pub struct Handlers {
     map: HashMap<String, Handler>,
+    /// The queue of each typed job ([`crate::Job::QUEUE`]).
+    queues: HashMap<String, &'static str>,
 }
 
 impl std::fmt::Debug for Handlers {
@@ -104,6 +106,7 @@ impl Handlers {
         Fut: Future<Output = JobResult> + Send + 'static,
     {
         let handler = Arc::new(handler);
+        self.queues.insert(J::NAME.to_owned(), J::QUEUE);
         self.map.insert(
             J::NAME.to_owned(),
             Arc::new(move |ctx, payload| {
@@ -123,6 +126,7 @@ impl Handlers {
         F: Fn(JobContext, J) -> JobResult + Send + Sync + 'static,
     {
         let handler = Arc::new(handler);
+        self.queues.insert(J::NAME.to_owned(), J::QUEUE);
         self.map.insert(
             J::NAME.to_owned(),
             Arc::new(move |ctx, payload| {
@@ -165,6 +169,14 @@ impl Handlers {
             }),
         );
         self
+    }
+
+    /// Each typed job's name and queue (raw handlers have no queue of
+    /// their own), sorted by name.
+    pub fn typed_jobs(&self) -> Vec<(&str, &'static str)> {
+        let mut out: Vec<_> = self.queues.iter().map(|(n, q)| (n.as_str(), *q)).collect();
+        out.sort_unstable();
+        out
     }
 
     /// Whether a job name has a handler.

@@ -182,6 +182,19 @@ impl Metrics {
         }
     }
 
+    /// Shows the series of `job` on `queue` from the start, at 0: its
+    /// attempts started and finished as succeeded, retried or dead. A
+    /// counter that first appears at 1 hides its first increase from
+    /// `rate()` and `increase()`, so the first dead job would not show.
+    pub fn init_job(&self, queue: &str, job: &str) {
+        self.started.with_label_values(&[queue, job]).inc_by(0);
+        for outcome in ["succeeded", "retried", "dead"] {
+            self.finished
+                .with_label_values(&[queue, job, outcome])
+                .inc_by(0);
+        }
+    }
+
     /// Copies broker counts into the queue gauges.
     pub fn set_queue_stats(&self, stats: &[QueueStats]) {
         for s in stats {
@@ -210,7 +223,7 @@ impl Metrics {
 }
 
 /// `<namespace>_jobs_enqueued_total{queue,job}`: jobs this process
-/// created, counted by the [`crate::metered`] broker it enqueues
+/// created, counted by the [`crate::metered()`] broker it enqueues
 /// through (the web app, the scheduler, a worker whose jobs enqueue
 /// others). An enqueue the id fence turns away does not count. One per
 /// process, rendered on its `/metrics`.

@@ -209,6 +209,11 @@ impl Runtime {
             std::process::id(),
             &uuid::Uuid::now_v7().simple().to_string()[20..]
         );
+        for (job, queue) in handlers.typed_jobs() {
+            if config.queues.iter().any(|q| q.name == queue) {
+                metrics.init_job(queue, job);
+            }
+        }
         let now = broker.clock().now_ms();
         let info = WorkerInfo {
             id: worker_id.clone(),

@@ -120,3 +120,25 @@ async fn a_metered_broker_counts_each_job_it_creates_once() {
     // The wrapper is the broker: what was enqueued through it is there.
     assert_eq!(b.stats(&["default".to_owned()]).await.unwrap()[0].queued, 3);
 }
+
+#[tokio::test]
+async fn a_worker_shows_its_jobs_counters_at_zero_before_the_first_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut handlers = paqueteria_jobs::Handlers::new();
+    handlers.register(|_ctx, _job: Remind| async { Ok(None) });
+    let metrics = paqueteria_jobs::Metrics::new();
+    let _runtime = paqueteria_jobs::Runtime::build(
+        paqueteria_jobs::RuntimeConfig::default(),
+        broker(&dir).await,
+        handlers,
+        metrics.clone(),
+    );
+    let text = metrics.render();
+    for outcome in ["succeeded", "retried", "dead"] {
+        let series = format!(
+            r#"paqueteria_jobs_finished_total{{job="remind",outcome="{outcome}",queue="default"}} 0"#
+        );
+        assert!(text.contains(&series), "{series}:\n{text}");
+    }
+    assert!(text.contains(r#"paqueteria_jobs_started_total{job="remind",queue="default"} 0"#));
+}
