@@ -38,6 +38,19 @@ impl JobClient {
         self.broker.enqueue(new_job(job)?).await
     }
 
+    /// Enqueues the next step of a chain from inside a job's handler: due
+    /// now, carrying the request id of the job that runs (`cause`), so
+    /// the whole chain's log lines lead back to the request.
+    pub async fn enqueue_next<J: Job>(
+        &self,
+        job: &J,
+        cause: &crate::handler::JobContext,
+    ) -> BrokerResult<Enqueued> {
+        self.broker
+            .enqueue(new_job(job)?.with_request_id(cause.request_id.clone()))
+            .await
+    }
+
     /// Enqueues one job due at `at_ms` (Unix ms, by the broker's clock).
     pub async fn enqueue_at<J: Job>(&self, job: &J, at_ms: i64) -> BrokerResult<Enqueued> {
         self.broker.enqueue(new_job(job)?.at(at_ms)).await

@@ -68,6 +68,9 @@ pub struct JobContext {
     pub attempt: u32,
     /// The worker process incarnation running it.
     pub worker_id: String,
+    /// The id of the request that caused the job, if it carries one; a
+    /// job it enqueues passes it on ([`crate::JobClient::enqueue_next`]).
+    pub request_id: Option<String>,
 }
 
 type Handler = Arc<dyn Fn(JobContext, &str) -> BoxFuture<'static, JobResult> + Send + Sync>;

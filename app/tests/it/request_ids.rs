@@ -198,6 +198,19 @@ async fn a_report_and_a_duplicated_job_carry_the_id_of_the_request_that_made_the
     let job = JobId::parse(r.json()["job_id"].as_str().unwrap()).unwrap();
     let info = broker.job(&job).await.unwrap().unwrap();
     assert_eq!(info.request_id.as_deref(), Some("report-req-1"));
+    // The report's next step, enqueued by the in-process worker's job,
+    // carries the id on.
+    let report = r.json()["id"].as_i64().unwrap();
+    let next = JobId::parse(format!("report.store:{report}")).unwrap();
+    let stored = eventually(WAIT, "the report's report.store job", || async {
+        broker.job(&next).await.unwrap()
+    })
+    .await;
+    assert_eq!(
+        stored.request_id.as_deref(),
+        Some("report-req-1"),
+        "{stored:?}"
+    );
 
     // A copy is the duplicating request's job, not the original's.
     let ping = broker

@@ -99,6 +99,7 @@ async fn run(shared: Arc<Shared>, job: Leased) {
         queue: job.queue.clone(),
         attempt: job.attempt,
         worker_id: shared.worker_id.clone(),
+        request_id: job.request_id.clone(),
     };
     let started = Instant::now();
     // In the attempt's span: the handler's own log lines carry the job and

@@ -97,7 +97,7 @@ async fn store_file(s: &Services, ctx: &JobContext, id: i64) -> JobResult {
         // thumbnail was asked for (its job id is the attachment's, so a
         // second enqueue is a no-op), and stop.
         if a.state == "stored" && a.kind == "photo" {
-            enqueue_thumbnail(s, id).await?;
+            enqueue_thumbnail(s, ctx, id).await?;
         }
         return Ok(Some(
             json!({ "skipped": format!("attachment is {}", a.state) }),
@@ -124,15 +124,15 @@ async fn store_file(s: &Services, ctx: &JobContext, id: i64) -> JobResult {
         .await
         .map_err(store_error)?;
     if a.kind == "photo" {
-        enqueue_thumbnail(s, id).await?;
+        enqueue_thumbnail(s, ctx, id).await?;
     }
     tracing::info!(job_id = %ctx.id, attachment_id = id, key = %dest, bytes = a.size_bytes, "attachment stored");
     Ok(Some(json!({ "key": dest, "bytes": a.size_bytes })))
 }
 
-async fn enqueue_thumbnail(s: &Services, id: i64) -> Result<(), JobError> {
+async fn enqueue_thumbnail(s: &Services, ctx: &JobContext, id: i64) -> Result<(), JobError> {
     s.client
-        .enqueue(&MakeThumbnail { attachment_id: id })
+        .enqueue_next(&MakeThumbnail { attachment_id: id }, ctx)
         .await
         .map(|_| ())
         .map_err(|e| JobError::retry(format!("cannot enqueue file.thumbnail: {e}")))

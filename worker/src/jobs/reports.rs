@@ -269,7 +269,7 @@ async fn build(s: &Services, ctx: &JobContext, r: &Report, format: Format) -> Jo
     drop(file);
     s.store.report_progress(id, 95).await.map_err(store_error)?;
     s.client
-        .enqueue(&StoreReport { report_id: id })
+        .enqueue_next(&StoreReport { report_id: id }, ctx)
         .await
         .map_err(|e| JobError::retry(format!("cannot enqueue report.store: {e}")))?;
     tracing::info!(
