@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use prometheus::IntCounter;
 
 use crate::broker::{
     Beat, Broker, BrokerResult, CancelOutcome, DeadAction, Enqueued, JobFilter, JobId, JobInfo,
@@ -32,16 +33,16 @@ pub struct Metered {
     metrics: EnqueueMetrics,
 }
 
-impl Metered {
-    fn count(&self, job: &(String, String), done: &Enqueued) {
-        if done.created {
-            self.metrics.count(&job.0, &job.1);
-        }
-    }
+/// The counter of `job`'s queue and name, taken before the job moves
+/// into the broker: a handle, no copy of the labels.
+fn counter(metrics: &EnqueueMetrics, job: &NewJob) -> IntCounter {
+    metrics.counter(&job.queue, &job.name)
 }
 
-fn labels(job: &NewJob) -> (String, String) {
-    (job.queue.clone(), job.name.clone())
+fn count(counter: &IntCounter, done: &Enqueued) {
+    if done.created {
+        counter.inc();
+    }
 }
 
 #[async_trait]
@@ -55,17 +56,17 @@ impl Broker for Metered {
     }
 
     async fn enqueue(&self, job: NewJob) -> BrokerResult<Enqueued> {
-        let labels = labels(&job);
+        let counter = counter(&self.metrics, &job);
         let done = self.inner.enqueue(job).await?;
-        self.count(&labels, &done);
+        count(&counter, &done);
         Ok(done)
     }
 
     async fn enqueue_many(&self, jobs: Vec<NewJob>) -> BrokerResult<Vec<Enqueued>> {
-        let labels: Vec<_> = jobs.iter().map(labels).collect();
+        let counters: Vec<_> = jobs.iter().map(|j| counter(&self.metrics, j)).collect();
         let done = self.inner.enqueue_many(jobs).await?;
-        for (l, d) in labels.iter().zip(&done) {
-            self.count(l, d);
+        for (c, d) in counters.iter().zip(&done) {
+            count(c, d);
         }
         Ok(done)
     }

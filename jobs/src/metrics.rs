@@ -252,9 +252,9 @@ impl EnqueueMetrics {
         Self { registry, enqueued }
     }
 
-    /// Counts one job created on `queue` under `job`'s name.
-    pub fn count(&self, queue: &str, job: &str) {
-        self.enqueued.with_label_values(&[queue, job]).inc();
+    /// The counter of jobs created on `queue` under `job`'s name.
+    pub fn counter(&self, queue: &str, job: &str) -> prometheus::IntCounter {
+        self.enqueued.with_label_values(&[queue, job])
     }
 
     /// Jobs counted so far on `queue` under `job`'s name.
