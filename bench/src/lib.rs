@@ -83,8 +83,6 @@ pub fn new_job(env: &BenchEnv, kind: &str, seq: i64, ms: u64) -> NewJob {
 /// Handlers of the three kinds; each records its side effect in Redis
 /// (`HSETNX wait`, `HINCRBY runs`) before it returns, so before the ack. The
 /// side effect goes over the broker's own multiplexed connection, as a real
-/// handler's Redis calls would. The
-/// side effect goes over the broker's own multiplexed connection, as a real
 /// handler's Redis calls would.
 pub fn handlers(env: &BenchEnv, broker: &RedisBroker) -> anyhow::Result<Handlers> {
     let conn = broker.connection();
@@ -102,7 +100,16 @@ pub fn handlers(env: &BenchEnv, broker: &RedisBroker) -> anyhow::Result<Handlers
                     .map_err(|e| JobError::abort(format!("bad bench payload: {e}")))?;
                 let t_start = unix_seconds_f64();
                 match kind {
-                    "sleep_ms" => tokio::time::sleep(Duration::from_millis(job.ms)).await,
+                    // A thread's sleep, off the async threads: the kernel's
+                    // timer wakes it within tens of microseconds, where
+                    // tokio's timer rounds every sleep up to its next
+                    // millisecond tick. Neither uses the CPU while waiting.
+                    "sleep_ms" => {
+                        let d = Duration::from_millis(job.ms);
+                        tokio::task::spawn_blocking(move || std::thread::sleep(d))
+                            .await
+                            .map_err(JobError::retry)?;
+                    }
                     "cpu_ms" => {
                         let ms = job.ms;
                         tokio::task::spawn_blocking(move || burn_cpu(ms))

@@ -11,8 +11,8 @@ use prometheus::IntCounter;
 
 use crate::broker::{
     Beat, Broker, BrokerResult, CancelOutcome, DeadAction, Enqueued, JobFilter, JobId, JobInfo,
-    JobPage, LeaseRef, Leased, Maintenance, NewJob, QueueStats, Settled, SharedBroker,
-    ThroughputPoint, WorkerInfo,
+    JobPage, LeaseRef, Leased, Maintenance, NewJob, QueueStats, Refill, SettledMany, Settlement,
+    SharedBroker, ThroughputPoint, WorkerInfo,
 };
 use crate::clock::Clock;
 use crate::metrics::EnqueueMetrics;
@@ -88,38 +88,12 @@ impl Broker for Metered {
         self.inner.heartbeat(leases).await
     }
 
-    async fn ack(&self, lease: &LeaseRef, result: Option<&str>) -> BrokerResult<Settled> {
-        self.inner.ack(lease, result).await
-    }
-
-    async fn ack_and_lease(
+    async fn settle_many(
         &self,
-        lease: &LeaseRef,
-        result: Option<&str>,
-        next: usize,
-        worker: &str,
-    ) -> BrokerResult<(Settled, Vec<Leased>)> {
-        self.inner.ack_and_lease(lease, result, next, worker).await
-    }
-
-    async fn retry(&self, lease: &LeaseRef, run_at_ms: i64, error: &str) -> BrokerResult<Settled> {
-        self.inner.retry(lease, run_at_ms, error).await
-    }
-
-    async fn dead(&self, lease: &LeaseRef, error: &str) -> BrokerResult<Settled> {
-        self.inner.dead(lease, error).await
-    }
-
-    async fn release(&self, lease: &LeaseRef) -> BrokerResult<Settled> {
-        self.inner.release(lease).await
-    }
-
-    async fn snooze(&self, lease: &LeaseRef, run_at_ms: i64) -> BrokerResult<Settled> {
-        self.inner.snooze(lease, run_at_ms).await
-    }
-
-    async fn cancelled(&self, lease: &LeaseRef) -> BrokerResult<Settled> {
-        self.inner.cancelled(lease).await
+        batch: &[Settlement],
+        refill: Option<Refill<'_>>,
+    ) -> BrokerResult<SettledMany> {
+        self.inner.settle_many(batch, refill).await
     }
 
     async fn maintain(&self, queues: &[String]) -> BrokerResult<Maintenance> {

@@ -22,8 +22,9 @@ struct Args {
     /// Jobs per second on a fixed schedule; 0 = as fast as possible.
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
-    /// seq of the first job.
-    #[arg(long, default_value_t = 0)]
+    /// seq of the first job; may be negative, also as a separate word
+    /// (`--seq-start -1`).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seq_start: i64,
     /// Jobs per batched enqueue call; without it, one job per call.
     #[arg(long)]
@@ -102,4 +103,40 @@ async fn main() -> anyhow::Result<()> {
         serde_json::json!({ "count": args.count, "seconds": seconds })
     );
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::Args;
+    use clap::Parser;
+
+    /// The bench contract writes `--seq-start -1`, the value as its own word.
+    #[test]
+    fn a_negative_seq_start_is_accepted_as_a_separate_word() {
+        for argv in [
+            [
+                "bench-enqueue",
+                "--kind",
+                "noop",
+                "--count",
+                "1",
+                "--seq-start",
+                "-1",
+            ]
+            .as_slice(),
+            [
+                "bench-enqueue",
+                "--kind",
+                "noop",
+                "--count",
+                "1",
+                "--seq-start=-1",
+            ]
+            .as_slice(),
+        ] {
+            let args = Args::try_parse_from(argv).unwrap();
+            assert_eq!(args.seq_start, -1, "{argv:?}");
+        }
+    }
 }

@@ -356,6 +356,76 @@ pub enum Settled {
     Stale,
 }
 
+/// How one attempt ends: what [`Broker::settle_many`] does with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Succeeded: keep `result` (JSON) for the retention.
+    Ack {
+        /// The handler's result, if it gave one.
+        result: Option<String>,
+    },
+    /// Failed; runs again at `run_at_ms`.
+    Retry {
+        /// When the next attempt is due (Unix ms).
+        run_at_ms: i64,
+        /// Why this attempt failed.
+        error: String,
+    },
+    /// Failed for good: into the dead set with `error`.
+    Dead {
+        /// Why the job is dead.
+        error: String,
+    },
+    /// Handed back unfinished: queued again at the front; the attempt does
+    /// not count.
+    Release,
+    /// Gave its slot back without failing: scheduled again at `run_at_ms`;
+    /// the attempt does not count.
+    Snooze {
+        /// When the job is due again (Unix ms).
+        run_at_ms: i64,
+    },
+    /// Stopped because an operator asked to cancel it.
+    Cancelled,
+}
+
+/// One attempt to settle: which attempt, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    /// The attempt, with its fencing token.
+    pub lease: LeaseRef,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+impl Settlement {
+    /// Settles `lease` with `outcome`.
+    pub fn new(lease: LeaseRef, outcome: Outcome) -> Self {
+        Self { lease, outcome }
+    }
+}
+
+/// Jobs to lease in the same call as a batch of settlements, for the slots
+/// the batch frees: see [`Broker::settle_many`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refill<'a> {
+    /// The queue to lease from.
+    pub queue: &'a str,
+    /// The most jobs to lease: the slots the batch frees.
+    pub max: usize,
+    /// The worker incarnation the jobs are leased to.
+    pub worker: &'a str,
+}
+
+/// The answer to [`Broker::settle_many`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SettledMany {
+    /// One verdict per settlement, in the order given.
+    pub settled: Vec<Settled>,
+    /// The jobs the refill leased, oldest first.
+    pub leased: Vec<Leased>,
+}
+
 /// The answer to a heartbeat, per lease.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Beat {
@@ -462,7 +532,7 @@ impl Default for BrokerConfig {
 }
 
 /// A broker failure.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum BrokerError {
     /// The broker could not be reached or did not answer in time: retry later.
     #[error("broker unavailable: {0}")]
@@ -515,12 +585,32 @@ pub trait Broker: Send + Sync + fmt::Debug + 'static {
     /// Extends the leases of running attempts; one answer per lease.
     async fn heartbeat(&self, leases: &[LeaseRef]) -> BrokerResult<Vec<Beat>>;
 
+    /// Settles several attempts, possibly of several queues, in as few
+    /// round trips as the engine allows (one script call per queue on
+    /// Redis, one transaction on SQLite), then leases up to `refill.max`
+    /// jobs of `refill.queue` in the same call where the engine allows.
+    ///
+    /// Each settlement is fenced by its own token exactly as a single one
+    /// is: a stale token is rejected ([`Settled::Stale`], counted) and
+    /// leaves the others alone. The refill takes at most as many jobs as
+    /// the batch settled ([`Settled::Done`]), so a batch of stale tokens
+    /// takes nothing, and a worker never holds more jobs than its slots.
+    async fn settle_many(
+        &self,
+        batch: &[Settlement],
+        refill: Option<Refill<'_>>,
+    ) -> BrokerResult<SettledMany>;
+
     /// The attempt succeeded: keep `result` (JSON) for the retention.
-    async fn ack(&self, lease: &LeaseRef, result: Option<&str>) -> BrokerResult<Settled>;
+    async fn ack(&self, lease: &LeaseRef, result: Option<&str>) -> BrokerResult<Settled> {
+        let result = result.map(str::to_owned);
+        self.settle_one(lease, Outcome::Ack { result }).await
+    }
 
     /// Acks like [`Self::ack`], then leases up to `next` jobs of the same
     /// queue for `worker`, in one round trip where the engine allows: a busy
-    /// worker reuses the slot it just freed without a second call.
+    /// worker reuses the slot it just freed without a second call. A stale
+    /// ack takes nothing.
     async fn ack_and_lease(
         &self,
         lease: &LeaseRef,
@@ -528,33 +618,61 @@ pub trait Broker: Send + Sync + fmt::Debug + 'static {
         next: usize,
         worker: &str,
     ) -> BrokerResult<(Settled, Vec<Leased>)> {
-        let settled = self.ack(lease, result).await?;
-        let jobs = if next > 0 && settled == Settled::Done {
-            self.lease(std::slice::from_ref(&lease.queue), next, worker)
-                .await?
-        } else {
-            Vec::new()
+        let batch = [Settlement::new(
+            lease.clone(),
+            Outcome::Ack {
+                result: result.map(str::to_owned),
+            },
+        )];
+        let refill = Refill {
+            queue: &lease.queue,
+            max: next,
+            worker,
         };
-        Ok((settled, jobs))
+        let done = self.settle_many(&batch, Some(refill)).await?;
+        let settled = done.settled.first().copied().unwrap_or(Settled::Stale);
+        Ok((settled, done.leased))
     }
 
     /// The attempt failed and the job runs again at `run_at_ms`.
-    async fn retry(&self, lease: &LeaseRef, run_at_ms: i64, error: &str) -> BrokerResult<Settled>;
+    async fn retry(&self, lease: &LeaseRef, run_at_ms: i64, error: &str) -> BrokerResult<Settled> {
+        let error = error.to_owned();
+        self.settle_one(lease, Outcome::Retry { run_at_ms, error })
+            .await
+    }
 
     /// The job failed for good: into the dead set with `error`.
-    async fn dead(&self, lease: &LeaseRef, error: &str) -> BrokerResult<Settled>;
+    async fn dead(&self, lease: &LeaseRef, error: &str) -> BrokerResult<Settled> {
+        let error = error.to_owned();
+        self.settle_one(lease, Outcome::Dead { error }).await
+    }
 
     /// Hands the job back unfinished (graceful shutdown): queued again at
     /// the front, and this attempt does not count.
-    async fn release(&self, lease: &LeaseRef) -> BrokerResult<Settled>;
+    async fn release(&self, lease: &LeaseRef) -> BrokerResult<Settled> {
+        self.settle_one(lease, Outcome::Release).await
+    }
 
     /// The attempt gives its slot back without failing (rate limited,
     /// waiting on something): the job is scheduled again at `run_at_ms`, and
     /// this attempt does not count against its attempts.
-    async fn snooze(&self, lease: &LeaseRef, run_at_ms: i64) -> BrokerResult<Settled>;
+    async fn snooze(&self, lease: &LeaseRef, run_at_ms: i64) -> BrokerResult<Settled> {
+        self.settle_one(lease, Outcome::Snooze { run_at_ms }).await
+    }
 
     /// Settles a running job whose cancellation was requested.
-    async fn cancelled(&self, lease: &LeaseRef) -> BrokerResult<Settled>;
+    async fn cancelled(&self, lease: &LeaseRef) -> BrokerResult<Settled> {
+        self.settle_one(lease, Outcome::Cancelled).await
+    }
+
+    /// Settles one attempt: [`Self::settle_many`] with a batch of one and
+    /// no refill.
+    async fn settle_one(&self, lease: &LeaseRef, outcome: Outcome) -> BrokerResult<Settled> {
+        let done = self
+            .settle_many(&[Settlement::new(lease.clone(), outcome)], None)
+            .await?;
+        Ok(done.settled.first().copied().unwrap_or(Settled::Stale))
+    }
 
     /// Housekeeping, safe to run from every worker at once: queue due
     /// scheduled and retrying jobs, take back expired leases (the attempt

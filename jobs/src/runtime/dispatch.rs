@@ -20,14 +20,15 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::broker::{BrokerResult, LeaseRef, Leased, Settled, SharedBroker};
+use crate::broker::{self, BrokerError, Leased, Settled, Settlement};
 use crate::clock::system_now_ms;
 use apalis_core::task::Task;
 use futures::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
 use tower::Service;
 use tracing::Instrument;
 
-use super::{Interrupt, Running, Shared};
+use super::{Interrupt, Running, Shared, settler};
 use crate::handler::{JobContext, JobError};
 
 /// Runs and settles leased jobs.
@@ -129,125 +130,111 @@ async fn run(shared: Arc<Shared>, job: Leased) {
     };
     let elapsed = started.elapsed();
     shared.running.remove(&job.id);
-    m.running.with_label_values(&labels).dec();
-    m.duration
-        .with_label_values(&labels)
-        .observe(elapsed.as_secs_f64());
 
     let lease = job.lease_ref();
-    let outcome_label = match outcome {
-        Outcome::Succeeded(result) => {
-            // A busy worker of one queue takes its next job in the same
-            // call as the ack: one round trip per job instead of two. A
-            // worker of several lets the fetcher choose the queue owed the
-            // slot.
-            let next =
-                usize::from(!shared.stopping.load(Ordering::Acquire) && shared.plan.is_single());
-            let worker_id = shared.worker_id.clone();
-            let leased: Vec<Leased> = settle(&shared, &lease, "ack", |b, l| {
-                let result = result.clone();
-                let worker_id = worker_id.clone();
-                Box::pin(async move {
-                    b.ack_and_lease(&l, result.as_deref(), next, &worker_id)
-                        .await
-                })
-            })
-            .await;
-            shared.hand_to_runtime(leased).await;
-            "succeeded"
-        }
+    // A busy worker of one queue takes its next job in the same call as
+    // the settlement. A worker of several lets the fetcher choose the
+    // queue owed the slot.
+    let refill = !shared.stopping.load(Ordering::Acquire) && shared.plan.is_single();
+    let (outcome, label) = match outcome {
+        Outcome::Succeeded(result) => (Some(broker::Outcome::Ack { result }), "succeeded"),
         Outcome::Snoozed(delay) => {
             tracing::debug!(snooze_s = delay.as_secs_f64(), "snoozed; the slot is free");
-            let due = system_now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-            settle(&shared, &lease, "snooze", |b, l| {
-                Box::pin(async move { b.snooze(&l, due).await.map(|s| (s, ())) })
-            })
-            .await;
-            "snoozed"
+            let run_at_ms = due_in(delay);
+            (Some(broker::Outcome::Snooze { run_at_ms }), "snoozed")
         }
         Outcome::Failed(error) if job.attempt < job.policy.retry.max_attempts => {
             let delay = job.policy.retry.backoff(job.attempt);
             tracing::warn!(%error, retry_in_s = delay.as_secs_f64(), "attempt failed; will retry");
-            let due = system_now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-            settle(&shared, &lease, "retry", |b, l| {
-                let error = error.clone();
-                Box::pin(async move { b.retry(&l, due, &error).await.map(|s| (s, ())) })
-            })
-            .await;
-            "retried"
+            let run_at_ms = due_in(delay);
+            (Some(broker::Outcome::Retry { run_at_ms, error }), "retried")
         }
         Outcome::Failed(error) | Outcome::Dead(error) => {
             tracing::error!(%error, attempts = job.attempt, "job is dead");
-            settle(&shared, &lease, "dead", |b, l| {
-                let error = error.clone();
-                Box::pin(async move { b.dead(&l, &error).await.map(|s| (s, ())) })
-            })
-            .await;
-            "dead"
+            (Some(broker::Outcome::Dead { error }), "dead")
         }
         Outcome::Cancelled => {
             tracing::info!("job cancelled by an operator");
-            settle(&shared, &lease, "cancelled", |b, l| {
-                Box::pin(async move { b.cancelled(&l).await.map(|s| (s, ())) })
-            })
-            .await;
-            "cancelled"
+            (Some(broker::Outcome::Cancelled), "cancelled")
         }
         Outcome::Lost => {
             tracing::warn!("lease lost (the broker took the job back); another attempt owns it");
-            "lost"
+            (None, "lost")
         }
-        Outcome::HandBack => {
-            settle(&shared, &lease, "release", |b, l| {
-                Box::pin(async move { b.release(&l).await.map(|s| (s, ())) })
-            })
-            .await;
-            "released"
-        }
+        Outcome::HandBack => (Some(broker::Outcome::Release), "released"),
     };
+    // The attempt counts as running until its settlement is handed over.
+    let verdict = outcome.map(|o| submit(&shared, Settlement::new(lease, o), refill));
+    m.running.with_label_values(&labels).dec();
+    m.duration
+        .with_label_values(&labels)
+        .observe(elapsed.as_secs_f64());
+    if let Some(verdict) = verdict {
+        log_verdict(verdict.await, label);
+    }
     m.finished
-        .with_label_values(&[labels[0], labels[1], outcome_label])
+        .with_label_values(&[labels[0], labels[1], label])
         .inc();
     shared.plan.free(&job.queue);
     shared.in_flight.fetch_sub(1, Ordering::AcqRel);
     shared.slot_freed.notify_one();
 }
 
-/// Settles with retries while the broker is unavailable, for up to a minute;
-/// after that the lease runs out and the job runs again elsewhere
-/// (at-least-once), which is the safe way to fail. Returns what the settle
-/// call brought besides its verdict (the next jobs, after an ack-and-lease).
-async fn settle<T: Default, F>(shared: &Shared, lease: &LeaseRef, what: &str, f: F) -> T
-where
-    F: Fn(SharedBroker, LeaseRef) -> BoxFuture<'static, BrokerResult<(Settled, T)>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        match f(shared.broker.clone(), lease.clone()).await {
-            Ok((Settled::Done, extra)) => {
-                shared.outage.ok();
-                return extra;
-            }
-            Ok((Settled::Stale, extra)) => {
-                shared.outage.ok();
-                tracing::warn!(
-                    settle = what,
-                    "settle rejected: the lease was reclaimed, another attempt owns the job"
-                );
-                return extra;
-            }
-            Err(e) if e.is_transient() && Instant::now() < deadline => {
-                shared.outage.failed(what, &e);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, settle = what, "could not settle; the job runs again when its lease ends");
-                return T::default();
-            }
+/// Hands one attempt's settlement to the settler (see
+/// [`super::settler`]); the verdict arrives when its batch is settled.
+fn submit(
+    shared: &Arc<Shared>,
+    settlement: Settlement,
+    refill: bool,
+) -> BoxFuture<'static, Result<Settled, BrokerError>> {
+    let (reply, verdict) = oneshot::channel();
+    let pending = settler::Pending {
+        settlement,
+        refill,
+        reply,
+    };
+    let unsent = match shared.settle_tx.get() {
+        Some(tx) => match tx.send(pending) {
+            Ok(()) => None,
+            Err(mpsc::error::SendError(p)) => Some(p),
+        },
+        None => Some(pending),
+    };
+    match unsent {
+        None => Box::pin(async move {
+            verdict
+                .await
+                .unwrap_or_else(|_| Err(BrokerError::Unavailable("the settler stopped".into())))
+        }),
+        // No settler (it stopped): settle this attempt on its own.
+        Some(p) => {
+            let broker = shared.broker.clone();
+            Box::pin(async move {
+                broker
+                    .settle_one(&p.settlement.lease, p.settlement.outcome)
+                    .await
+            })
         }
     }
+}
+
+/// Logs, in the attempt's span, a verdict that is not a plain success.
+fn log_verdict(verdict: Result<Settled, BrokerError>, what: &str) {
+    match verdict {
+        Ok(Settled::Done) => {}
+        Ok(Settled::Stale) => tracing::warn!(
+            settle = what,
+            "settle rejected: the lease was reclaimed, another attempt owns the job"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, settle = what, "could not settle; the job runs again when its lease ends");
+        }
+    }
+}
+
+/// The Unix ms `delay` from now.
+fn due_in(delay: Duration) -> i64 {
+    system_now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 fn panic_message(join: tokio::task::JoinError) -> String {

@@ -8,6 +8,8 @@
 //!   slot by their weight first, none over its cap;
 //! - [`Dispatch`]: runs a handler under its time limit in its own task and
 //!   settles the attempt (ack, retry, dead, snoozed, cancelled, released);
+//! - the settler: the attempts that end while a settle call is on the wire
+//!   go together in the next one, with their slots' next jobs;
 //! - three background loops: heartbeats (extend leases, notice lost and
 //!   cancelled ones), housekeeping (promote due jobs, reclaim leases of dead
 //!   workers, retention), and the worker's own liveness record.
@@ -19,6 +21,7 @@ mod backend;
 mod dispatch;
 mod outage;
 mod queues;
+mod settler;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -161,6 +164,9 @@ pub(crate) struct Shared {
     slot_freed: tokio::sync::Notify,
     /// Where leased jobs go to wait for apalis (set when the runtime starts).
     next_jobs: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<crate::broker::Leased>>,
+    /// Where finished attempts go to be settled together (set when the
+    /// runtime starts).
+    settle_tx: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<settler::Pending>>,
     /// Set when the worker stops leasing.
     stopping: std::sync::atomic::AtomicBool,
     running: RunningSet,
@@ -168,7 +174,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Queues jobs leased outside the fetcher (by an ack-and-lease) for
+    /// Queues jobs leased outside the fetcher (by a settle's refill) for
     /// apalis, counted as buffered before their slot is released so the
     /// fetcher never sees a slot free twice.
     async fn hand_to_runtime(&self, jobs: Vec<crate::broker::Leased>) {
@@ -237,6 +243,7 @@ impl Runtime {
             buffered: AtomicUsize::new(0),
             slot_freed: tokio::sync::Notify::new(),
             next_jobs: std::sync::OnceLock::new(),
+            settle_tx: std::sync::OnceLock::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
             running: RunningSet::default(),
         });
@@ -275,6 +282,8 @@ impl Runtime {
         let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel();
         let (stop_fetching, fetch_stop) = tokio::sync::watch::channel(false);
         let _ = shared.next_jobs.set(jobs_tx.clone());
+        let (settle_tx, settle_rx) = tokio::sync::mpsc::unbounded_channel();
+        let _ = shared.settle_tx.set(settle_tx);
         let fetcher = tokio::spawn(backend::fetcher(shared.clone(), jobs_tx, fetch_stop));
         let ctx = WorkerContext::new(&shared.worker_id);
         let worker = WorkerBuilder::new(&ctx)
@@ -285,7 +294,10 @@ impl Runtime {
             });
         let mut run = tokio::spawn(worker.run());
 
+        // The settler outlives the worker's last attempt: it is stopped
+        // with the loops, after the attempts handed back at shutdown.
         let loops = [
+            tokio::spawn(settler::settler(shared.clone(), settle_rx)),
             tokio::spawn(heartbeat_loop(shared.clone(), cfg.lease / 3)),
             tokio::spawn(maintain_loop(shared.clone(), cfg.maintain_every)),
             tokio::spawn(liveness_loop(

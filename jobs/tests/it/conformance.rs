@@ -20,8 +20,10 @@ use paqueteria_jobs::clock::Clock;
 use paqueteria_jobs::{JobPolicy, RetryPolicy};
 
 mod admin;
+mod batch;
 mod console;
 pub use admin::*;
+pub use batch::*;
 pub use console::*;
 
 /// One engine under test.
@@ -685,6 +687,8 @@ macro_rules! conformance_suite {
             jobs_survive_reopening_the_broker,
             concurrent_leases_never_hand_out_a_job_twice,
             ack_and_lease_settles_and_takes_the_next_job_in_one_step,
+            a_batch_with_one_stale_token_settles_the_others_and_rejects_only_that_one,
+            a_batch_split_across_queues_settles_each_queue_and_refills_one,
             policy_is_stored_with_the_job,
             request_id_travels_from_enqueue_to_job_and_lease,
             a_paused_queue_leases_nothing_while_another_keeps_leasing,

@@ -10,6 +10,7 @@ mod conformance;
 mod client;
 mod dependencies;
 mod examples;
+mod hooked;
 mod job_spans;
 mod outage;
 mod redis_conformance;

@@ -1,6 +1,6 @@
 //! Leasing (`take.lua` + `lease.lua`), waiting for work, and heartbeats
-//! (`heartbeat.lua`). Leasing right after an ack, in the same script call,
-//! is `ack_and_lease` in `settle.rs`.
+//! (`heartbeat.lua`). Leasing right after a batch of settlements, in the
+//! same script call, is the refill in `settle.rs`.
 
 use std::collections::HashMap;
 use std::time::Duration;

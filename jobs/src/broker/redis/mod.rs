@@ -30,8 +30,8 @@
 //!   registration in `P:queues`.
 //! - `lease`: lease, wait_for_work and heartbeat.
 //! - `settle`: the fenced settlements (ack, retry, dead, release, snooze,
-//!   cancelled), and ack_and_lease, which settles and leases in one
-//!   `settle.lua` call.
+//!   cancelled), a batch of them one `settle.lua` call per queue, with the
+//!   refill's leases in the same call.
 //! - `maintain`: promotion, reclaim of expired leases, retention sweeps.
 //! - `admin`: lookup by id, cancel, the dead set, purge, stats, queues and
 //!   workers.
@@ -61,8 +61,8 @@ use tokio::sync::Mutex;
 
 use super::{
     Beat, Broker, BrokerConfig, BrokerError, BrokerResult, CancelOutcome, DeadAction, Enqueued,
-    JobFilter, JobId, JobInfo, JobPage, LeaseRef, Leased, Maintenance, NewJob, QueueStats, Settled,
-    ThroughputPoint, WorkerInfo,
+    JobFilter, JobId, JobInfo, JobPage, LeaseRef, Leased, Maintenance, NewJob, QueueStats, Refill,
+    SettledMany, Settlement, ThroughputPoint, WorkerInfo,
 };
 use crate::clock::Clock;
 
@@ -294,16 +294,6 @@ impl Broker for RedisBroker {
         self.lease_impl(queues, max, worker).await
     }
 
-    async fn ack_and_lease(
-        &self,
-        lease: &LeaseRef,
-        result: Option<&str>,
-        next: usize,
-        worker: &str,
-    ) -> BrokerResult<(Settled, Vec<Leased>)> {
-        self.ack_and_lease_impl(lease, result, next, worker).await
-    }
-
     async fn wait_for_work(&self, queues: &[String], timeout: Duration) {
         self.wait_for_work_impl(queues, timeout).await;
     }
@@ -312,28 +302,12 @@ impl Broker for RedisBroker {
         self.heartbeat_impl(leases).await
     }
 
-    async fn ack(&self, lease: &LeaseRef, result: Option<&str>) -> BrokerResult<Settled> {
-        self.ack_impl(lease, result).await
-    }
-
-    async fn retry(&self, lease: &LeaseRef, run_at_ms: i64, error: &str) -> BrokerResult<Settled> {
-        self.retry_impl(lease, run_at_ms, error).await
-    }
-
-    async fn dead(&self, lease: &LeaseRef, error: &str) -> BrokerResult<Settled> {
-        self.dead_impl(lease, error).await
-    }
-
-    async fn release(&self, lease: &LeaseRef) -> BrokerResult<Settled> {
-        self.release_impl(lease).await
-    }
-
-    async fn snooze(&self, lease: &LeaseRef, run_at_ms: i64) -> BrokerResult<Settled> {
-        self.snooze_impl(lease, run_at_ms).await
-    }
-
-    async fn cancelled(&self, lease: &LeaseRef) -> BrokerResult<Settled> {
-        self.cancelled_impl(lease).await
+    async fn settle_many(
+        &self,
+        batch: &[Settlement],
+        refill: Option<Refill<'_>>,
+    ) -> BrokerResult<SettledMany> {
+        self.settle_many_impl(batch, refill).await
     }
 
     async fn maintain(&self, queues: &[String]) -> BrokerResult<Maintenance> {

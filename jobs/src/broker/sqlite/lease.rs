@@ -1,5 +1,6 @@
 //! Leasing ([`TAKE`]), waiting for work, and heartbeats. Leasing right
-//! after an ack, in the same statement, is `ack_and_lease` in `settle.rs`.
+//! after a batch of settlements, in the same transaction, is the refill in
+//! `settle.rs`.
 
 use std::time::Duration;
 
@@ -76,14 +77,8 @@ impl SqliteBroker {
 
     /// Runs [`TAKE`] for up to `n` jobs of `queue`, in ready order.
     async fn take(&self, queue: &str, n: usize, worker: &str) -> BrokerResult<Vec<Leased>> {
-        let now = self.now();
-        let rows = sqlx::query(TAKE)
-            .bind(queue)
-            .bind(i64::try_from(n).unwrap_or(i64::MAX))
-            .bind(self.token_prefix())
-            .bind(now)
-            .bind(worker)
-            .bind(now + ms(self.inner.config.lease))
+        let rows = self
+            .take_query(queue, n, worker, self.now())
             .fetch_all(self.pool())
             .await
             .map_err(map_err)?;
@@ -93,5 +88,23 @@ impl SqliteBroker {
             .collect::<Result<Vec<_>, _>>()
             .map_err(map_err)?;
         Ok(in_ready_order(got))
+    }
+
+    /// [`TAKE`] for up to `n` jobs of `queue`, bound, to run on the pool or
+    /// inside a transaction.
+    pub(super) fn take_query<'q>(
+        &self,
+        queue: &'q str,
+        n: usize,
+        worker: &'q str,
+        now: i64,
+    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+        sqlx::query(TAKE)
+            .bind(queue)
+            .bind(i64::try_from(n).unwrap_or(i64::MAX))
+            .bind(self.token_prefix())
+            .bind(now)
+            .bind(worker)
+            .bind(now + ms(self.inner.config.lease))
     }
 }

@@ -47,8 +47,8 @@
 //!   registration in `queues`.
 //! - `lease`: lease (`TAKE`), wait_for_work and heartbeat.
 //! - `settle`: the fenced settlements (ack, retry, dead, release, snooze,
-//!   cancelled), the count of stale ones, and ack_and_lease, which acks
-//!   and leases in one statement (`ACK_AND_TAKE`).
+//!   cancelled), the count of stale ones; a batch is one transaction with
+//!   its refill, a lone ack and its refill one statement (`ACK_AND_TAKE`).
 //! - `maintain`: promotion, reclaim of expired leases, retention sweeps
 //!   (`SWEEP_*`).
 //! - `admin`: lookup by id, cancel, the dead set, purge (`PURGE_*`), stats
@@ -86,8 +86,8 @@ use tokio::sync::Notify;
 
 use super::{
     Beat, Broker, BrokerConfig, BrokerError, BrokerResult, CancelOutcome, DeadAction, Enqueued,
-    JobFilter, JobId, JobInfo, JobPage, LeaseRef, Leased, Maintenance, NewJob, QueueStats, Settled,
-    ThroughputPoint, WorkerInfo,
+    JobFilter, JobId, JobInfo, JobPage, LeaseRef, Leased, Maintenance, NewJob, QueueStats, Refill,
+    SettledMany, Settlement, ThroughputPoint, WorkerInfo,
 };
 use crate::clock::Clock;
 
@@ -301,38 +301,12 @@ impl Broker for SqliteBroker {
         self.heartbeat_impl(leases).await
     }
 
-    async fn ack(&self, lease: &LeaseRef, result: Option<&str>) -> BrokerResult<Settled> {
-        self.ack_impl(lease, result).await
-    }
-
-    async fn ack_and_lease(
+    async fn settle_many(
         &self,
-        lease: &LeaseRef,
-        result: Option<&str>,
-        next: usize,
-        worker: &str,
-    ) -> BrokerResult<(Settled, Vec<Leased>)> {
-        self.ack_and_lease_impl(lease, result, next, worker).await
-    }
-
-    async fn retry(&self, lease: &LeaseRef, run_at_ms: i64, error: &str) -> BrokerResult<Settled> {
-        self.retry_impl(lease, run_at_ms, error).await
-    }
-
-    async fn dead(&self, lease: &LeaseRef, error: &str) -> BrokerResult<Settled> {
-        self.dead_impl(lease, error).await
-    }
-
-    async fn release(&self, lease: &LeaseRef) -> BrokerResult<Settled> {
-        self.release_impl(lease).await
-    }
-
-    async fn snooze(&self, lease: &LeaseRef, run_at_ms: i64) -> BrokerResult<Settled> {
-        self.snooze_impl(lease, run_at_ms).await
-    }
-
-    async fn cancelled(&self, lease: &LeaseRef) -> BrokerResult<Settled> {
-        self.cancelled_impl(lease).await
+        batch: &[Settlement],
+        refill: Option<Refill<'_>>,
+    ) -> BrokerResult<SettledMany> {
+        self.settle_many_impl(batch, refill).await
     }
 
     async fn maintain(&self, queues: &[String]) -> BrokerResult<Maintenance> {

@@ -10,7 +10,7 @@ use super::lease::TAKE;
 use super::maintain::{SWEEP_DEAD, SWEEP_DONE};
 use super::settle::ACK_AND_TAKE;
 use super::*;
-use crate::broker::JobState;
+use crate::broker::{JobState, Settled};
 use crate::policy::{JobPolicy, RetryPolicy};
 
 async fn open(dir: &tempfile::TempDir) -> SqliteBroker {
