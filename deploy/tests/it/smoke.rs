@@ -507,6 +507,16 @@ fn kill_a_worker_mid_send(stack: &Stack, gateway: &Liwa, token: &str, branches: 
         .split_whitespace()
         .map(str::to_owned)
         .collect();
+    // Killed only once every message is at the gateway (which holds its
+    // answer for 5 s): a worker killed before its request left would make
+    // the next attempt mark the send unknown and rightly not send it at
+    // all, which is not what this checks.
+    wait_for(Duration::from_secs(30), "every SMS at the gateway", || {
+        codes
+            .iter()
+            .all(|c| sms_naming(gateway, c) >= 1)
+            .then_some(())
+    });
     let victim = wait_for(Duration::from_secs(30), "a worker mid-send", || {
         targets.iter().position(|t| running_in(t) >= 1.0)
     });
