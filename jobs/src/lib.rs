@@ -13,8 +13,8 @@
 //! - **Effectively once.** A job with an idempotency key gets the id
 //!   `name:key`; enqueueing it again while its record exists does nothing.
 //! - **Two engines, one behaviour.** Redis ([`broker::redis`], production:
-//!   one server, or a Redis Cluster when the URL names several nodes, see
-//!   [`broker::redis::RedisTarget`]) and SQLite ([`broker::sqlite`],
+//!   one server, a Redis Cluster when the URL names several nodes, or a
+//!   master behind Redis Sentinel, see [`broker::redis::RedisTarget`]) and SQLite ([`broker::sqlite`],
 //!   embedded: nothing to install). One conformance suite
 //!   (`tests/conformance/`) runs unchanged against both, and against a
 //!   cluster.

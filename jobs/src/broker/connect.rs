@@ -16,8 +16,9 @@ pub enum EngineConfig {
     Redis {
         /// `redis://[:password@]host:port/db`, `rediss://` for TLS, or
         /// `redis+unix:///path/to/socket`; a cluster as
-        /// `redis://h1:p1,h2:p2,…` or `redis+cluster://h1:p1,…` (see
-        /// [`RedisTarget`]).
+        /// `redis://h1:p1,h2:p2,…` or `redis+cluster://h1:p1,…`; behind
+        /// Sentinel as `redis+sentinel://[:password@]s1:p1,s2:p2/<master>[/db]`
+        /// (see [`RedisTarget`]).
         url: SecretString,
         /// Key prefix, without braces or whitespace.
         prefix: String,
@@ -41,7 +42,8 @@ impl EngineConfig {
     /// Redis at `url`, keys under `prefix`, both checked first: the URL must
     /// be one of the forms [`RedisTarget`] reads (one server: `redis://`,
     /// `rediss://`, `redis+unix://`; a cluster: several `host:port` or
-    /// `redis+cluster://`), the prefix free of braces and whitespace. The
+    /// `redis+cluster://`; a master behind Sentinel: `redis+sentinel://`),
+    /// the prefix free of braces and whitespace. The
     /// error says which is wrong (the URL's password never shows in it).
     pub fn redis_checked(url: &str, prefix: &str) -> Result<Self, EngineConfigError> {
         RedisTarget::parse(url).map_err(|e| EngineConfigError::Url {
@@ -138,6 +140,12 @@ mod tests {
         assert!(EngineConfig::redis_checked("redis://:pw@h1:7000,h2:7001", "paq").is_ok());
         let e = EngineConfig::redis_checked("redis://:pw@h1:7000,h2", "paq").unwrap_err();
         assert!(!e.to_string().contains("pw"), "{e}");
+        assert!(EngineConfig::redis_checked("redis+sentinel://:pw@s1:26379/main", "paq").is_ok());
+        let e = EngineConfig::redis_checked("redis+sentinel://:pw@s1:26379", "paq").unwrap_err();
+        assert!(
+            e.to_string().contains("master-name") && !e.to_string().contains("pw"),
+            "{e}"
+        );
     }
 
     #[test]

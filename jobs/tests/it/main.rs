@@ -1,5 +1,6 @@
 //! The job engine's integration tests: the conformance suite over both
 //! engines (Redis on one server and on a cluster), the runtime over both,
+//! Redis behind Sentinel through a failover,
 //! the examples, and the crate's dependencies.
 //!
 //! One test binary for the whole crate: the crate and its dependencies are
@@ -17,5 +18,6 @@ mod redis_cluster_conformance;
 mod redis_conformance;
 mod runtime;
 mod runtime_engines;
+mod sentinel;
 mod servers;
 mod sqlite_conformance;

@@ -1,4 +1,5 @@
-//! Throwaway `redis-server` processes for the tests that kill a server: on free loopback ports, in a temp dir, each stopped by its pid
+//! Throwaway `redis-server` processes for the tests that kill or fail over
+//! a server: on free loopback ports, in a temp dir, each stopped by its pid
 //! when the [`Servers`] value is dropped. Readiness is polled, never slept
 //! for.
 
@@ -73,6 +74,34 @@ impl Servers {
             .arg("--logfile")
             .arg(dir.join("redis.log"))
             .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test installs it)");
+        self.children.push((port, child));
+        self.wait_ping(port);
+    }
+
+    /// Starts a sentinel on `port` watching `master` at `master_port`,
+    /// quorum 2, a master down after 1 s.
+    pub fn start_sentinel(&mut self, port: u16, master: &str, master_port: u16) {
+        let dir = self.dir_of(port);
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "bind 127.0.0.1\nport {port}\ndir {dir}\nlogfile {dir}/sentinel.log\n\
+                 sentinel monitor {master} 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds {master} 1000\n\
+                 sentinel failover-timeout {master} 10000\n\
+                 sentinel parallel-syncs {master} 1\n",
+                dir = dir.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -39,16 +39,18 @@
 //!   run now (`run_now.lua`) and bulk actions on the dead set.
 //! - `decode`: script answers and job hashes read into the broker's types.
 //! - `wake`: the pub/sub subscription idle workers wait on.
-//! - `target`: the URL forms (one server, cluster).
+//! - `target`: the URL forms (one server, cluster, Sentinel).
 //! - `conn`: [`RedisConnection`], the one connection type the engine, the
 //!   scheduler's lease and the rate limiter use on every deployment.
 //!
-//! # Cluster
+//! # Cluster and Sentinel
 //! On Redis Cluster each script still runs on one node: its keys, and the
 //! keys it builds from the job hash prefix, share the queue's hash tag.
 //! Reads that span queues (lookups by id, listings, the throughput series)
 //! go as one pipeline per queue instead of one pipeline in all. `P:queues`
 //! and `P:workers` are single keys, so listing every queue reads one node.
+//! Behind Sentinel the connection follows the master through failovers: a
+//! connection error or a `READONLY` answer makes it ask the sentinels again.
 
 mod admin;
 mod conn;
@@ -192,7 +194,8 @@ impl RedisBroker {
         let target = RedisTarget::parse(url).map_err(|e| BrokerError::Invalid(e.to_string()))?;
         let conn = RedisConnection::open_target(&target)
             .map_err(|e| BrokerError::Invalid(e.to_string()))?;
-        let source = wake::Source::new(&target).map_err(|e| BrokerError::Invalid(e.to_string()))?;
+        let source =
+            wake::Source::new(&target, &conn).map_err(|e| BrokerError::Invalid(e.to_string()))?;
         let incarnation = uuid::Uuid::now_v7().simple().to_string();
         Ok(Self {
             inner: Arc::new(Inner {

@@ -1,12 +1,16 @@
-//! Where Redis is: one server or a cluster, read from one URL.
+//! Where Redis is: one server, a cluster, or a master behind Sentinel, read
+//! from one URL.
 //!
 //! | URL | means |
 //! |---|---|
 //! | `redis://[:pw@]host:port[/db]`, `rediss://…`, `redis+unix:///path` | one server |
 //! | `redis://[:pw@]h1:p1,h2:p2[,…]` | a Redis Cluster, these nodes to start from |
 //! | `redis+cluster://[:pw@]h1:p1[,h2:p2…]` | a Redis Cluster, even from one seed node |
+//! | `redis+sentinel://[:pw@]s1:p1,s2:p2/<master-name>[/db]` | the master the sentinels name |
 //!
-//! A cluster has only database 0. No error and no `Debug` output ever shows a password.
+//! A cluster has only database 0. Behind Sentinel, the password (and user)
+//! are the master's; the sentinels themselves are reached without one.
+//! No error and no `Debug` output ever shows a password.
 
 use std::fmt;
 
@@ -22,6 +26,16 @@ pub enum RedisTarget {
     Cluster {
         /// One `redis://[user:pw@]host:port` URL per seed node.
         nodes: Vec<String>,
+    },
+    /// A master found through Redis Sentinel.
+    Sentinel {
+        /// One `redis://host:port` URL per sentinel.
+        sentinels: Vec<String>,
+        /// The master's name in the sentinels' configuration.
+        master: String,
+        /// `redis://[user:pw@]placeholder/db`: the master's credentials and
+        /// database, without its address (the sentinels give that).
+        auth: String,
     },
 }
 
@@ -42,6 +56,13 @@ impl fmt::Debug for RedisTarget {
                         .collect::<Vec<_>>(),
                 )
                 .finish(),
+            Self::Sentinel {
+                sentinels, master, ..
+            } => f
+                .debug_struct("Sentinel")
+                .field("sentinels", sentinels)
+                .field("master", master)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -83,6 +104,25 @@ impl RedisTarget {
         let (hosts, path) = rest.split_once('/').unwrap_or((rest, ""));
         let auth = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
         match scheme {
+            "redis+sentinel" => {
+                let mut parts = path.split('/').filter(|p| !p.is_empty());
+                let master = parts.next().ok_or_else(|| {
+                    err("redis+sentinel URL lacks /<master-name> after the sentinels")
+                })?;
+                let db = parts.next().unwrap_or("0");
+                if db.parse::<u32>().is_err() || parts.next().is_some() {
+                    return Err(err(format!(
+                        "redis+sentinel URL: {:?} after the master name is not a database number",
+                        path.split_once('/').map_or("", |(_, d)| d)
+                    )));
+                }
+                let sentinels = nodes(hosts, "redis+sentinel")?;
+                Ok(Self::Sentinel {
+                    sentinels: sentinels.iter().map(|n| format!("redis://{n}")).collect(),
+                    master: master.to_owned(),
+                    auth: format!("redis://{auth}127.0.0.1/{db}"),
+                })
+            }
             "redis+cluster" | "rediss+cluster" => {
                 let base = scheme.trim_end_matches("+cluster");
                 Self::cluster(base, &auth, hosts, path)
@@ -100,7 +140,7 @@ impl RedisTarget {
                 })
             }
             other => Err(err(format!(
-                "scheme {other:?} is not redis, rediss, redis+unix or redis+cluster"
+                "scheme {other:?} is not redis, rediss, redis+unix, redis+cluster or redis+sentinel"
             ))),
         }
     }
@@ -173,8 +213,30 @@ mod tests {
     }
 
     #[test]
+    fn a_sentinel_url_names_the_sentinels_the_master_and_the_database() {
+        let t =
+            RedisTarget::parse("redis+sentinel://:s3cret@s1:26379,s2:26380/mymaster/3").unwrap();
+        match &t {
+            RedisTarget::Sentinel {
+                sentinels,
+                master,
+                auth,
+            } => {
+                assert_eq!(sentinels, &["redis://s1:26379", "redis://s2:26380"]);
+                assert_eq!(master, "mymaster");
+                assert_eq!(auth, "redis://:s3cret@127.0.0.1/3");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{t:?}").contains("s3cret"));
+    }
+
+    #[test]
     fn bad_urls_are_refused_without_the_password() {
         for bad in [
+            "redis+sentinel://:s3cret@s1:26379",
+            "redis+sentinel://:s3cret@s1:26379/m/x",
+            "redis+sentinel://:s3cret@s1/m",
             "redis://:s3cret@a:1,b/0",
             "redis://:s3cret@a:1,b:2/4",
             "redis://:s3cret@a:1,,b:2",

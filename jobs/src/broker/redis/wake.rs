@@ -14,7 +14,9 @@
 //! URL, learns the others from `CLUSTER NODES`, and when its node is lost
 //! moves to the next one. (Sharded pub/sub would need one subscription per
 //! slot owner and a move at every resharding, for messages this rare: one
-//! per queue going from empty to non-empty.)
+//! per queue going from empty to non-empty.) Behind Sentinel it subscribes
+//! on the master the sentinels name, and subscribes again on the new one
+//! when the connection moves after a failover.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,7 @@ use futures::StreamExt;
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinHandle;
 
+use super::conn::RedisConnection;
 use super::target::RedisTarget;
 
 /// Where the subscription connects.
@@ -33,13 +36,16 @@ pub(super) enum Source {
     /// Any node of the cluster: these first, then those `CLUSTER NODES`
     /// names.
     Cluster(Vec<String>),
+    /// The master the sentinels name.
+    Sentinel(RedisConnection),
 }
 
 impl Source {
-    pub(super) fn new(target: &RedisTarget) -> redis::RedisResult<Self> {
+    pub(super) fn new(target: &RedisTarget, conn: &RedisConnection) -> redis::RedisResult<Self> {
         Ok(match target {
             RedisTarget::Single { url } => Self::Single(redis::Client::open(url.as_str())?),
             RedisTarget::Cluster { nodes } => Self::Cluster(nodes.clone()),
+            RedisTarget::Sentinel { .. } => Self::Sentinel(conn.clone()),
         })
     }
 }
@@ -97,6 +103,10 @@ async fn subscribe(source: Source, channels: Vec<String>, notify: Arc<Notify>) {
         Source::Cluster(seeds) => seeds.clone(),
         _ => Vec::new(),
     };
+    let mut changes = match &source {
+        Source::Sentinel(conn) => conn.master_changes(),
+        _ => None,
+    };
     let mut next = 0;
     let mut delay = Duration::from_millis(50);
     loop {
@@ -109,6 +119,9 @@ async fn subscribe(source: Source, channels: Vec<String>, notify: Arc<Notify>) {
                     |n| redis::Client::open(n.as_str()),
                 )
             }
+            Source::Sentinel(conn) => conn.subscriber_client().await.and_then(|c| {
+                c.ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Io, "no master")))
+            }),
         };
         match client {
             Ok(client) => match client.get_async_pubsub().await {
@@ -122,8 +135,15 @@ async fn subscribe(source: Source, channels: Vec<String>, notify: Arc<Notify>) {
                         // is lost: let every waiter look for itself.
                         wake_all(&notify);
                         let mut messages = pubsub.into_on_message();
-                        while messages.next().await.is_some() {
-                            wake_all(&notify);
+                        loop {
+                            tokio::select! {
+                                m = messages.next() => match m {
+                                    Some(_) => wake_all(&notify),
+                                    None => break,
+                                },
+                                // Behind Sentinel, the master moved: follow it.
+                                () = moved(&mut changes) => break,
+                            }
                         }
                         tracing::debug!("wake-up subscription lost; subscribing again");
                     }
@@ -195,6 +215,19 @@ fn with_addr(url: &str, addr: &str) -> String {
             .map_or_else(|| "redis://".to_owned(), |(s, _)| format!("{s}://")),
     };
     format!("{head}{addr}")
+}
+
+/// Resolves when the connection behind `changes` moves to another master;
+/// never without one.
+async fn moved(changes: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    match changes {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 fn wake_all(notify: &Notify) {
