@@ -133,7 +133,7 @@ pub fn handlers(env: &BenchEnv, broker: &RedisBroker) -> anyhow::Result<Handlers
 }
 
 async fn record(
-    conn: &mut redis::aio::ConnectionManager,
+    conn: &mut paqueteria_jobs::broker::redis::RedisConnection,
     wait_key: &str,
     runs_key: &str,
     seq: i64,

@@ -12,10 +12,12 @@
 //!   its payload and last error, to be re-run or discarded.
 //! - **Effectively once.** A job with an idempotency key gets the id
 //!   `name:key`; enqueueing it again while its record exists does nothing.
-//! - **Two engines, one behaviour.** Redis ([`broker::redis`], production,
-//!   Cluster-ready) and SQLite ([`broker::sqlite`], embedded: nothing to
-//!   install). One conformance suite (`tests/conformance/`) runs unchanged
-//!   against both.
+//! - **Two engines, one behaviour.** Redis ([`broker::redis`], production:
+//!   one server, a Redis Cluster when the URL names several nodes, or a
+//!   master behind Redis Sentinel, see [`broker::redis::RedisTarget`]) and SQLite ([`broker::sqlite`],
+//!   embedded: nothing to install). One conformance suite
+//!   (`tests/conformance/`) runs unchanged against both, and against a
+//!   cluster.
 //! - **Fair queues.** A worker serves several queues, each with an optional
 //!   weight and concurrency cap ([`QueueSpec`]), so a slow or rate-limited
 //!   queue never starves the others.

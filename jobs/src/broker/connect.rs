@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{BrokerConfig, BrokerResult, SharedBroker, redis::RedisBroker, sqlite::SqliteBroker};
+use super::redis::{RedisBroker, RedisTarget};
+use super::{BrokerConfig, BrokerResult, SharedBroker, sqlite::SqliteBroker};
 
 /// Which engine a broker runs on, and where its data lives.
 #[derive(Clone, Debug)]
@@ -14,7 +15,10 @@ pub enum EngineConfig {
     /// under a prefix so several deployments can share one server.
     Redis {
         /// `redis://[:password@]host:port/db`, `rediss://` for TLS, or
-        /// `redis+unix:///path/to/socket`.
+        /// `redis+unix:///path/to/socket`; a cluster as
+        /// `redis://h1:p1,h2:p2,…` or `redis+cluster://h1:p1,…`; behind
+        /// Sentinel as `redis+sentinel://[:password@]s1:p1,s2:p2/<master>[/db]`
+        /// (see [`RedisTarget`]).
         url: SecretString,
         /// Key prefix, without braces or whitespace.
         prefix: String,
@@ -36,21 +40,15 @@ impl EngineConfig {
     }
 
     /// Redis at `url`, keys under `prefix`, both checked first: the URL must
-    /// be `redis://`, `rediss://` or `redis+unix://`, the prefix free of
-    /// braces and whitespace. The error says which is wrong (the URL's
-    /// password never shows in it).
+    /// be one of the forms [`RedisTarget`] reads (one server: `redis://`,
+    /// `rediss://`, `redis+unix://`; a cluster: several `host:port` or
+    /// `redis+cluster://`; a master behind Sentinel: `redis+sentinel://`),
+    /// the prefix free of braces and whitespace. The
+    /// error says which is wrong (the URL's password never shows in it).
     pub fn redis_checked(url: &str, prefix: &str) -> Result<Self, EngineConfigError> {
-        let parsed = redis::parse_redis_url(url).ok_or_else(|| EngineConfigError::Url {
-            reason: format!("{:?} is not a redis:// or rediss:// URL", redact_url(url)),
+        RedisTarget::parse(url).map_err(|e| EngineConfigError::Url {
+            reason: e.to_string(),
         })?;
-        match parsed.scheme() {
-            "redis" | "rediss" | "redis+unix" | "unix" => {}
-            other => {
-                return Err(EngineConfigError::Url {
-                    reason: format!("scheme {other:?} is not redis or rediss"),
-                });
-            }
-        }
         if prefix.is_empty()
             || prefix.contains(['{', '}'])
             || prefix.chars().any(char::is_whitespace)
@@ -139,6 +137,15 @@ mod tests {
         let e = EngineConfig::redis_checked("redis://localhost", "a{b}").unwrap_err();
         assert!(matches!(e, EngineConfigError::Prefix { .. }), "{e}");
         assert!(EngineConfig::redis_checked("redis+unix:///tmp/r.sock", "paq").is_ok());
+        assert!(EngineConfig::redis_checked("redis://:pw@h1:7000,h2:7001", "paq").is_ok());
+        let e = EngineConfig::redis_checked("redis://:pw@h1:7000,h2", "paq").unwrap_err();
+        assert!(!e.to_string().contains("pw"), "{e}");
+        assert!(EngineConfig::redis_checked("redis+sentinel://:pw@s1:26379/main", "paq").is_ok());
+        let e = EngineConfig::redis_checked("redis+sentinel://:pw@s1:26379", "paq").unwrap_err();
+        assert!(
+            e.to_string().contains("master-name") && !e.to_string().contains("pw"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::broker::redis::RedisConnection;
 
 /// The lease's scripts, loaded once per contender and called by SHA.
 struct Scripts {
@@ -39,7 +39,7 @@ impl Scripts {
 
 /// The Redis lease.
 pub struct RedisLease {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     lease_key: String,
     ticks_key: String,
     token: String,
@@ -57,10 +57,10 @@ impl std::fmt::Debug for RedisLease {
 }
 
 impl RedisLease {
-    /// A contender for the lease under `prefix`.
+    /// A contender for the lease under `prefix`, on Redis at `url` (one
+    /// server or a cluster: each script touches one key).
     pub async fn connect(url: &str, prefix: &str, lease: Duration) -> redis::RedisResult<Self> {
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        let conn = RedisConnection::open(url)?;
         Ok(Self {
             conn,
             lease_key: format!("{prefix}:scheduler:leader"),

@@ -1,6 +1,7 @@
 //! The job engine's integration tests: the conformance suite over both
-//! engines, the runtime over both engines, the examples, and the crate's
-//! dependencies.
+//! engines (Redis on one server and on a cluster), the runtime over both,
+//! Redis behind Sentinel through a failover,
+//! the examples, and the crate's dependencies.
 //!
 //! One test binary for the whole crate: the crate and its dependencies are
 //! linked once, not once per test file.
@@ -8,11 +9,16 @@
 #[macro_use]
 mod conformance;
 mod client;
+mod cluster;
 mod dependencies;
 mod examples;
 mod hooked;
 mod job_spans;
 mod outage;
+mod redis_cluster_conformance;
 mod redis_conformance;
 mod runtime;
+mod runtime_engines;
+mod sentinel;
+mod servers;
 mod sqlite_conformance;

@@ -1,7 +1,8 @@
 //! The worker runtime against both engines: retries, dead set, time limits,
 //! panics, concurrency, cancellation, graceful shutdown, metrics, snoozes
 //! and fair queues. Each test runs a real `Runtime` in-process on fresh
-//! storage (its own Redis key prefix, its own SQLite file).
+//! storage (its own Redis key prefix, its own SQLite file), on one Redis,
+//! on a Redis Cluster and on SQLite (`runtime_engines.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,15 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use paqueteria_jobs::broker::redis::RedisBroker;
-use paqueteria_jobs::broker::sqlite::SqliteBroker;
-use paqueteria_jobs::broker::{BrokerConfig, JobId, JobInfo, JobState, NewJob, SharedBroker};
+use paqueteria_jobs::broker::{JobId, JobInfo, JobState, NewJob, SharedBroker};
 use paqueteria_jobs::testing::eventually;
 use paqueteria_jobs::{
     Handlers, Job, JobContext, JobError, JobPolicy, JobResult, Metrics, QueueSpec, RetryPolicy,
     Runtime, RuntimeConfig,
 };
 use tokio::sync::oneshot;
+
+pub use crate::runtime_engines::{Engine, RedisClusterEngine, RedisEngine, SqliteEngine};
 
 const Q: &str = "default";
 
@@ -42,66 +43,6 @@ fn pinger() -> Handlers {
     let mut h = Handlers::new();
     h.register::<Ping, _, _>(pong);
     h
-}
-
-/// A broker on fresh storage; the storage lives as long as this value.
-#[derive(Clone)]
-pub struct TestBroker {
-    broker: SharedBroker,
-    _dir: Option<Arc<tempfile::TempDir>>,
-}
-
-impl std::ops::Deref for TestBroker {
-    type Target = SharedBroker;
-    fn deref(&self) -> &SharedBroker {
-        &self.broker
-    }
-}
-
-/// One broker engine under test.
-#[allow(async_fn_in_trait)]
-pub trait Engine {
-    /// A broker with this lease length on fresh storage.
-    async fn broker(lease: Duration) -> TestBroker;
-}
-
-/// The Redis engine, each test under its own key prefix.
-pub struct RedisEngine;
-
-impl Engine for RedisEngine {
-    async fn broker(lease: Duration) -> TestBroker {
-        let url = std::env::var("TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
-        let prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
-        let config = BrokerConfig {
-            lease,
-            ..BrokerConfig::default()
-        };
-        TestBroker {
-            broker: Arc::new(RedisBroker::connect(&url, &prefix, config).unwrap()),
-            _dir: None,
-        }
-    }
-}
-
-/// The SQLite engine, each test on its own file.
-pub struct SqliteEngine;
-
-impl Engine for SqliteEngine {
-    async fn broker(lease: Duration) -> TestBroker {
-        let dir = tempfile::tempdir().unwrap();
-        let config = BrokerConfig {
-            lease,
-            ..BrokerConfig::default()
-        };
-        let broker = SqliteBroker::open(&dir.path().join("jobs.sqlite3"), config)
-            .await
-            .unwrap();
-        TestBroker {
-            broker: Arc::new(broker),
-            _dir: Some(Arc::new(dir)),
-        }
-    }
 }
 
 struct TestWorker {
@@ -739,12 +680,22 @@ macro_rules! runtime_suite {
     };
 }
 
+macro_rules! every_runtime_case {
+    ($engine:ty) => {
+        runtime_suite!($engine; a_ping_runs_and_its_result_is_kept, a_failing_job_is_retried_then_dead_after_max_attempts, an_aborted_job_goes_straight_to_the_dead_set, a_payload_that_does_not_decode_is_dead_and_the_worker_keeps_running, a_job_over_its_time_limit_is_stopped_and_counts_as_failed, a_panicking_handler_fails_its_attempt_not_the_worker, no_more_jobs_are_leased_than_the_concurrency, an_idle_worker_starts_a_new_job_without_waiting_for_a_poll, shutdown_lets_running_jobs_finish_within_the_grace, shutdown_hands_back_jobs_still_running_after_the_grace, cancelling_a_running_job_stops_it, metrics_report_jobs_by_queue_job_and_outcome, other_queues_start_within_a_second_while_sms_sends_hang, other_queues_start_within_a_second_while_sms_is_rate_limited, a_backlog_does_not_starve_a_queue_that_is_owed_a_slot);
+    };
+}
+
 mod redis_engine {
-    runtime_suite!(super::RedisEngine; a_ping_runs_and_its_result_is_kept, a_failing_job_is_retried_then_dead_after_max_attempts, an_aborted_job_goes_straight_to_the_dead_set, a_payload_that_does_not_decode_is_dead_and_the_worker_keeps_running, a_job_over_its_time_limit_is_stopped_and_counts_as_failed, a_panicking_handler_fails_its_attempt_not_the_worker, no_more_jobs_are_leased_than_the_concurrency, an_idle_worker_starts_a_new_job_without_waiting_for_a_poll, shutdown_lets_running_jobs_finish_within_the_grace, shutdown_hands_back_jobs_still_running_after_the_grace, cancelling_a_running_job_stops_it, metrics_report_jobs_by_queue_job_and_outcome, other_queues_start_within_a_second_while_sms_sends_hang, other_queues_start_within_a_second_while_sms_is_rate_limited, a_backlog_does_not_starve_a_queue_that_is_owed_a_slot);
+    every_runtime_case!(super::RedisEngine);
+}
+
+mod redis_cluster_engine {
+    every_runtime_case!(super::RedisClusterEngine);
 }
 
 mod sqlite_engine {
-    runtime_suite!(super::SqliteEngine; a_ping_runs_and_its_result_is_kept, a_failing_job_is_retried_then_dead_after_max_attempts, an_aborted_job_goes_straight_to_the_dead_set, a_payload_that_does_not_decode_is_dead_and_the_worker_keeps_running, a_job_over_its_time_limit_is_stopped_and_counts_as_failed, a_panicking_handler_fails_its_attempt_not_the_worker, no_more_jobs_are_leased_than_the_concurrency, an_idle_worker_starts_a_new_job_without_waiting_for_a_poll, shutdown_lets_running_jobs_finish_within_the_grace, shutdown_hands_back_jobs_still_running_after_the_grace, cancelling_a_running_job_stops_it, metrics_report_jobs_by_queue_job_and_outcome, other_queues_start_within_a_second_while_sms_sends_hang, other_queues_start_within_a_second_while_sms_is_rate_limited, a_backlog_does_not_starve_a_queue_that_is_owed_a_slot);
+    every_runtime_case!(super::SqliteEngine);
 }
 
 /// A CPU-heavy test job.

@@ -14,14 +14,14 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use paqueteria_jobs::broker::redis::RedisConnection;
 
 /// The limiter.
 pub enum RateLimit {
     /// Shared through Redis.
     Redis {
         /// The connection.
-        conn: ConnectionManager,
+        conn: RedisConnection,
         /// The key.
         key: String,
         /// Microseconds between messages.
@@ -49,9 +49,10 @@ impl std::fmt::Debug for RateLimit {
 }
 
 impl RateLimit {
-    /// `per_second` messages a second across every worker on this Redis.
+    /// `per_second` messages a second across every worker on this Redis
+    /// (one server or a cluster: the script touches one key).
     pub async fn redis(url: &str, prefix: &str, per_second: u32) -> redis::RedisResult<Self> {
-        let conn = ConnectionManager::new(redis::Client::open(url)?).await?;
+        let conn = RedisConnection::open(url)?;
         Ok(Self::Redis {
             conn,
             key: format!("{prefix}:ratelimit:sms"),

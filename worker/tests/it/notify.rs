@@ -281,11 +281,39 @@ async fn a_wrong_smtp_password_is_a_permanent_failure() {
 async fn the_sms_rate_limit_is_shared_through_redis() {
     let url =
         std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    two_limiters_share_one_budget(&url, &url).await;
+}
+
+/// The same on a Redis Cluster (`TEST_REDIS_CLUSTER_URL`, which
+/// `scripts/test` sets), the second limiter knowing only the last node of
+/// the URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sms_rate_limit_is_shared_through_a_redis_cluster() {
+    let url = std::env::var("TEST_REDIS_CLUSTER_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_REDIS_CLUSTER_URL is unset: run scripts/test, which starts a local \
+             Redis Cluster, or set it to a cluster's URL (redis+cluster://host:port,...)"
+        )
+    });
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (auth, hosts) = rest.rsplit_once('@').unwrap_or(("", rest));
+    let last = hosts.split('/').next().unwrap().rsplit(',').next().unwrap();
+    let at = if auth.is_empty() {
+        String::new()
+    } else {
+        format!("{auth}@")
+    };
+    let base = scheme.trim_end_matches("+cluster");
+    let one_node = format!("{base}+cluster://{at}{last}");
+    two_limiters_share_one_budget(&url, &one_node).await;
+}
+
+async fn two_limiters_share_one_budget(url_a: &str, url_b: &str) {
     let prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
-    let mut a = RateLimit::redis(&url, &prefix, 5).await.unwrap();
-    let mut b = RateLimit::redis(&url, &prefix, 5).await.unwrap();
+    let mut a = RateLimit::redis(url_a, &prefix, 5).await.unwrap();
+    let mut b = RateLimit::redis(url_b, &prefix, 5).await.unwrap();
     let started = Instant::now();
-    let (ta, tb) = tokio::join!(
+    tokio::join!(
         async {
             for _ in 0..6 {
                 a.acquire().await;
@@ -297,7 +325,6 @@ async fn the_sms_rate_limit_is_shared_through_redis() {
             }
         }
     );
-    let _ = (ta, tb);
     let took = started.elapsed();
     assert!(
         took >= Duration::from_millis(2_150),

@@ -208,12 +208,11 @@ impl RedisBroker {
         } else {
             queues.to_vec()
         };
-        let mut pipe = redis::pipe();
-        for q in &queues {
-            pipe.hgetall(self.keys(q).tp);
-        }
-        let hashes: Vec<HashMap<String, u64>> =
-            pipe.query_async(&mut self.conn()).await.map_err(map_err)?;
+        let keys: Vec<(&str, String)> = queues
+            .iter()
+            .map(|q| (q.as_str(), self.keys(q).tp))
+            .collect();
+        let hashes: Vec<HashMap<String, u64>> = self.hgetall_each(&keys).await?;
         let buckets = hashes.into_iter().flatten().filter_map(|(field, n)| {
             let (kind, bucket) = field.split_once(':')?;
             let bucket: i64 = bucket.parse().ok()?;
@@ -290,12 +289,14 @@ impl RedisBroker {
         id: &JobId,
     ) -> BrokerResult<Option<(String, HashMap<String, String>)>> {
         let queues = self.queues_impl().await?;
-        let mut pipe = redis::pipe();
-        for q in &queues {
-            pipe.hgetall(format!("{}{}", self.keys(q).job_prefix, id.as_str()));
-        }
-        let found: Vec<HashMap<String, String>> =
-            pipe.query_async(&mut self.conn()).await.map_err(map_err)?;
+        let keys: Vec<(&str, String)> = queues
+            .iter()
+            .map(|q| {
+                let key = format!("{}{}", self.keys(q).job_prefix, id.as_str());
+                (q.as_str(), key)
+            })
+            .collect();
+        let found: Vec<HashMap<String, String>> = self.hgetall_each(&keys).await?;
         Ok(queues.into_iter().zip(found).find(|(_, h)| !h.is_empty()))
     }
 

@@ -50,15 +50,14 @@ impl RedisBroker {
         let want = filter.wanted()?;
         let lists = self.matches(filter, want).await?;
         let (page, more) = merge(lists, filter.offset, filter.limit);
-        let mut pipe = redis::pipe();
-        for (queue, id) in &page {
-            pipe.hgetall(format!("{}{id}", self.keys(queue).job_prefix));
-        }
-        let hashes: Vec<HashMap<String, String>> = if page.is_empty() {
-            Vec::new()
-        } else {
-            pipe.query_async(&mut self.conn()).await.map_err(map_err)?
-        };
+        let keys: Vec<(&str, String)> = page
+            .iter()
+            .map(|(queue, id)| {
+                let key = format!("{}{id}", self.keys(queue).job_prefix);
+                (queue.as_str(), key)
+            })
+            .collect();
+        let hashes: Vec<HashMap<String, String>> = self.hgetall_each(&keys).await?;
         // A job settled or deleted since the listing read it is shown as it
         // is now, or left out when it is gone.
         let jobs: Vec<JobInfo> = page

@@ -39,15 +39,32 @@
 //!   run now (`run_now.lua`) and bulk actions on the dead set.
 //! - `decode`: script answers and job hashes read into the broker's types.
 //! - `wake`: the pub/sub subscription idle workers wait on.
+//! - `target`: the URL forms (one server, cluster, Sentinel).
+//! - `conn`: [`RedisConnection`], the one connection type the engine, the
+//!   scheduler's lease and the rate limiter use on every deployment.
+//!
+//! # Cluster and Sentinel
+//! On Redis Cluster each script still runs on one node: its keys, and the
+//! keys it builds from the job hash prefix, share the queue's hash tag.
+//! Reads that span queues (lookups by id, listings, the throughput series)
+//! go as one pipeline per queue instead of one pipeline in all. `P:queues`
+//! and `P:workers` are single keys, so listing every queue reads one node.
+//! Behind Sentinel the connection follows the master through failovers: a
+//! connection error or a `READONLY` answer makes it ask the sentinels again.
 
 mod admin;
+mod conn;
 mod console;
 mod decode;
 mod enqueue;
 mod lease;
 mod maintain;
 mod settle;
+mod target;
 mod wake;
+
+pub use conn::RedisConnection;
+pub use target::{RedisTarget, TargetError};
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -56,7 +73,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::Script;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Mutex;
 
 use super::{
@@ -130,8 +146,7 @@ pub struct RedisBroker {
 }
 
 struct Inner {
-    client: redis::Client,
-    conn: ConnectionManager,
+    conn: RedisConnection,
     prefix: String,
     config: BrokerConfig,
     scripts: Scripts,
@@ -176,19 +191,15 @@ impl RedisBroker {
     /// Connects to `url` lazily: nothing fails here if Redis is down; calls
     /// fail with [`BrokerError::Unavailable`] until it is back.
     pub fn connect(url: &str, prefix: &str, config: BrokerConfig) -> BrokerResult<Self> {
-        let client = redis::Client::open(url).map_err(|e| BrokerError::Invalid(e.to_string()))?;
-        let cm_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let conn =
-            ConnectionManager::new_lazy_with_config(client.clone(), cm_config).map_err(map_err)?;
+        let target = RedisTarget::parse(url).map_err(|e| BrokerError::Invalid(e.to_string()))?;
+        let conn = RedisConnection::open_target(&target)
+            .map_err(|e| BrokerError::Invalid(e.to_string()))?;
+        let source =
+            wake::Source::new(&target, &conn).map_err(|e| BrokerError::Invalid(e.to_string()))?;
         let incarnation = uuid::Uuid::now_v7().simple().to_string();
         Ok(Self {
             inner: Arc::new(Inner {
-                wake: wake::Wake::new(client.clone()),
-                client,
+                wake: wake::Wake::new(source),
                 conn,
                 prefix: prefix.to_owned(),
                 config,
@@ -200,21 +211,60 @@ impl RedisBroker {
         })
     }
 
-    /// The Redis client, for callers (tests, the bench) that need their own
-    /// connection to the same server.
-    pub fn client(&self) -> &redis::Client {
-        &self.inner.client
-    }
-
     /// A handle on the broker's own multiplexed connection, for code that
     /// talks to the same Redis often: requests from many tasks share one
-    /// socket and are written together.
-    pub fn connection(&self) -> ConnectionManager {
+    /// socket (per node, on a cluster) and are written together.
+    pub fn connection(&self) -> RedisConnection {
         self.inner.conn.clone()
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> RedisConnection {
         self.inner.conn.clone()
+    }
+
+    /// Whether the broker runs on a cluster, where one pipeline must stay
+    /// within one queue's slot.
+    fn is_cluster(&self) -> bool {
+        self.inner.conn.is_cluster()
+    }
+
+    /// `HGETALL` of each key, each tagged with its queue, in the keys'
+    /// order: one pipeline on one server; on a cluster one pipeline per
+    /// queue (a queue's keys share its slot), sent together.
+    async fn hgetall_each<T>(&self, keys: &[(&str, String)]) -> BrokerResult<Vec<T>>
+    where
+        T: redis::FromRedisValue + Default,
+    {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.is_cluster() {
+            let mut pipe = redis::pipe();
+            for (_, key) in keys {
+                pipe.hgetall(key);
+            }
+            return pipe.query_async(&mut self.conn()).await.map_err(map_err);
+        }
+        let mut by_queue: std::collections::HashMap<&str, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, (queue, _)) in keys.iter().enumerate() {
+            by_queue.entry(queue).or_default().push(i);
+        }
+        let calls = by_queue.into_values().map(|idx| async move {
+            let mut pipe = redis::pipe();
+            for &i in &idx {
+                pipe.hgetall(&keys[i].1);
+            }
+            let got: Vec<T> = pipe.query_async(&mut self.conn()).await.map_err(map_err)?;
+            Ok::<_, BrokerError>((idx, got))
+        });
+        let mut out: Vec<T> = keys.iter().map(|_| T::default()).collect();
+        for (idx, got) in futures::future::try_join_all(calls).await? {
+            for (i, v) in idx.into_iter().zip(got) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
     }
 
     fn now(&self) -> i64 {

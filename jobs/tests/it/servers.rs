@@ -1,0 +1,136 @@
+//! Throwaway `redis-server` processes for the tests that kill or fail over
+//! a server: on free loopback ports, in a temp dir, each stopped by its pid
+//! when the [`Servers`] value is dropped. Readiness is polled, never slept
+//! for.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The processes one test started.
+pub struct Servers {
+    dir: tempfile::TempDir,
+    children: Vec<(u16, Child)>,
+}
+
+/// A free loopback port (and, for cluster nodes, its bus port + 10000).
+pub fn free_port(with_bus: bool) -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        if !with_bus {
+            return port;
+        }
+        if port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Polls `check` every 20 ms until it holds or `limit` passes.
+pub fn poll(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One command on the server at `port`; `None` when it does not answer.
+pub fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> Option<T> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
+    let mut c = client
+        .get_connection_with_timeout(Duration::from_millis(500))
+        .ok()?;
+    cmd.query(&mut c).ok()
+}
+
+impl Servers {
+    /// No servers yet.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            children: Vec::new(),
+        }
+    }
+
+    fn dir_of(&self, port: u16) -> PathBuf {
+        let d = self.dir.path().join(port.to_string());
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Starts `redis-server` on `port` with `args` (no persistence), and
+    /// waits until it answers PING.
+    pub fn start(&mut self, port: u16, args: &[&str]) {
+        let dir = self.dir_of(port);
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--logfile")
+            .arg(dir.join("redis.log"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test installs it)");
+        self.children.push((port, child));
+        self.wait_ping(port);
+    }
+
+    /// Starts a sentinel on `port` watching `master` at `master_port`,
+    /// quorum 2, a master down after 1 s.
+    pub fn start_sentinel(&mut self, port: u16, master: &str, master_port: u16) {
+        let dir = self.dir_of(port);
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "bind 127.0.0.1\nport {port}\ndir {dir}\nlogfile {dir}/sentinel.log\n\
+                 sentinel monitor {master} 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds {master} 1000\n\
+                 sentinel failover-timeout {master} 10000\n\
+                 sentinel parallel-syncs {master} 1\n",
+                dir = dir.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test installs it)");
+        self.children.push((port, child));
+        self.wait_ping(port);
+    }
+
+    fn wait_ping(&self, port: u16) {
+        poll(Duration::from_secs(10), "redis-server to answer", || {
+            query::<String>(port, &redis::cmd("PING")).as_deref() == Some("PONG")
+        });
+    }
+
+    /// Kills the server on `port` (SIGKILL) and reaps it.
+    pub fn kill(&mut self, port: u16) {
+        if let Some(i) = self.children.iter().position(|(p, _)| *p == port) {
+            let (_, mut child) = self.children.remove(i);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
