@@ -353,10 +353,17 @@ async fn an_excel_report_has_typed_cells_and_the_same_totals() {
     };
     assert_eq!(at(8), Some("SUM(I6:I30)".to_owned()));
     assert_eq!(at(2), Some("COUNTA(A6:A30)".to_owned()));
-    assert_eq!(
-        s.report_notifications(r.id).await.unwrap()[0].template,
-        "report_ready"
-    );
+    // The requester is told just after the report is marked done.
+    let notes = eventually(
+        Duration::from_secs(10),
+        "the requester to be told",
+        || async {
+            let notes = s.report_notifications(r.id).await.unwrap();
+            (!notes.is_empty()).then_some(notes)
+        },
+    )
+    .await;
+    assert_eq!(notes[0].template, "report_ready");
     env.finish().await;
 }
 
