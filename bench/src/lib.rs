@@ -1,15 +1,19 @@
 //! The benchmark jobs and the settings shared by `bench-worker` and
 //! `bench-enqueue` (the contract is in `bench/README.md`).
 //!
-//! Both binaries use the real broker (the Redis engine), the real worker
-//! runtime and the real enqueue API; only the job bodies are bench-specific.
+//! Both binaries use the real broker, the real worker runtime and the real
+//! enqueue API; only the job bodies are bench-specific. The jobs live in the
+//! Redis engine at `BENCH_REDIS_URL` unless `BENCH_BROKER` names another
+//! engine (`sqlite:///abs/path.sqlite3`, or any Redis URL, a cluster's
+//! too); the side effect the harness reads always goes to
+//! `BENCH_REDIS_URL`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use paqueteria_jobs::broker::redis::RedisBroker;
-use paqueteria_jobs::{BrokerConfig, NewJob};
+use paqueteria_jobs::{BrokerConfig, EngineConfig, NewJob, SharedBroker};
 
 use paqueteria_jobs::{Handlers, JobError, JobResult};
 use serde::{Deserialize, Serialize};
@@ -17,12 +21,15 @@ use serde::{Deserialize, Serialize};
 /// The environment of both binaries.
 #[derive(Clone, Debug)]
 pub struct BenchEnv {
-    /// `BENCH_REDIS_URL`.
+    /// `BENCH_REDIS_URL`: where the side effect goes, and the broker unless
+    /// `broker` is set.
     pub redis_url: String,
     /// `BENCH_PREFIX`: result keys, and the broker's key prefix.
     pub prefix: String,
     /// `BENCH_QUEUE`.
     pub queue: String,
+    /// `BENCH_BROKER`, when set and not empty: the engine the jobs live in.
+    pub broker: Option<String>,
 }
 
 impl BenchEnv {
@@ -33,17 +40,70 @@ impl BenchEnv {
             redis_url: var("BENCH_REDIS_URL")?,
             prefix: var("BENCH_PREFIX")?,
             queue: std::env::var("BENCH_QUEUE").unwrap_or_else(|_| "default".to_owned()),
+            broker: std::env::var("BENCH_BROKER").ok().filter(|b| !b.is_empty()),
         })
     }
 
-    /// The broker the bench uses: the Redis engine under this prefix.
-    pub fn broker(&self) -> anyhow::Result<Arc<RedisBroker>> {
-        Ok(Arc::new(RedisBroker::connect(
+    /// The engine the jobs live in: `BENCH_BROKER` when set, else Redis at
+    /// `BENCH_REDIS_URL`; Redis keys go under `{BENCH_PREFIX}:broker`.
+    pub fn engine(&self) -> anyhow::Result<EngineConfig> {
+        engine_config(
+            self.broker.as_deref().unwrap_or(&self.redis_url),
+            &format!("{}:broker", self.prefix),
+        )
+    }
+
+    /// The broker the jobs go through (enough for `bench-enqueue`).
+    pub async fn broker(&self) -> anyhow::Result<SharedBroker> {
+        match self.broker {
+            None => Ok(Arc::new(self.results_broker()?)),
+            Some(_) => self.open_engine().await,
+        }
+    }
+
+    /// The broker the jobs go through, and the Redis broker at
+    /// `BENCH_REDIS_URL` whose multiplexed connection every handler shares
+    /// for its side effect (see [`handlers`]). Without `BENCH_BROKER` the
+    /// two are one broker, so the side effect goes over the broker's own
+    /// connection, as a real handler's Redis calls would; with it, that
+    /// Redis broker is opened for its connection alone (lazily: it runs
+    /// no job).
+    pub async fn worker_parts(&self) -> anyhow::Result<(SharedBroker, Arc<RedisBroker>)> {
+        let results = Arc::new(self.results_broker()?);
+        let broker: SharedBroker = match self.broker {
+            None => results.clone(),
+            Some(_) => self.open_engine().await?,
+        };
+        Ok((broker, results))
+    }
+
+    fn results_broker(&self) -> anyhow::Result<RedisBroker> {
+        Ok(RedisBroker::connect(
             &self.redis_url,
             &format!("{}:broker", self.prefix),
             BrokerConfig::default(),
-        )?))
+        )?)
     }
+
+    async fn open_engine(&self) -> anyhow::Result<SharedBroker> {
+        let engine = self.engine()?;
+        paqueteria_jobs::connect(&engine, BrokerConfig::default())
+            .await
+            .with_context(|| format!("opening BENCH_BROKER ({})", engine.describe()))
+    }
+}
+
+/// The engine a `BENCH_BROKER` value names: `sqlite://PATH` (so
+/// `sqlite:///abs/jobs.sqlite3`; a `?query` is ignored) is the embedded
+/// engine in that file; anything else is a Redis URL the jobs crate checks,
+/// with its keys under `prefix`.
+pub fn engine_config(url: &str, prefix: &str) -> anyhow::Result<EngineConfig> {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let path = rest.split('?').next().unwrap_or(rest);
+        anyhow::ensure!(!path.is_empty(), "{url:?}: no SQLite file named");
+        return Ok(EngineConfig::sqlite(path));
+    }
+    Ok(EngineConfig::redis_checked(url, prefix)?)
 }
 
 /// The payload of every bench job.
@@ -81,11 +141,11 @@ pub fn new_job(env: &BenchEnv, kind: &str, seq: i64, ms: u64) -> NewJob {
 }
 
 /// Handlers of the three kinds; each records its side effect in Redis
-/// (`HSETNX wait`, `HINCRBY runs`) before it returns, so before the ack. The
-/// side effect goes over the broker's own multiplexed connection, as a real
-/// handler's Redis calls would.
-pub fn handlers(env: &BenchEnv, broker: &RedisBroker) -> anyhow::Result<Handlers> {
-    let conn = broker.connection();
+/// (`HSETNX wait`, `HINCRBY runs`) before it returns, so before the ack,
+/// over `results`' multiplexed connection, which all of them share (see
+/// [`BenchEnv::worker_parts`]).
+pub fn handlers(env: &BenchEnv, results: &RedisBroker) -> anyhow::Result<Handlers> {
+    let conn = results.connection();
     let wait_key = format!("{}:wait", env.prefix);
     let runs_key = format!("{}:runs", env.prefix);
     let mut h = Handlers::new();
@@ -171,4 +231,30 @@ pub fn unix_seconds_f64() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_url_names_the_embedded_engine_in_that_file() {
+        let e = engine_config("sqlite:///tmp/x/jobs.sqlite3?mode=rwc", "p:broker").unwrap();
+        assert!(
+            matches!(&e, EngineConfig::Sqlite { path } if path == std::path::Path::new("/tmp/x/jobs.sqlite3")),
+            "{e:?}"
+        );
+        assert!(engine_config("sqlite://", "p:broker").is_err());
+    }
+
+    #[test]
+    fn a_redis_url_names_the_redis_engine_under_the_prefix() {
+        let e = engine_config("redis://127.0.0.1:6390/0", "bench:x:broker").unwrap();
+        assert!(
+            matches!(&e, EngineConfig::Redis { prefix, .. } if prefix == "bench:x:broker"),
+            "{e:?}"
+        );
+        assert!(engine_config("http://127.0.0.1", "p").is_err());
+    }
 }

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use futures::StreamExt;
 use paqueteria_bench::{BenchEnv, KINDS, new_job};
-use paqueteria_jobs::Broker;
 
 #[derive(Parser)]
 struct Args {
@@ -39,7 +38,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let env = BenchEnv::from_env()?;
-    let broker = env.broker()?;
+    let broker = env.broker().await?;
     let start = Instant::now();
     if let Some(batch) = args.batch.filter(|b| *b > 0) {
         let mut seq = args.seq_start;

@@ -28,8 +28,8 @@ async fn main() -> anyhow::Result<()> {
             .map(|q| QueueSpec::new(q.clone()))
             .collect()
     };
-    let broker = env.broker()?;
-    let handlers = handlers(&env, &broker)?;
+    let (broker, results) = env.worker_parts().await?;
+    let handlers = handlers(&env, &results)?;
     let runtime = Runtime::build(
         RuntimeConfig {
             queues,
