@@ -28,6 +28,8 @@ pub const VARIABLES: &[&str] = &[
     "DATABASE_URL",
     "REDIS_URL",
     "REDIS_PREFIX",
+    "REDIS_ENQUEUE_WAIT",
+    "REDIS_ENQUEUE_WAIT_TIMEOUT",
     "DATA_DIR",
     "JOB_RETENTION_SUCCEEDED",
     "JOB_RETENTION_DEAD",
@@ -335,6 +337,8 @@ impl Settings {
             succeeded: duration("JOB_RETENTION_SUCCEEDED", "24h")?,
             dead: duration("JOB_RETENTION_DEAD", "7d")?,
         };
+        let wait = enqueue_wait(&non_empty, &duration, &broker)?;
+        let broker = broker.with_enqueue_wait(wait);
         let lease = duration("JOB_LEASE", "8s")?;
         if lease < Duration::from_secs(1) {
             return Err(SettingsError {
@@ -475,6 +479,32 @@ fn read_or_make_key(path: &std::path::Path) -> std::io::Result<SecretString> {
             Err(e)
         }
     }
+}
+
+/// `REDIS_ENQUEUE_WAIT` (replicas that must hold each enqueue; unset or 0:
+/// none) and `REDIS_ENQUEUE_WAIT_TIMEOUT` (default 1s).
+fn enqueue_wait(
+    non_empty: &impl Fn(&str) -> Option<String>,
+    duration: &impl Fn(&'static str, &str) -> Result<Duration, SettingsError>,
+    broker: &EngineConfig,
+) -> Result<Option<paqueteria_jobs::broker::redis::EnqueueWait>, SettingsError> {
+    let Some(raw) = non_empty("REDIS_ENQUEUE_WAIT") else {
+        return Ok(None);
+    };
+    let replicas: u32 = raw.trim().parse().map_err(|_| SettingsError {
+        var: "REDIS_ENQUEUE_WAIT",
+        reason: format!("{raw:?} is not a number of replicas (0 to turn the wait off)"),
+    })?;
+    if replicas > 0 && matches!(broker, EngineConfig::Sqlite { .. }) {
+        return Err(SettingsError {
+            var: "REDIS_ENQUEUE_WAIT",
+            reason: "needs REDIS_URL: the embedded engine has no replicas to wait for".to_owned(),
+        });
+    }
+    let timeout = duration("REDIS_ENQUEUE_WAIT_TIMEOUT", "1s")?;
+    Ok(paqueteria_jobs::broker::redis::EnqueueWait::new(
+        replicas, timeout,
+    ))
 }
 
 fn transports(
@@ -626,6 +656,42 @@ mod tests {
                     .starts_with(&format!("{var}="))),
                 ".env.example lacks {var}"
             );
+        }
+    }
+
+    #[test]
+    fn the_enqueue_wait_needs_redis_and_a_number() {
+        let redis = ("REDIS_URL", "redis://127.0.0.1:6379");
+        let s = load(&[redis, ("REDIS_ENQUEUE_WAIT", "2")]).unwrap();
+        assert!(
+            s.broker
+                .describe()
+                .contains("wait for 2 replica(s) up to 1s")
+        );
+        let s = load(&[
+            redis,
+            ("REDIS_ENQUEUE_WAIT", "1"),
+            ("REDIS_ENQUEUE_WAIT_TIMEOUT", "250ms"),
+        ]);
+        assert!(s.unwrap().broker.describe().contains("up to 250ms"));
+        let off = load(&[redis, ("REDIS_ENQUEUE_WAIT", "0")]).unwrap();
+        assert!(!off.broker.describe().contains("wait"));
+        for (vars, var) in [
+            (
+                vec![redis, ("REDIS_ENQUEUE_WAIT", "one")],
+                "REDIS_ENQUEUE_WAIT",
+            ),
+            (vec![("REDIS_ENQUEUE_WAIT", "1")], "REDIS_ENQUEUE_WAIT"),
+            (
+                vec![
+                    redis,
+                    ("REDIS_ENQUEUE_WAIT", "1"),
+                    ("REDIS_ENQUEUE_WAIT_TIMEOUT", "soon"),
+                ],
+                "REDIS_ENQUEUE_WAIT_TIMEOUT",
+            ),
+        ] {
+            assert_eq!(load(&vars).err().map(|e| e.var), Some(var), "{vars:?}");
         }
     }
 

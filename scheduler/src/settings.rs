@@ -115,7 +115,7 @@ impl SchedulerSettings {
     /// broker is Redis, else a file lock beside the state file.
     pub async fn leadership(&self) -> anyhow::Result<Leadership> {
         Ok(match &self.core.broker {
-            EngineConfig::Redis { url, prefix } => Leadership::Redis(Box::new(
+            EngineConfig::Redis { url, prefix, .. } => Leadership::Redis(Box::new(
                 RedisLease::connect(url.expose_secret(), prefix, self.lease).await?,
             )),
             EngineConfig::Sqlite { .. } => {

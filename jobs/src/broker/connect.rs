@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::redis::{RedisBroker, RedisTarget};
+use super::redis::{EnqueueWait, RedisBroker, RedisTarget};
 use super::{BrokerConfig, BrokerResult, SharedBroker, sqlite::SqliteBroker};
 
 /// Which engine a broker runs on, and where its data lives.
@@ -22,6 +22,10 @@ pub enum EngineConfig {
         url: SecretString,
         /// Key prefix, without braces or whitespace.
         prefix: String,
+        /// Acknowledge an enqueue only once this many replicas hold it
+        /// (`REDIS_ENQUEUE_WAIT`); `None` answers as soon as the master has
+        /// it.
+        enqueue_wait: Option<EnqueueWait>,
     },
     /// The embedded engine: one SQLite file, nothing to install.
     Sqlite {
@@ -36,7 +40,18 @@ impl EngineConfig {
         Self::Redis {
             url: SecretString::from(url.into()),
             prefix: prefix.into(),
+            enqueue_wait: None,
         }
+    }
+
+    /// On Redis, acknowledge each enqueue only once `wait` holds (see
+    /// [`EnqueueWait`]); the embedded engine has no replicas and ignores it.
+    #[must_use]
+    pub fn with_enqueue_wait(mut self, wait: Option<EnqueueWait>) -> Self {
+        if let Self::Redis { enqueue_wait, .. } = &mut self {
+            *enqueue_wait = wait;
+        }
+        self
     }
 
     /// Redis at `url`, keys under `prefix`, both checked first: the URL must
@@ -68,9 +83,20 @@ impl EngineConfig {
     /// A description safe to log: a Redis URL without its password.
     pub fn describe(&self) -> String {
         match self {
-            Self::Redis { url, prefix } => {
+            Self::Redis {
+                url,
+                prefix,
+                enqueue_wait,
+            } => {
+                let wait = match enqueue_wait {
+                    Some(w) => format!(
+                        ", enqueues wait for {} replica(s) up to {:?}",
+                        w.replicas, w.timeout
+                    ),
+                    None => String::new(),
+                };
                 format!(
-                    "redis at {} (prefix {prefix:?})",
+                    "redis at {} (prefix {prefix:?}{wait})",
                     redact_url(url.expose_secret())
                 )
             }
@@ -101,11 +127,17 @@ pub enum EngineConfigError {
 /// every call); SQLite creates its file and schema.
 pub async fn connect(engine: &EngineConfig, config: BrokerConfig) -> BrokerResult<SharedBroker> {
     match engine {
-        EngineConfig::Redis { url, prefix } => Ok(Arc::new(RedisBroker::connect(
-            url.expose_secret(),
+        EngineConfig::Redis {
+            url,
             prefix,
-            config,
-        )?)),
+            enqueue_wait,
+        } => {
+            let broker = RedisBroker::connect(url.expose_secret(), prefix, config)?;
+            Ok(Arc::new(match enqueue_wait {
+                Some(wait) => broker.with_enqueue_wait(*wait)?,
+                None => broker,
+            }))
+        }
         EngineConfig::Sqlite { path } => Ok(Arc::new(SqliteBroker::open(path, config).await?)),
     }
 }

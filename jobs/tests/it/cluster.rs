@@ -130,7 +130,7 @@ pub fn delete_prefix(url: &str, prefix: &str) {
 }
 
 /// A queue name whose slot `node` serves.
-fn queue_on(url: &str, node: &Node) -> String {
+pub fn queue_on(url: &str, node: &Node) -> String {
     (0..10_000)
         .map(|i| format!("wake{i}"))
         .find(|q| {
@@ -265,41 +265,10 @@ async fn the_leader_lease_works_on_the_cluster() {
 /// replica its slots are gone with it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wake_up_subscription_moves_on_when_its_node_is_lost() {
-    use crate::servers::{Servers, free_port, poll, query};
+    use crate::servers::Servers;
 
     let mut servers = Servers::new();
-    let ports: Vec<u16> = (0..3).map(|_| free_port(true)).collect();
-    for &p in &ports {
-        servers.start(
-            p,
-            &[
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "1000",
-                "--cluster-require-full-coverage",
-                "no",
-            ],
-        );
-    }
-    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let created = std::process::Command::new("redis-cli")
-        .args(["--cluster", "create"])
-        .args(&addrs)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(created.success(), "redis-cli --cluster create failed");
-    for &p in &ports {
-        poll(Duration::from_secs(20), "cluster_state:ok", || {
-            query::<String>(p, redis::cmd("CLUSTER").arg("INFO"))
-                .is_some_and(|i| i.contains("cluster_state:ok"))
-        });
-    }
-    let url = format!("redis+cluster://{}", addrs.join(","));
+    let (url, _) = servers.start_cluster(3, 0);
     let masters = nodes(&url);
     let owner = |key: &str| {
         let s = slot(&url, key);

@@ -1,6 +1,7 @@
 //! The job engine's integration tests: the conformance suite over both
 //! engines (Redis on one server and on a cluster), the runtime over both,
-//! Redis behind Sentinel through a failover,
+//! Redis behind Sentinel through a failover, what a cluster failover
+//! loses with and without `REDIS_ENQUEUE_WAIT`,
 //! the examples, and the crate's dependencies.
 //!
 //! One test binary for the whole crate: the crate and its dependencies are
@@ -11,6 +12,7 @@ mod conformance;
 mod client;
 mod cluster;
 mod dependencies;
+mod durability;
 mod examples;
 mod hooked;
 mod job_spans;

@@ -15,6 +15,18 @@ pub struct Servers {
     children: Vec<(u16, Child)>,
 }
 
+/// The arguments of a cluster node (its `nodes.conf` in its own dir).
+const CLUSTER_NODE: &[&str] = &[
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    "nodes.conf",
+    "--cluster-node-timeout",
+    "1000",
+    "--cluster-require-full-coverage",
+    "no",
+];
+
 /// A free loopback port (and, for cluster nodes, its bus port + 10000).
 pub fn free_port(with_bus: bool) -> u16 {
     loop {
@@ -114,6 +126,66 @@ impl Servers {
         poll(Duration::from_secs(10), "redis-server to answer", || {
             query::<String>(port, &redis::cmd("PING")).as_deref() == Some("PONG")
         });
+    }
+
+    /// Starts a Redis Cluster of `masters` masters with `replicas` replicas
+    /// each (node timeout 1 s, so a lost master is replaced within about
+    /// 2 s), and waits until every node reports `cluster_state:ok`.
+    /// Returns its `redis+cluster://` URL and the nodes' ports.
+    pub fn start_cluster(&mut self, masters: usize, replicas: usize) -> (String, Vec<u16>) {
+        let ports: Vec<u16> = (0..masters * (1 + replicas))
+            .map(|_| free_port(true))
+            .collect();
+        for &p in &ports {
+            self.start(p, CLUSTER_NODE);
+        }
+        let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(created.success(), "redis-cli --cluster create failed");
+        // `cluster_state:ok` comes before every node knows the replicas
+        // for what they are, and before they have synced: wait for both.
+        let settled = |p: u16| {
+            let Some(text) = query::<String>(p, redis::cmd("CLUSTER").arg("NODES")) else {
+                return false;
+            };
+            let role = |r: &str| {
+                text.lines()
+                    .filter(|l| l.split_whitespace().nth(2).is_some_and(|f| f.contains(r)))
+                    .count()
+            };
+            let synced = query::<String>(p, redis::cmd("INFO").arg("replication"))
+                .is_some_and(|i| i.contains("role:master") || i.contains("master_link_status:up"));
+            role("master") == masters && role("slave") == masters * replicas && synced
+        };
+        for &p in &ports {
+            poll(Duration::from_secs(30), "the cluster to settle", || {
+                query::<String>(p, redis::cmd("CLUSTER").arg("INFO"))
+                    .is_some_and(|i| i.contains("cluster_state:ok"))
+                    && settled(p)
+            });
+        }
+        (format!("redis+cluster://{}", addrs.join(",")), ports)
+    }
+
+    /// Starts again the cluster node on `port` that [`Servers::kill`]
+    /// stopped: it rejoins with its `nodes.conf`, as a replica if its
+    /// slots went to another node meanwhile.
+    pub fn restart_cluster_node(&mut self, port: u16) {
+        self.start(port, CLUSTER_NODE);
+    }
+
+    /// Sends `signal` to the server on `port` (SIGSTOP freezes it,
+    /// SIGCONT thaws it).
+    pub fn signal(&self, port: u16, signal: nix::sys::signal::Signal) {
+        let (_, child) = self.children.iter().find(|(p, _)| *p == port).unwrap();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        nix::sys::signal::kill(pid, signal).unwrap();
     }
 
     /// Kills the server on `port` (SIGKILL) and reaps it.

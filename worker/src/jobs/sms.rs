@@ -35,7 +35,7 @@ pub fn register(h: &mut Handlers, services: &Arc<Services>) -> anyhow::Result<()
         Some(liwa) => {
             let rate = transports.sms_rate_limit;
             let limit = match &services.settings.broker {
-                EngineConfig::Redis { url, prefix } => {
+                EngineConfig::Redis { url, prefix, .. } => {
                     // Connects lazily: a Redis still starting is not fatal.
                     let url = url.expose_secret().to_owned();
                     let prefix = prefix.clone();

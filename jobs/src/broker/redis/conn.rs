@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{Cmd, IntoConnectionInfo, Pipeline, RedisFuture, RedisResult, Value};
 
@@ -138,6 +139,42 @@ impl RedisConnection {
     }
 }
 
+impl RedisConnection {
+    /// Sends `pipe` as one unit to the server that holds `key`: the one
+    /// server, the master behind Sentinel, or on a cluster the master of
+    /// `key`'s slot (so a `WAIT` in it waits on the server that took the
+    /// writes before it). Server errors come back as values.
+    pub(super) async fn pipeline_at(
+        &mut self,
+        key: &str,
+        pipe: &Pipeline,
+    ) -> RedisResult<Vec<Value>> {
+        let count = pipe.len();
+        match &mut self.conn {
+            Conn::Cluster(c) => {
+                let route =
+                    || SingleNodeRoutingInfo::SpecificNode(Route::with_key(key, SlotAddr::Master));
+                let first = c.route_pipeline(pipe.clone(), 0, count, route()).await;
+                if first.as_ref().is_ok_and(|values| !values.iter().any(moved)) {
+                    return first;
+                }
+                // The slot may have a new master. A pipeline sent to one
+                // node does not make the connection look for it (a
+                // redirection in its answer is only a value), but a keyed
+                // command does; then the pipeline goes once more.
+                if c.req_packed_command(redis::cmd("EXISTS").arg(key))
+                    .await
+                    .is_err()
+                {
+                    return first;
+                }
+                c.route_pipeline(pipe.clone(), 0, count, route()).await
+            }
+            _ => self.req_packed_commands(pipe, 0, count).await,
+        }
+    }
+}
+
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match &mut self.conn {
@@ -203,6 +240,14 @@ struct Master {
     generation: u64,
     conn: ConnectionManager,
     addr: String,
+}
+
+/// A redirection: the slot is served elsewhere now.
+fn moved(v: &Value) -> bool {
+    matches!(v, Value::ServerError(e) if matches!(
+        e.kind(),
+        Some(redis::ServerErrorKind::Moved | redis::ServerErrorKind::Ask)
+    ))
 }
 
 /// Errors after which the master may have changed.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use redis::AsyncCommands;
+use redis::{AsyncCommands, ToRedisArgs};
 
 use super::{RedisBroker, map_err};
 use crate::broker::{BrokerError, BrokerResult, Enqueued, NewJob, check_request_id};
@@ -77,21 +77,49 @@ impl RedisBroker {
         self.register_queue(queue).await?;
         let k = self.keys(queue);
         let now = self.now();
-        let mut inv = self.inner.scripts.enqueue.key(&k.ready);
-        inv.key(&k.sched).arg(&k.job_prefix).arg(now).arg(&k.wake);
-        for j in jobs {
-            let p = &j.policy;
-            inv.arg(j.id.as_str())
-                .arg(&j.name)
-                .arg(&j.payload)
-                .arg(j.run_at_ms.unwrap_or(0))
-                .arg(p.retry.max_attempts)
-                .arg(p.timeout_ms)
-                .arg(p.retry.backoff_base_ms)
-                .arg(p.retry.backoff_max_ms)
-                .arg(j.request_id.as_deref().unwrap_or(""));
+        let args = job_args(jobs);
+        if let Some(waiting) = &self.inner.waiting {
+            let mut script = redis::cmd("EVALSHA");
+            script
+                .arg(self.inner.scripts.enqueue.get_hash())
+                .arg(2)
+                .arg(&k.ready)
+                .arg(&k.sched)
+                .arg(&k.job_prefix)
+                .arg(now)
+                .arg(&k.wake)
+                .arg(&args);
+            let marker = format!("{}:{{{queue}}}:wait", self.inner.prefix);
+            let created = self
+                .enqueue_waited(waiting, &k.ready, &marker, script)
+                .await?;
+            return Ok(created.into_iter().map(|c| c == 1).collect());
         }
+        let mut inv = self.inner.scripts.enqueue.key(&k.ready);
+        inv.key(&k.sched)
+            .arg(&k.job_prefix)
+            .arg(now)
+            .arg(&k.wake)
+            .arg(&args);
         let created: Vec<i64> = inv.invoke_async(&mut self.conn()).await.map_err(map_err)?;
         Ok(created.into_iter().map(|c| c == 1).collect())
     }
+}
+
+/// The nine values per job `enqueue.lua` reads.
+fn job_args(jobs: &[NewJob]) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(jobs.len() * 9);
+    for j in jobs {
+        let p = &j.policy;
+        out.extend(j.id.as_str().to_redis_args());
+        out.extend(j.name.to_redis_args());
+        out.extend(j.payload.to_redis_args());
+        out.extend(j.run_at_ms.unwrap_or(0).to_redis_args());
+        out.extend(p.retry.max_attempts.to_redis_args());
+        out.extend(p.timeout_ms.to_redis_args());
+        out.extend(p.retry.backoff_base_ms.to_redis_args());
+        out.extend(p.retry.backoff_max_ms.to_redis_args());
+        out.extend(j.request_id.as_deref().unwrap_or("").to_redis_args());
+    }
+    out
 }

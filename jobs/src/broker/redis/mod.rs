@@ -59,11 +59,13 @@ mod decode;
 mod enqueue;
 mod lease;
 mod maintain;
+mod replicas;
 mod settle;
 mod target;
 mod wake;
 
 pub use conn::RedisConnection;
+pub use replicas::EnqueueWait;
 pub use target::{RedisTarget, TargetError};
 
 use std::collections::HashSet;
@@ -81,6 +83,9 @@ use super::{
     SettledMany, Settlement, ThroughputPoint, WorkerInfo,
 };
 use crate::clock::Clock;
+
+/// The enqueue script, also loaded by hand where a pipeline runs it.
+const ENQUEUE_LUA: &str = include_str!("scripts/enqueue.lua");
 
 /// Jobs each maintenance step handles per script call.
 const CHUNK: usize = 1000;
@@ -103,7 +108,7 @@ struct Scripts {
 impl Scripts {
     fn load() -> Self {
         Self {
-            enqueue: Script::new(include_str!("scripts/enqueue.lua")),
+            enqueue: Script::new(ENQUEUE_LUA),
             lease: Script::new(concat!(
                 include_str!("scripts/take.lua"),
                 include_str!("scripts/lease.lua")
@@ -154,6 +159,9 @@ struct Inner {
     token_seq: AtomicU64,
     registered: Mutex<HashSet<String>>,
     wake: wake::Wake,
+    /// Under `REDIS_ENQUEUE_WAIT`: the wait and its own connection.
+    waiting: Option<replicas::Waiting>,
+    target: RedisTarget,
 }
 
 impl std::fmt::Debug for RedisBroker {
@@ -178,6 +186,8 @@ fn map_err(e: redis::RedisError) -> BrokerError {
                     | redis::ServerErrorKind::ClusterDown
                     | redis::ServerErrorKind::MasterDown
                     | redis::ServerErrorKind::ReadOnly
+                    | redis::ServerErrorKind::Moved
+                    | redis::ServerErrorKind::Ask
             )
         )
     {
@@ -207,8 +217,26 @@ impl RedisBroker {
                 incarnation,
                 token_seq: AtomicU64::new(0),
                 registered: Mutex::new(HashSet::new()),
+                waiting: None,
+                target,
             }),
         })
+    }
+
+    /// This broker, acknowledging an enqueue only once `wait.replicas`
+    /// replicas hold it (`REDIS_ENQUEUE_WAIT`; see [`EnqueueWait`]). Enqueues
+    /// then go over a connection of their own. Call it before the broker
+    /// is cloned.
+    pub fn with_enqueue_wait(mut self, wait: EnqueueWait) -> BrokerResult<Self> {
+        let Some(inner) = Arc::get_mut(&mut self.inner) else {
+            return Err(BrokerError::Invalid(
+                "set the enqueue wait before cloning the broker".to_owned(),
+            ));
+        };
+        let conn = RedisConnection::open_target(&inner.target)
+            .map_err(|e| BrokerError::Invalid(e.to_string()))?;
+        inner.waiting = Some(replicas::Waiting { wait, conn });
+        Ok(self)
     }
 
     /// A handle on the broker's own multiplexed connection, for code that
