@@ -628,17 +628,7 @@ def main():
         scale = Scale(args, procs, workdir, commands)
         res = run_all(scale, args)
     finally:
-        signal.alarm(0)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)  # let the clean-up finish
-        procs.stop_all()
-        logs = os.path.join(out_dir, "scale-logs")
-        shutil.rmtree(logs, ignore_errors=True)
-        os.makedirs(logs, exist_ok=True)
-        for name in os.listdir(workdir):
-            if name.endswith(".log"):
-                shutil.copy(os.path.join(workdir, name), logs)
-        shutil.rmtree(workdir, ignore_errors=True)
+        run.clean_up(procs, workdir, os.path.join(out_dir, "scale-logs"))
 
     info = run.versions(sys.executable)
     info["commit"] = commit()

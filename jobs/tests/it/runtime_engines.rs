@@ -38,15 +38,20 @@ impl Engine for RedisEngine {
     async fn broker(lease: Duration) -> TestBroker {
         let url = std::env::var("TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
-        let prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
-        let config = BrokerConfig {
-            lease,
-            ..BrokerConfig::default()
-        };
-        TestBroker {
-            broker: Arc::new(RedisBroker::connect(&url, &prefix, config).unwrap()),
-            _dir: None,
-        }
+        redis_broker(&url, lease)
+    }
+}
+
+/// A Redis broker at `url` under a prefix of its own.
+fn redis_broker(url: &str, lease: Duration) -> TestBroker {
+    let prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
+    let config = BrokerConfig {
+        lease,
+        ..BrokerConfig::default()
+    };
+    TestBroker {
+        broker: Arc::new(RedisBroker::connect(url, &prefix, config).unwrap()),
+        _dir: None,
     }
 }
 
@@ -55,16 +60,7 @@ pub struct RedisClusterEngine;
 
 impl Engine for RedisClusterEngine {
     async fn broker(lease: Duration) -> TestBroker {
-        let url = crate::cluster::cluster_url();
-        let prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
-        let config = BrokerConfig {
-            lease,
-            ..BrokerConfig::default()
-        };
-        TestBroker {
-            broker: Arc::new(RedisBroker::connect(&url, &prefix, config).unwrap()),
-            _dir: None,
-        }
+        redis_broker(&crate::cluster::cluster_url(), lease)
     }
 }
 

@@ -50,13 +50,7 @@ fn role(port: u16) -> Option<String> {
 async fn a_worker_follows_a_sentinel_failover_and_finishes_every_job() {
     let t0 = Instant::now();
     let mut servers = Servers::new();
-    let (old, new) = (free_port(false), free_port(false));
-    servers.start(old, &[]);
-    servers.start(new, &["--replicaof", "127.0.0.1", &old.to_string()]);
-    poll(Duration::from_secs(20), "the replica to sync", || {
-        query::<String>(new, redis::cmd("INFO").arg("replication"))
-            .is_some_and(|i| i.contains("master_link_status:up"))
-    });
+    let (old, new) = servers.start_master_and_replica();
     let sentinels: Vec<u16> = (0..3).map(|_| free_port(false)).collect();
     for &s in &sentinels {
         servers.start_sentinel(s, MASTER, old);

@@ -94,6 +94,19 @@ impl Servers {
         self.wait_ping(port);
     }
 
+    /// Starts a master and one replica of it, and waits until the replica
+    /// has synced. Returns their ports.
+    pub fn start_master_and_replica(&mut self) -> (u16, u16) {
+        let (master, replica) = (free_port(false), free_port(false));
+        self.start(master, &[]);
+        self.start(replica, &["--replicaof", "127.0.0.1", &master.to_string()]);
+        poll(Duration::from_secs(20), "the replica to sync", || {
+            query::<String>(replica, redis::cmd("INFO").arg("replication"))
+                .is_some_and(|i| i.contains("master_link_status:up"))
+        });
+        (master, replica)
+    }
+
     /// Starts a sentinel on `port` watching `master` at `master_port`,
     /// quorum 2, a master down after 1 s.
     pub fn start_sentinel(&mut self, port: u16, master: &str, master_port: u16) {

@@ -20,7 +20,7 @@ use paqueteria_core::files::{
     Download, ObjectInfo, ObjectStore, SharedStorage, StorageError, StorageResult,
 };
 use paqueteria_core::jobs::{GenerateReportPdf, GenerateReportXlsx};
-use paqueteria_core::store::{Parcel, Report, Store};
+use paqueteria_core::store::{Notification, Parcel, Report, Store};
 use paqueteria_worker::report::pdf::page_count;
 use paqueteria_worker::report::{self, Format, Heading};
 use serde_json::json;
@@ -48,6 +48,36 @@ async fn finished(env: &Env, id: i64) -> Report {
 }
 
 /// Asks for a report the way the app does: the row, then its job.
+/// The report's notifications, once there is one.
+async fn told(s: &Store, report_id: i64) -> Vec<Notification> {
+    eventually(
+        Duration::from_secs(10),
+        "the requester to be told",
+        || async {
+            let notes = s.report_notifications(report_id).await.unwrap();
+            (!notes.is_empty()).then_some(notes)
+        },
+    )
+    .await
+}
+
+/// Waits until an email to `to` whose text holds `needle` is in the outbox.
+async fn emailed(env: &Env, to: &str, needle: &str) {
+    eventually(
+        Duration::from_secs(20),
+        "the email in the outbox",
+        || async {
+            env.store()
+                .outbox_messages(Some("email"), 10, 0)
+                .await
+                .unwrap()
+                .iter()
+                .any(|m| m.recipient == to && m.text_body.contains(needle))
+        },
+    )
+    .await;
+}
+
 async fn request(env: &Env, kind: &str, filters: serde_json::Value, by: Option<i64>) -> Report {
     let r = env.store().create_report(kind, &filters, by).await.unwrap();
     let client = &env.services.client;
@@ -191,15 +221,7 @@ async fn a_pdf_report_lists_every_parcel_with_totals_and_page_numbers(production
 
     // The requester is told, once, with a download link (just after the
     // report is marked done).
-    let notes = eventually(
-        Duration::from_secs(10),
-        "the requester to be told",
-        || async {
-            let notes = s.report_notifications(r.id).await.unwrap();
-            (!notes.is_empty()).then_some(notes)
-        },
-    )
-    .await;
+    let notes = told(s, r.id).await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     let url = format!("/api/v1/reports/{}/download", r.id);
     assert_eq!(
@@ -212,19 +234,7 @@ async fn a_pdf_report_lists_every_parcel_with_totals_and_page_numbers(production
             .unwrap()
             .ends_with(&url)
     );
-    eventually(
-        Duration::from_secs(20),
-        "the report-ready email in the outbox",
-        || async {
-            env.store()
-                .outbox_messages(Some("email"), 10, 0)
-                .await
-                .unwrap()
-                .iter()
-                .any(|m| m.recipient == "jefa@example.com" && m.text_body.contains(&url))
-        },
-    )
-    .await;
+    emailed(&env, "jefa@example.com", &url).await;
     env.finish().await;
 }
 
@@ -354,15 +364,7 @@ async fn an_excel_report_has_typed_cells_and_the_same_totals() {
     assert_eq!(at(8), Some("SUM(I6:I30)".to_owned()));
     assert_eq!(at(2), Some("COUNTA(A6:A30)".to_owned()));
     // The requester is told just after the report is marked done.
-    let notes = eventually(
-        Duration::from_secs(10),
-        "the requester to be told",
-        || async {
-            let notes = s.report_notifications(r.id).await.unwrap();
-            (!notes.is_empty()).then_some(notes)
-        },
-    )
-    .await;
+    let notes = told(s, r.id).await;
     assert_eq!(notes[0].template, "report_ready");
     env.finish().await;
 }
@@ -438,15 +440,7 @@ async fn compensated(refuse: Refuse, kind: &str, reason: &str) {
     assert_eq!(storage.list("reports/", None, 10).await.unwrap(), vec![]);
     // The report is marked failed, then the requester is told: wait for
     // the second step rather than read between the two.
-    let notes = eventually(
-        Duration::from_secs(10),
-        "the requester to be told",
-        || async {
-            let notes = s.report_notifications(r.id).await.unwrap();
-            (!notes.is_empty()).then_some(notes)
-        },
-    )
-    .await;
+    let notes = told(s, r.id).await;
     assert_eq!(
         notes
             .iter()
@@ -454,19 +448,7 @@ async fn compensated(refuse: Refuse, kind: &str, reason: &str) {
             .collect::<Vec<_>>(),
         vec![("report_failed", "jefa@example.com")]
     );
-    eventually(
-        Duration::from_secs(20),
-        "the report-failed email in the outbox",
-        || async {
-            env.store()
-                .outbox_messages(Some("email"), 10, 0)
-                .await
-                .unwrap()
-                .iter()
-                .any(|m| m.recipient == "jefa@example.com" && m.text_body.contains(reason))
-        },
-    )
-    .await;
+    emailed(&env, "jefa@example.com", reason).await;
     env.finish().await;
 }
 

@@ -225,7 +225,7 @@ impl RedisBroker {
 
     /// This broker, acknowledging an enqueue only once `wait.replicas`
     /// replicas hold it (`REDIS_ENQUEUE_WAIT`; see [`EnqueueWait`]). Enqueues
-    /// then go over a connection of their own. Call it before the broker
+    /// then go over connections of their own. Call it before the broker
     /// is cloned.
     pub fn with_enqueue_wait(mut self, wait: EnqueueWait) -> BrokerResult<Self> {
         let Some(inner) = Arc::get_mut(&mut self.inner) else {
@@ -233,9 +233,10 @@ impl RedisBroker {
                 "set the enqueue wait before cloning the broker".to_owned(),
             ));
         };
-        let conn = RedisConnection::open_target(&inner.target)
-            .map_err(|e| BrokerError::Invalid(e.to_string()))?;
-        inner.waiting = Some(replicas::Waiting { wait, conn });
+        inner.waiting = Some(
+            replicas::Waiting::open(wait, &inner.target)
+                .map_err(|e| BrokerError::Invalid(e.to_string()))?,
+        );
         Ok(self)
     }
 

@@ -5,7 +5,7 @@
 //! master dies may be missing on the replica that takes over. With an
 //! [`EnqueueWait`], every enqueue is followed by `WAIT n timeout` in the
 //! same pipeline, on the same server (on a cluster, the master of the
-//! queue's slot), over a connection of its own: `WAIT` holds its connection
+//! queue's slot), over connections of their own (four, used in turn): `WAIT` holds its connection
 //! until the replicas answer, and the workers' connection must not stall
 //! behind it. The enqueue succeeds only when `n` replicas acknowledged it;
 //! otherwise it fails with [`BrokerError::Unavailable`] and the job may or
@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use redis::Value;
 
-use super::{RedisBroker, RedisConnection, map_err};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{RedisBroker, RedisConnection, RedisTarget, map_err};
 use crate::broker::{BrokerError, BrokerResult};
 
 /// After each enqueue, wait until `replicas` replicas hold it, for at most
@@ -50,11 +52,37 @@ impl EnqueueWait {
     }
 }
 
-/// The dedicated connection and the wait, held by a broker that waits.
-#[derive(Clone, Debug)]
+/// Connections of their own for waited enqueues. `WAIT` blocks its
+/// connection, so enqueues on one connection wait one after another; on
+/// several, their waits overlap.
+const CONNECTIONS: usize = 4;
+
+/// The wait and the connections it goes over, held by a broker that waits.
+#[derive(Debug)]
 pub(super) struct Waiting {
-    pub(super) wait: EnqueueWait,
-    pub(super) conn: RedisConnection,
+    wait: EnqueueWait,
+    conns: Vec<RedisConnection>,
+    next: AtomicUsize,
+}
+
+impl Waiting {
+    /// Opens the connections (lazily, as the broker's own).
+    pub(super) fn open(wait: EnqueueWait, target: &RedisTarget) -> redis::RedisResult<Self> {
+        let conns = (0..CONNECTIONS)
+            .map(|_| RedisConnection::open_target(target))
+            .collect::<redis::RedisResult<_>>()?;
+        Ok(Self {
+            wait,
+            conns,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// The next connection, in turn.
+    fn conn(&self) -> RedisConnection {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        self.conns[i].clone()
+    }
 }
 
 /// `v` read as `T`, a server error in it as the error it is.
@@ -91,7 +119,7 @@ impl RedisBroker {
         script: redis::Cmd,
     ) -> BrokerResult<Vec<i64>> {
         let wait = waiting.wait;
-        let mut conn = waiting.conn.clone();
+        let mut conn = waiting.conn();
         let mut pipe = redis::pipe();
         pipe.add_command(script).add_command(wait_cmd(wait));
         let mut answer = conn.pipeline_at(key, &pipe).await;
