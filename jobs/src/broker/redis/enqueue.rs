@@ -77,7 +77,6 @@ impl RedisBroker {
         self.register_queue(queue).await?;
         let k = self.keys(queue);
         let now = self.now();
-        let args = job_args(jobs);
         if let Some(waiting) = &self.inner.waiting {
             let mut script = redis::cmd("EVALSHA");
             script
@@ -87,8 +86,8 @@ impl RedisBroker {
                 .arg(&k.sched)
                 .arg(&k.job_prefix)
                 .arg(now)
-                .arg(&k.wake)
-                .arg(&args);
+                .arg(&k.wake);
+            push_jobs(&mut script, jobs);
             let marker = format!("{}:{{{queue}}}:wait", self.inner.prefix);
             let created = self
                 .enqueue_waited(waiting, &k.ready, &marker, script)
@@ -96,30 +95,43 @@ impl RedisBroker {
             return Ok(created.into_iter().map(|c| c == 1).collect());
         }
         let mut inv = self.inner.scripts.enqueue.key(&k.ready);
-        inv.key(&k.sched)
-            .arg(&k.job_prefix)
-            .arg(now)
-            .arg(&k.wake)
-            .arg(&args);
+        inv.key(&k.sched).arg(&k.job_prefix).arg(now).arg(&k.wake);
+        push_jobs(&mut inv, jobs);
         let created: Vec<i64> = inv.invoke_async(&mut self.conn()).await.map_err(map_err)?;
         Ok(created.into_iter().map(|c| c == 1).collect())
     }
 }
 
-/// The nine values per job `enqueue.lua` reads.
-fn job_args(jobs: &[NewJob]) -> Vec<Vec<u8>> {
-    let mut out = Vec::with_capacity(jobs.len() * 9);
+/// A command being built: the script invocation, or the `EVALSHA` sent
+/// in a pipeline with `WAIT`.
+trait Args {
+    fn push<T: ToRedisArgs>(&mut self, v: T);
+}
+
+impl Args for redis::Cmd {
+    fn push<T: ToRedisArgs>(&mut self, v: T) {
+        self.arg(v);
+    }
+}
+
+impl Args for redis::ScriptInvocation<'_> {
+    fn push<T: ToRedisArgs>(&mut self, v: T) {
+        self.arg(v);
+    }
+}
+
+/// Writes the nine values per job `enqueue.lua` reads straight into `out`.
+fn push_jobs(out: &mut impl Args, jobs: &[NewJob]) {
     for j in jobs {
         let p = &j.policy;
-        out.extend(j.id.as_str().to_redis_args());
-        out.extend(j.name.to_redis_args());
-        out.extend(j.payload.to_redis_args());
-        out.extend(j.run_at_ms.unwrap_or(0).to_redis_args());
-        out.extend(p.retry.max_attempts.to_redis_args());
-        out.extend(p.timeout_ms.to_redis_args());
-        out.extend(p.retry.backoff_base_ms.to_redis_args());
-        out.extend(p.retry.backoff_max_ms.to_redis_args());
-        out.extend(j.request_id.as_deref().unwrap_or("").to_redis_args());
+        out.push(j.id.as_str());
+        out.push(&j.name);
+        out.push(&j.payload);
+        out.push(j.run_at_ms.unwrap_or(0));
+        out.push(p.retry.max_attempts);
+        out.push(p.timeout_ms);
+        out.push(p.retry.backoff_base_ms);
+        out.push(p.retry.backoff_max_ms);
+        out.push(j.request_id.as_deref().unwrap_or(""));
     }
-    out
 }
