@@ -96,6 +96,10 @@ impl Broker for Metered {
         self.inner.settle_many(batch, refill).await
     }
 
+    fn settle_calls_in_flight(&self) -> usize {
+        self.inner.settle_calls_in_flight()
+    }
+
     async fn maintain(&self, queues: &[String]) -> BrokerResult<Maintenance> {
         self.inner.maintain(queues).await
     }

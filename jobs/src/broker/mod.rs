@@ -601,6 +601,16 @@ pub trait Broker: Send + Sync + fmt::Debug + 'static {
         refill: Option<Refill<'_>>,
     ) -> BrokerResult<SettledMany>;
 
+    /// How many settle calls a worker keeps on the wire at once (at least
+    /// one). An engine whose calls overlap (Redis pipelines them on one
+    /// connection) says 2, so a batch goes out while the one before is
+    /// still on its round trip; an engine with one writer (SQLite) says 1,
+    /// since a second call would only wait for the first's lock and split
+    /// the group commit in two.
+    fn settle_calls_in_flight(&self) -> usize {
+        1
+    }
+
     /// The attempt succeeded: keep `result` (JSON) for the retention.
     async fn ack(&self, lease: &LeaseRef, result: Option<&str>) -> BrokerResult<Settled> {
         let result = result.map(str::to_owned);

@@ -2,7 +2,8 @@
 //! slots only, without waiting for one lease round trip per job.
 //!
 //! A *fetcher* task keeps lease calls in flight for every free slot:
-//! `free = concurrency − running − buffered − requested`. When a job
+//! `free = concurrency − held − requested`, where held counts the jobs
+//! leased and not settled (waiting for apalis or running). When a job
 //! settles, its slot frees and the fetcher asks for one more job at once,
 //! even while other lease calls are still on the wire, so the drain rate is
 //! not capped by one round trip per job. Leased jobs wait in a channel that
@@ -89,9 +90,7 @@ pub(super) async fn fetcher(
         if *stop.borrow() {
             break;
         }
-        let used = shared.in_flight.load(Ordering::Acquire)
-            + shared.buffered.load(Ordering::Acquire)
-            + requested;
+        let used = shared.held.load(Ordering::Acquire) + requested;
         let free = shared.concurrency.saturating_sub(used);
         if free > 0 && !starved && !capped_out && tokio::time::Instant::now() >= retry_at {
             let ask = if single {
@@ -144,10 +143,10 @@ pub(super) async fn fetcher(
                             capped_out = !single && ask.order.len() < shared.plan.queues.len();
                         }
                         for job in jobs {
-                            shared.buffered.fetch_add(1, Ordering::AcqRel);
+                            shared.held.fetch_add(1, Ordering::AcqRel);
                             shared.plan.hold(&job.queue);
                             if let Err(mpsc::error::SendError(job)) = tx.send(job) {
-                                shared.buffered.fetch_sub(1, Ordering::AcqRel);
+                                shared.held.fetch_sub(1, Ordering::AcqRel);
                                 shared.plan.free(&job.queue);
                                 hand_back(&shared, &job).await;
                             }
@@ -215,13 +214,8 @@ impl Backend for BrokerBackend {
         _worker: &WorkerContext,
     ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
         match self.jobs.poll_recv(cx) {
-            Poll::Ready(Some(job)) => {
-                // The job moves from "buffered" to "running" in one step as
-                // far as the fetcher can tell: running first.
-                self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
-                self.shared.buffered.fetch_sub(1, Ordering::AcqRel);
-                Poll::Ready(Some(Ok(Task::new(job))))
-            }
+            // The job keeps its slot (`held`) from the lease to its settle.
+            Poll::Ready(Some(job)) => Poll::Ready(Some(Ok(Task::new(job)))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }
@@ -237,7 +231,7 @@ impl Backend for BrokerBackend {
             self.jobs.close();
             let mut leftover = Vec::new();
             while let Ok(job) = self.jobs.try_recv() {
-                self.shared.buffered.fetch_sub(1, Ordering::AcqRel);
+                self.shared.held.fetch_sub(1, Ordering::AcqRel);
                 self.shared.plan.free(&job.queue);
                 leftover.push(job);
             }

@@ -176,7 +176,7 @@ async fn run(shared: Arc<Shared>, job: Leased) {
         .with_label_values(&[labels[0], labels[1], label])
         .inc();
     shared.plan.free(&job.queue);
-    shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+    shared.held.fetch_sub(1, Ordering::AcqRel);
     shared.slot_freed.notify_one();
 }
 

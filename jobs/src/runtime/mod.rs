@@ -156,10 +156,11 @@ pub(crate) struct Shared {
     plan: QueuePlan,
     concurrency: usize,
     worker_id: String,
-    /// Attempts handed to apalis and not yet settled.
-    in_flight: AtomicUsize,
-    /// Jobs leased and waiting in the backend's channel.
-    buffered: AtomicUsize,
+    /// Jobs leased and not yet settled, whether waiting for apalis or
+    /// running: the slots in use. One counter, so the fetcher reads it in
+    /// one load; two counts read one after the other could both miss a job
+    /// moving from one to the other, and lease one job too many.
+    held: AtomicUsize,
     /// Woken whenever an attempt settles and its slot frees.
     slot_freed: tokio::sync::Notify,
     /// Where leased jobs go to wait for apalis (set when the runtime starts).
@@ -175,18 +176,18 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Queues jobs leased outside the fetcher (by a settle's refill) for
-    /// apalis, counted as buffered before their slot is released so the
+    /// apalis, counted as held before their slot is released so the
     /// fetcher never sees a slot free twice.
     async fn hand_to_runtime(&self, jobs: Vec<crate::broker::Leased>) {
         for job in jobs {
-            self.buffered.fetch_add(1, Ordering::AcqRel);
+            self.held.fetch_add(1, Ordering::AcqRel);
             self.plan.hold(&job.queue);
             let sent = match self.next_jobs.get() {
                 Some(tx) if !self.stopping.load(Ordering::Acquire) => tx.send(job).map_err(|e| e.0),
                 _ => Err(job),
             };
             if let Err(job) = sent {
-                self.buffered.fetch_sub(1, Ordering::AcqRel);
+                self.held.fetch_sub(1, Ordering::AcqRel);
                 self.plan.free(&job.queue);
                 backend::hand_back(self, &job).await;
             }
@@ -239,8 +240,7 @@ impl Runtime {
             plan: QueuePlan::new(&config.queues, config.concurrency.max(1)),
             concurrency: config.concurrency.max(1),
             worker_id,
-            in_flight: AtomicUsize::new(0),
-            buffered: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
             slot_freed: tokio::sync::Notify::new(),
             next_jobs: std::sync::OnceLock::new(),
             settle_tx: std::sync::OnceLock::new(),
@@ -323,7 +323,7 @@ impl Runtime {
             }
         }
 
-        let running = shared.in_flight.load(Ordering::Acquire);
+        let running = shared.running.snapshot().len();
         tracing::info!(
             running,
             grace_s = cfg.grace.as_secs_f64(),

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -17,8 +18,9 @@ use tokio::sync::{Notify, oneshot};
 
 /// A broker that passes every call to `inner`, with hooks a test can set:
 /// lease calls fail while `down` is set (as a Redis outage seen by the
-/// lease calls would), every settle call's batch size is recorded, and one
-/// settle call can be held until the test lets it go.
+/// lease calls would), every settle call's batch size is recorded, the
+/// next settle calls can be held until the test lets them go, and the
+/// number of settle calls the runtime keeps on the wire can be set.
 #[derive(Debug, Default)]
 pub struct Hooked {
     pub inner: Option<SharedBroker>,
@@ -26,10 +28,13 @@ pub struct Hooked {
     pub failed: AtomicUsize,
     /// The number of attempts each settle call carried, in order.
     pub batches: Mutex<Vec<usize>>,
-    /// When set, the next settle call reports itself on `held` and waits
-    /// for this to fire (or be dropped) before it goes to `inner`.
-    pub hold_next_settle: Mutex<Option<oneshot::Receiver<()>>>,
+    /// Gates for the next settle calls, one each in order: such a call
+    /// reports itself on `held` and waits for its gate to fire (or be
+    /// dropped) before it goes to `inner`.
+    pub hold_settles: Mutex<VecDeque<oneshot::Receiver<()>>>,
     pub held: Notify,
+    /// Settle calls on the wire at once (0: as `inner` says).
+    pub settle_calls: AtomicUsize,
 }
 
 impl Hooked {
@@ -85,7 +90,7 @@ impl Broker for Hooked {
         refill: Option<Refill<'_>>,
     ) -> BrokerResult<SettledMany> {
         self.batches.lock().unwrap().push(batch.len());
-        let hold = self.hold_next_settle.lock().unwrap().take();
+        let hold = self.hold_settles.lock().unwrap().pop_front();
         if let Some(gate) = hold {
             self.held.notify_one();
             let _ = gate.await;
@@ -93,6 +98,12 @@ impl Broker for Hooked {
         // The refill is a lease: it fails with the others.
         let refill = refill.filter(|_| !self.down.load(Ordering::SeqCst));
         self.inner().settle_many(batch, refill).await
+    }
+    fn settle_calls_in_flight(&self) -> usize {
+        match self.settle_calls.load(Ordering::SeqCst) {
+            0 => self.inner().settle_calls_in_flight(),
+            n => n,
+        }
     }
     async fn maintain(&self, queues: &[String]) -> BrokerResult<Maintenance> {
         self.inner().maintain(queues).await

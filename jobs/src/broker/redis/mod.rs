@@ -389,6 +389,10 @@ impl Broker for RedisBroker {
         self.settle_many_impl(batch, refill).await
     }
 
+    fn settle_calls_in_flight(&self) -> usize {
+        2
+    }
+
     async fn maintain(&self, queues: &[String]) -> BrokerResult<Maintenance> {
         self.maintain_impl(queues).await
     }
