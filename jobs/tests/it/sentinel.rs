@@ -1,7 +1,8 @@
 //! The Redis engine behind Redis Sentinel: a real master, one replica and
 //! three sentinels on loopback ports, started by the test and stopped by
 //! pid. A worker drains jobs while the sentinels fail the master over; it
-//! follows the new master and every job runs.
+//! follows the new master and every job runs. Once without passwords, once
+//! with every server and sentinel requiring one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,20 +15,21 @@ use paqueteria_jobs::broker::{BrokerConfig, JobId, JobState, NewJob, SharedBroke
 use paqueteria_jobs::testing::eventually;
 use paqueteria_jobs::{Handlers, Metrics, QueueSpec, Runtime, RuntimeConfig};
 
-use crate::servers::{Servers, free_port, poll, query};
+use crate::servers::{Servers, free_port, poll};
 
 const MASTER: &str = "main";
 const JOBS: usize = 400;
 
 /// What `SENTINEL MASTER` says of one field.
-fn sentinel_field(port: u16, field: &str) -> Option<String> {
-    let m: HashMap<String, String> = query(port, redis::cmd("SENTINEL").arg("MASTER").arg(MASTER))?;
+fn sentinel_field(servers: &Servers, port: u16, field: &str) -> Option<String> {
+    let m: HashMap<String, String> =
+        servers.query(port, redis::cmd("SENTINEL").arg("MASTER").arg(MASTER))?;
     m.get(field).cloned()
 }
 
 /// The port of the master the sentinel on `port` names.
-fn named_master(port: u16) -> Option<u16> {
-    let addr: Vec<String> = query(
+fn named_master(servers: &Servers, port: u16) -> Option<u16> {
+    let addr: Vec<String> = servers.query(
         port,
         redis::cmd("SENTINEL")
             .arg("GET-MASTER-ADDR-BY-NAME")
@@ -37,8 +39,8 @@ fn named_master(port: u16) -> Option<u16> {
 }
 
 /// The role (`master` or `slave`) the server on `port` reports.
-fn role(port: u16) -> Option<String> {
-    let r: Vec<redis::Value> = query(port, &redis::cmd("ROLE"))?;
+fn role(servers: &Servers, port: u16) -> Option<String> {
+    let r: Vec<redis::Value> = servers.query(port, &redis::cmd("ROLE"))?;
     match r.first()? {
         redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
         redis::Value::SimpleString(s) => Some(s.clone()),
@@ -48,8 +50,20 @@ fn role(port: u16) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_follows_a_sentinel_failover_and_finishes_every_job() {
+    failover_drain(None).await;
+}
+
+/// The master, its replica and the sentinels each require a password: the
+/// URL carries the master's before the `@` and the sentinels' in
+/// `sentinel_password`, and the failover is followed as without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_follows_a_failover_when_the_sentinels_require_a_password() {
+    failover_drain(Some("paq-S3cret")).await;
+}
+
+async fn failover_drain(password: Option<&str>) {
     let t0 = Instant::now();
-    let mut servers = Servers::new();
+    let mut servers = password.map_or_else(Servers::new, Servers::with_password);
     let (old, new) = servers.start_master_and_replica();
     let sentinels: Vec<u16> = (0..3).map(|_| free_port(false)).collect();
     for &s in &sentinels {
@@ -60,18 +74,22 @@ async fn a_worker_follows_a_sentinel_failover_and_finishes_every_job() {
             Duration::from_secs(30),
             "each sentinel to know the replica and the other two",
             || {
-                sentinel_field(s, "num-slaves").as_deref() == Some("1")
-                    && sentinel_field(s, "num-other-sentinels").as_deref() == Some("2")
+                sentinel_field(&servers, s, "num-slaves").as_deref() == Some("1")
+                    && sentinel_field(&servers, s, "num-other-sentinels").as_deref() == Some("2")
             },
         );
     }
+    let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
     let url = format!(
-        "redis+sentinel://{}/{MASTER}",
+        "redis+sentinel://{auth}{}/{MASTER}{}",
         sentinels
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect::<Vec<_>>()
-            .join(",")
+            .join(","),
+        password
+            .map(|p| format!("?sentinel_password={p}"))
+            .unwrap_or_default()
     );
     let config = BrokerConfig {
         lease: Duration::from_secs(2),
@@ -92,7 +110,7 @@ async fn a_worker_follows_a_sentinel_failover_and_finishes_every_job() {
         .collect();
     // The jobs reach the replica before the failover, as a real backlog
     // would have long before one.
-    let acked: Option<i64> = query(old, redis::cmd("WAIT").arg(1).arg(5000));
+    let acked: Option<i64> = servers.query(old, redis::cmd("WAIT").arg(1).arg(5000));
     assert_eq!(acked, Some(1), "the replica has the jobs");
 
     let runs: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
@@ -139,7 +157,7 @@ async fn a_worker_follows_a_sentinel_failover_and_finishes_every_job() {
     )
     .await;
     let ran_before = runs.lock().unwrap().len();
-    let answer: Option<String> = query(
+    let answer: Option<String> = servers.query(
         sentinels[0],
         redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER),
     );
@@ -150,8 +168,10 @@ async fn a_worker_follows_a_sentinel_failover_and_finishes_every_job() {
     );
     let t_failover = Instant::now();
     poll(Duration::from_secs(30), "the failover to end", || {
-        sentinels.iter().all(|&s| named_master(s) == Some(new))
-            && role(new).as_deref() == Some("master")
+        sentinels
+            .iter()
+            .all(|&s| named_master(&servers, s) == Some(new))
+            && role(&servers, new).as_deref() == Some("master")
     });
     let failover_took = t_failover.elapsed();
     let left = JOBS - runs.lock().unwrap().len();
@@ -164,7 +184,7 @@ async fn a_worker_follows_a_sentinel_failover_and_finishes_every_job() {
     // see its own acks there, which are lost when it becomes a replica.
     let on_new: SharedBroker = Arc::new(
         RedisBroker::connect(
-            &format!("redis://127.0.0.1:{new}"),
+            &format!("redis://{auth}127.0.0.1:{new}"),
             "sentinel",
             BrokerConfig::default(),
         )
@@ -208,9 +228,10 @@ async fn a_worker_follows_a_sentinel_failover_and_finishes_every_job() {
         assert_eq!(state, Some(JobState::Succeeded), "job {id}");
     }
     eprintln!(
-        "{JOBS} jobs, {ran_before} run before the failover, {left} left after it, \
+        "password {}: {JOBS} jobs, {ran_before} run before the failover, {left} left after it, \
          {again} run again; failover {failover_took:?}, drain after it {drain_took:?}, \
          whole test {:?}",
+        password.is_some(),
         t0.elapsed()
     );
 }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 pub struct Servers {
     dir: tempfile::TempDir,
     children: Vec<(u16, Child)>,
+    /// Every server and sentinel requires it, when set.
+    password: Option<String>,
 }
 
 /// The arguments of a cluster node (its `nodes.conf` in its own dir).
@@ -52,7 +54,17 @@ pub fn poll(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
 
 /// One command on the server at `port`; `None` when it does not answer.
 pub fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> Option<T> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
+    query_with(port, None, cmd)
+}
+
+/// [`query`] with a password.
+fn query_with<T: redis::FromRedisValue>(
+    port: u16,
+    password: Option<&str>,
+    cmd: &redis::Cmd,
+) -> Option<T> {
+    let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
+    let client = redis::Client::open(format!("redis://{auth}127.0.0.1:{port}")).ok()?;
     let mut c = client
         .get_connection_with_timeout(Duration::from_millis(500))
         .ok()?;
@@ -65,7 +77,21 @@ impl Servers {
         Self {
             dir: tempfile::tempdir().unwrap(),
             children: Vec::new(),
+            password: None,
         }
+    }
+
+    /// No servers yet; every server and sentinel started will require
+    /// `password` (`requirepass`), replicas and sentinels included.
+    pub fn with_password(password: &str) -> Self {
+        let mut servers = Self::new();
+        servers.password = Some(password.to_owned());
+        servers
+    }
+
+    /// One command on the server at `port`, with the servers' password.
+    pub fn query<T: redis::FromRedisValue>(&self, port: u16, cmd: &redis::Cmd) -> Option<T> {
+        query_with(port, self.password.as_deref(), cmd)
     }
 
     fn dir_of(&self, port: u16) -> PathBuf {
@@ -81,6 +107,11 @@ impl Servers {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
+            .args(
+                self.password
+                    .iter()
+                    .flat_map(|p| ["--requirepass", p.as_str(), "--masterauth", p.as_str()]),
+            )
             .arg("--dir")
             .arg(&dir)
             .arg("--logfile")
@@ -101,17 +132,23 @@ impl Servers {
         self.start(master, &[]);
         self.start(replica, &["--replicaof", "127.0.0.1", &master.to_string()]);
         poll(Duration::from_secs(20), "the replica to sync", || {
-            query::<String>(replica, redis::cmd("INFO").arg("replication"))
+            self.query::<String>(replica, redis::cmd("INFO").arg("replication"))
                 .is_some_and(|i| i.contains("master_link_status:up"))
         });
         (master, replica)
     }
 
     /// Starts a sentinel on `port` watching `master` at `master_port`,
-    /// quorum 2, a master down after 1 s.
+    /// quorum 2, a master down after 1 s. With a password, the sentinel
+    /// requires it and uses it with the servers and the other sentinels.
     pub fn start_sentinel(&mut self, port: u16, master: &str, master_port: u16) {
         let dir = self.dir_of(port);
         let conf = dir.join("sentinel.conf");
+        let auth = self.password.as_ref().map_or(String::new(), |p| {
+            format!(
+                "requirepass {p}\nsentinel auth-pass {master} {p}\nsentinel sentinel-pass {p}\n"
+            )
+        });
         std::fs::write(
             &conf,
             format!(
@@ -119,7 +156,7 @@ impl Servers {
                  sentinel monitor {master} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {master} 1000\n\
                  sentinel failover-timeout {master} 10000\n\
-                 sentinel parallel-syncs {master} 1\n",
+                 sentinel parallel-syncs {master} 1\n{auth}",
                 dir = dir.display()
             ),
         )
@@ -137,7 +174,7 @@ impl Servers {
 
     fn wait_ping(&self, port: u16) {
         poll(Duration::from_secs(10), "redis-server to answer", || {
-            query::<String>(port, &redis::cmd("PING")).as_deref() == Some("PONG")
+            self.query::<String>(port, &redis::cmd("PING")).as_deref() == Some("PONG")
         });
     }
 

@@ -6,11 +6,14 @@
 //! | `redis://[:pw@]host:port[/db]`, `rediss://…`, `redis+unix:///path` | one server |
 //! | `redis://[:pw@]h1:p1,h2:p2[,…]` | a Redis Cluster, these nodes to start from |
 //! | `redis+cluster://[:pw@]h1:p1[,h2:p2…]` | a Redis Cluster, even from one seed node |
-//! | `redis+sentinel://[:pw@]s1:p1,s2:p2/<master-name>[/db]` | the master the sentinels name |
+//! | `redis+sentinel://[:pw@]s1:p1,s2:p2/<master-name>[/db][?sentinel_password=…]` | the master the sentinels name |
 //!
 //! A cluster has only database 0. Behind Sentinel, the password (and user)
-//! are the master's; the sentinels themselves are reached without one.
-//! No error and no `Debug` output ever shows a password.
+//! before the `@` are the master's; sentinels that require a password of
+//! their own (`requirepass` in sentinel.conf) get it from the query:
+//! `sentinel_password` and, with Redis ACLs, `sentinel_username`
+//! (percent-encoded, as any URL query). No error and no `Debug` output
+//! ever shows a password.
 
 use std::fmt;
 
@@ -29,7 +32,8 @@ pub enum RedisTarget {
     },
     /// A master found through Redis Sentinel.
     Sentinel {
-        /// One `redis://host:port` URL per sentinel.
+        /// One `redis://[user:pw@]host:port` URL per sentinel, with the
+        /// sentinels' own credentials.
         sentinels: Vec<String>,
         /// The master's name in the sentinels' configuration.
         master: String,
@@ -60,7 +64,13 @@ impl fmt::Debug for RedisTarget {
                 sentinels, master, ..
             } => f
                 .debug_struct("Sentinel")
-                .field("sentinels", sentinels)
+                .field(
+                    "sentinels",
+                    &sentinels
+                        .iter()
+                        .map(|n| super::super::redact_url(n))
+                        .collect::<Vec<_>>(),
+                )
                 .field("master", master)
                 .finish_non_exhaustive(),
         }
@@ -105,6 +115,8 @@ impl RedisTarget {
         let auth = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
         match scheme {
             "redis+sentinel" => {
+                let (path, query) = path.split_once('?').unwrap_or((path, ""));
+                let sentinel_auth = sentinel_auth(query)?;
                 let mut parts = path.split('/').filter(|p| !p.is_empty());
                 let master = parts.next().ok_or_else(|| {
                     err("redis+sentinel URL lacks /<master-name> after the sentinels")
@@ -118,7 +130,10 @@ impl RedisTarget {
                 }
                 let sentinels = nodes(hosts, "redis+sentinel")?;
                 Ok(Self::Sentinel {
-                    sentinels: sentinels.iter().map(|n| format!("redis://{n}")).collect(),
+                    sentinels: sentinels
+                        .iter()
+                        .map(|n| format!("redis://{sentinel_auth}{n}"))
+                        .collect(),
                     master: master.to_owned(),
                     auth: format!("redis://{auth}127.0.0.1/{db}"),
                 })
@@ -164,6 +179,39 @@ impl RedisTarget {
     /// Whether this is a cluster.
     pub fn is_cluster(&self) -> bool {
         matches!(self, Self::Cluster { .. })
+    }
+}
+
+/// The sentinels' own `user:password@` (percent-encoded, empty without a
+/// password) from a `redis+sentinel` URL's query.
+fn sentinel_auth(query: &str) -> Result<String, TargetError> {
+    let mut user = None;
+    let mut password = None;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "sentinel_password" => password = Some(value.into_owned()),
+            "sentinel_username" => user = Some(value.into_owned()),
+            other => {
+                return Err(err(format!(
+                    "redis+sentinel URL: unknown parameter {other:?} (known: \
+                     sentinel_password, sentinel_username)"
+                )));
+            }
+        }
+    }
+    let encode = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    match (user, password) {
+        (user, Some(pw)) => Ok(format!(
+            "{}:{}@",
+            user.as_deref().map(encode).unwrap_or_default(),
+            encode(&pw)
+        )),
+        (Some(_), None) => Err(err(
+            "redis+sentinel URL: sentinel_username without sentinel_password",
+        )),
+        (None, None) => Ok(String::new()),
     }
 }
 
@@ -229,6 +277,57 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!format!("{t:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn sentinels_with_a_password_of_their_own_get_it_from_the_query() {
+        let t = RedisTarget::parse(
+            "redis+sentinel://:m4ster@s1:26379,s2:26380/mymaster/2?sentinel_password=s%40nt%2Fx",
+        )
+        .unwrap();
+        let RedisTarget::Sentinel {
+            sentinels, auth, ..
+        } = &t
+        else {
+            panic!("{t:?}")
+        };
+        assert_eq!(
+            sentinels,
+            &[
+                "redis://:s%40nt%2Fx@s1:26379",
+                "redis://:s%40nt%2Fx@s2:26380"
+            ]
+        );
+        assert_eq!(auth, "redis://:m4ster@127.0.0.1/2");
+        let info = redis::IntoConnectionInfo::into_connection_info(sentinels[0].as_str()).unwrap();
+        assert_eq!(info.redis_settings().password(), Some("s@nt/x"));
+        let shown = format!("{t:?}");
+        assert!(
+            !shown.contains("s%40nt") && !shown.contains("m4ster"),
+            "{shown}"
+        );
+
+        let t = RedisTarget::parse(
+            "redis+sentinel://s1:26379/m?sentinel_username=ops&sentinel_password=pw",
+        )
+        .unwrap();
+        let RedisTarget::Sentinel { sentinels, .. } = &t else {
+            panic!("{t:?}")
+        };
+        assert_eq!(sentinels, &["redis://ops:pw@s1:26379"]);
+        for (bad, says) in [
+            (
+                "redis+sentinel://s1:26379/m?sentinel_pasword=s3cret",
+                "sentinel_pasword",
+            ),
+            (
+                "redis+sentinel://s1:26379/m?sentinel_username=ops",
+                "without sentinel_password",
+            ),
+        ] {
+            let e = RedisTarget::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(says) && !e.contains("s3cret"), "{bad}: {e}");
+        }
     }
 
     #[test]
