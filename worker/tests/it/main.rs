@@ -12,3 +12,4 @@ mod maintenance;
 mod notify;
 mod redelivery;
 mod reports;
+mod tls;

@@ -271,7 +271,7 @@ impl SentinelConn {
             .set_redis_connection_info(auth.into_connection_info()?.redis_settings().clone());
         let client = SentinelClient::build(
             sentinels.to_vec(),
-            master.to_owned(),
+            master,
             Some(node),
             SentinelServerType::Master,
         )?;

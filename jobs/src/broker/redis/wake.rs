@@ -32,7 +32,7 @@ use super::target::RedisTarget;
 #[derive(Clone)]
 pub(super) enum Source {
     /// The one server.
-    Single(redis::Client),
+    Single(Box<redis::Client>),
     /// Any node of the cluster: these first, then those `CLUSTER NODES`
     /// names.
     Cluster(Vec<String>),
@@ -43,7 +43,9 @@ pub(super) enum Source {
 impl Source {
     pub(super) fn new(target: &RedisTarget, conn: &RedisConnection) -> redis::RedisResult<Self> {
         Ok(match target {
-            RedisTarget::Single { url } => Self::Single(redis::Client::open(url.as_str())?),
+            RedisTarget::Single { url } => {
+                Self::Single(Box::new(redis::Client::open(url.as_str())?))
+            }
             RedisTarget::Cluster { nodes } => Self::Cluster(nodes.clone()),
             RedisTarget::Sentinel { .. } => Self::Sentinel(conn.clone()),
         })
@@ -111,7 +113,7 @@ async fn subscribe(source: Source, channels: Vec<String>, notify: Arc<Notify>) {
     let mut delay = Duration::from_millis(50);
     loop {
         let client = match &source {
-            Source::Single(c) => Ok(c.clone()),
+            Source::Single(c) => Ok((**c).clone()),
             Source::Cluster(_) => {
                 next %= nodes.len().max(1);
                 nodes.get(next).map_or_else(
