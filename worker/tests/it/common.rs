@@ -34,7 +34,8 @@ pub struct Maildev {
 pub const SMTP_USER: &str = "mailer";
 pub const SMTP_PASS: &str = "smtp-secret";
 
-fn free_port() -> u16 {
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -15,13 +15,7 @@ use paqueteria_jobs::broker::redis::RedisBroker;
 use paqueteria_jobs::broker::{BrokerConfig, JobId, JobState};
 use paqueteria_jobs::testing::job_ended;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::free_port;
 
 /// A CA certificate, and a server certificate it signed for `localhost`
 /// and 127.0.0.1, written as PEM files into `dir`.

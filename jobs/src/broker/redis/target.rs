@@ -52,29 +52,22 @@ impl fmt::Debug for RedisTarget {
                 .finish(),
             Self::Cluster { nodes } => f
                 .debug_struct("Cluster")
-                .field(
-                    "nodes",
-                    &nodes
-                        .iter()
-                        .map(|n| super::super::redact_url(n))
-                        .collect::<Vec<_>>(),
-                )
+                .field("nodes", &redacted(nodes))
                 .finish(),
             Self::Sentinel {
                 sentinels, master, ..
             } => f
                 .debug_struct("Sentinel")
-                .field(
-                    "sentinels",
-                    &sentinels
-                        .iter()
-                        .map(|n| super::super::redact_url(n))
-                        .collect::<Vec<_>>(),
-                )
+                .field("sentinels", &redacted(sentinels))
                 .field("master", master)
                 .finish_non_exhaustive(),
         }
     }
+}
+
+/// `urls` with their passwords masked, for `Debug`.
+fn redacted(urls: &[String]) -> Vec<String> {
+    urls.iter().map(|u| super::super::redact_url(u)).collect()
 }
 
 /// Why a Redis URL was refused; never carries the password.
