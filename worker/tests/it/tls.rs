@@ -1,19 +1,16 @@
 //! Redis over TLS (`rediss://`), as managed Redis services serve it: a real
-//! `redis-server` with a plain port and a TLS port whose certificate comes
-//! from a CA the test makes. The `worker` command line and a running worker
-//! reach it over TLS, its wake-up subscription included, trusting that CA
-//! through `SSL_CERT_FILE` (the system store is used otherwise), and
-//! refuse a server whose certificate they cannot check.
+//! `redis-server`, then a real three-master Redis Cluster, speaking only
+//! TLS with a certificate from a CA the test makes. The `worker` command
+//! line and a running worker reach them over TLS, wake-up subscription
+//! included, trusting that CA through `SSL_CERT_FILE` (the system store is
+//! used otherwise), and refuse a server whose certificate they cannot
+//! check.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-use paqueteria_jobs::broker::redis::RedisBroker;
-use paqueteria_jobs::broker::{BrokerConfig, JobId, JobState};
-use paqueteria_jobs::testing::job_ended;
 
 use crate::common::free_port;
 
@@ -45,7 +42,11 @@ fn make_certs(dir: &Path) -> Certs {
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "localhost");
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    // Cluster nodes also present it to each other as clients on the bus.
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
 
@@ -60,12 +61,88 @@ fn make_certs(dir: &Path) -> Certs {
     certs
 }
 
-/// A `redis-server` with a plain and a TLS port, stopped by its pid on drop.
+/// Processes one test started, stopped by their pids on drop.
+#[derive(Default)]
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `redis-server` with TLS on `tls` (certificates of `certs`) and
+/// `args`, in its own dir under `dir`.
+fn start_tls_server(procs: &mut Procs, certs: &Certs, dir: &Path, tls: u16, args: &[&str]) {
+    let dir = dir.join(tls.to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    let child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--tls-port", &tls.to_string()])
+        .args(["--tls-auth-clients", "no"])
+        .arg("--tls-cert-file")
+        .arg(&certs.cert)
+        .arg("--tls-key-file")
+        .arg(&certs.key)
+        .arg("--tls-ca-cert-file")
+        .arg(&certs.ca)
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(&dir)
+        .arg("--logfile")
+        .arg(dir.join("redis.log"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (scripts/test installs it)");
+    procs.0.push(child);
+}
+
+/// `redis-cli` over TLS to the server on `port`, trusting `certs.ca`;
+/// killed, failing the test, if it has not finished within 30 s.
+fn cli(certs: &Certs, port: u16, args: &[&str]) -> Output {
+    let mut child = Command::new("redis-cli")
+        .args(["--tls", "--cacert"])
+        .arg(&certs.ca)
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("redis-cli is installed (scripts/test installs it)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("redis-cli {args:?} did not finish within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Polls `check` every 20 ms until it holds or `limit` passes.
+fn poll(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn answers(certs: &Certs, port: u16) -> bool {
+    String::from_utf8_lossy(&cli(certs, port, &["PING"]).stdout).trim() == "PONG"
+}
+
+/// A `redis-server` that speaks only TLS.
 struct TlsRedis {
-    child: Child,
-    plain: u16,
     tls: u16,
     certs: Certs,
+    _procs: Procs,
     _dir: tempfile::TempDir,
 }
 
@@ -73,48 +150,91 @@ impl TlsRedis {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let certs = make_certs(dir.path());
-        let (plain, tls) = (free_port(), free_port());
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &plain.to_string()])
-            .args(["--tls-port", &tls.to_string(), "--tls-auth-clients", "no"])
-            .arg("--tls-cert-file")
-            .arg(&certs.cert)
-            .arg("--tls-key-file")
-            .arg(&certs.key)
-            .arg("--tls-ca-cert-file")
-            .arg(&certs.ca)
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/test installs it)");
-        let me = Self {
-            child,
-            plain,
+        let tls = free_port();
+        let mut procs = Procs::default();
+        start_tls_server(&mut procs, &certs, dir.path(), tls, &["--port", "0"]);
+        poll(Duration::from_secs(10), "redis-server to answer", || {
+            answers(&certs, tls)
+        });
+        Self {
             tls,
             certs,
+            _procs: procs,
             _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let client = redis::Client::open(format!("redis://127.0.0.1:{plain}")).unwrap();
-        while client
-            .get_connection_with_timeout(Duration::from_millis(200))
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "redis-server did not answer");
-            std::thread::sleep(Duration::from_millis(20));
         }
-        me
     }
 }
 
-impl Drop for TlsRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A Redis Cluster of three masters that speaks only TLS, to its clients
+/// and on its bus.
+struct TlsCluster {
+    ports: Vec<u16>,
+    certs: Certs,
+    _procs: Procs,
+    _dir: tempfile::TempDir,
+}
+
+/// A free loopback port whose cluster bus port (+10000) is free too.
+fn free_port_with_bus() -> u16 {
+    loop {
+        let port = free_port();
+        if port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+impl TlsCluster {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = make_certs(dir.path());
+        let ports: Vec<u16> = (0..3).map(|_| free_port_with_bus()).collect();
+        let mut procs = Procs::default();
+        for &p in &ports {
+            start_tls_server(
+                &mut procs,
+                &certs,
+                dir.path(),
+                p,
+                &[
+                    "--port",
+                    "0",
+                    "--tls-cluster",
+                    "yes",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                ],
+            );
+        }
+        for &p in &ports {
+            poll(Duration::from_secs(10), "a cluster node to answer", || {
+                answers(&certs, p)
+            });
+        }
+        let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let mut args = vec!["--cluster", "create"];
+        args.extend(nodes.iter().map(String::as_str));
+        args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+        let created = cli(&certs, ports[0], &args);
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        for &p in &ports {
+            poll(Duration::from_secs(30), "cluster_state:ok", || {
+                String::from_utf8_lossy(&cli(&certs, p, &["CLUSTER", "INFO"]).stdout)
+                    .contains("cluster_state:ok")
+            });
+        }
+        Self {
+            ports,
+            certs,
+            _procs: procs,
+            _dir: dir,
+        }
     }
 }
 
@@ -134,79 +254,91 @@ fn run(env: &[(&str, String)], args: &[&str]) -> Output {
     worker_cmd(env).args(args).output().unwrap()
 }
 
-struct Worker(Child);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `worker job ID --json` over `env`: the job's state and how long it
+/// waited from its enqueue to its start.
+fn job(env: &[(&str, String)], id: &str) -> (String, Option<i64>) {
+    let out = run(env, &["job", id, "--json"]);
+    assert!(
+        out.status.success(),
+        "worker job: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let waited = v["started_at_ms"]
+        .as_i64()
+        .zip(v["enqueued_at_ms"].as_i64())
+        .map(|(s, e)| s - e);
+    (v["state"].as_str().unwrap_or_default().to_owned(), waited)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_worker_reaches_redis_over_tls_and_checks_its_certificate() {
-    let redis = TlsRedis::start();
-    let data = tempfile::tempdir().unwrap();
-    let prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
-    let url = format!("rediss://localhost:{}/0", redis.tls);
-    let mut env = vec![
-        ("REDIS_URL", url.clone()),
-        ("REDIS_PREFIX", prefix.clone()),
-        ("DATA_DIR", data.path().display().to_string()),
-    ];
-
-    // Without the CA the server's certificate cannot be checked: refused.
-    let refused = run(&env, &["enqueue", "system.ping", "{}"]);
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success(), "enqueued over unchecked TLS");
-    assert!(err.to_lowercase().contains("certificate"), "{err}");
-
-    env.push(("SSL_CERT_FILE", redis.certs.ca.display().to_string()));
-    let out = run(&env, &["enqueue", "system.ping", "{}"]);
+fn enqueue_ping(env: &[(&str, String)]) -> String {
+    let out = run(env, &["enqueue", "system.ping", "{}"]);
     assert!(
         out.status.success(),
         "enqueue over TLS: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let id = JobId::parse(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
 
-    // The job is in Redis, read over the plain port.
-    let plain: paqueteria_jobs::SharedBroker = std::sync::Arc::new(
-        RedisBroker::connect(
-            &format!("redis://127.0.0.1:{}/0", redis.plain),
-            &prefix,
-            BrokerConfig::default(),
-        )
-        .unwrap(),
-    );
-    let queued = plain.job(&id).await.unwrap().map(|j| j.state);
-    assert_eq!(queued, Some(JobState::Queued));
+/// What a user checks against a TLS Redis at `url`, trusting `certs.ca`:
+/// without that CA the command line is refused; with it, an enqueued job
+/// is queued, a worker runs it, and then starts a job enqueued while it
+/// idles in under 500 ms (its wake-up subscription is a TLS connection
+/// of its own). Returns the refusal's message.
+fn enqueue_and_run_over_tls(url: String, certs: &Certs) -> String {
+    let data = tempfile::tempdir().unwrap();
+    let mut env = vec![
+        ("REDIS_URL", url),
+        (
+            "REDIS_PREFIX",
+            format!("test:{}", uuid::Uuid::now_v7().simple()),
+        ),
+        ("DATA_DIR", data.path().display().to_string()),
+    ];
+    let refused = run(&env, &["enqueue", "system.ping", "{}"]);
+    assert!(!refused.status.success(), "enqueued over unchecked TLS");
+    let refusal = String::from_utf8_lossy(&refused.stderr).into_owned();
 
-    // A worker over TLS runs it, and one enqueued after it has gone idle
-    // (the wake-up subscription is a TLS connection of its own).
-    let worker = Worker(
+    env.push(("SSL_CERT_FILE", certs.ca.display().to_string()));
+    let first = enqueue_ping(&env);
+    assert_eq!(job(&env, &first).0, "queued");
+    let _worker = Procs(vec![
         worker_cmd(&env)
             .args(["-Q", "default", "-c", "2", "--metrics-addr", "127.0.0.1:0"])
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),
-    );
-    let info = job_ended(&plain, &id, Duration::from_secs(20)).await;
-    assert_eq!(info.state, JobState::Succeeded);
+    ]);
+    poll(Duration::from_secs(20), "the first job to succeed", || {
+        job(&env, &first).0 == "succeeded"
+    });
     // Let the worker go idle on its wake-up; a job enqueued now starts at
     // once, not at its next poll a second later.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let next = plain
-        .enqueue(paqueteria_jobs::NewJob::new("system.ping", "default", "{}"))
-        .await
-        .unwrap()
-        .id;
-    let info = job_ended(&plain, &next, Duration::from_secs(20)).await;
-    assert_eq!(info.state, JobState::Succeeded);
-    let waited = info.started_at_ms.unwrap() - info.enqueued_at_ms;
+    std::thread::sleep(Duration::from_millis(300));
+    let next = enqueue_ping(&env);
+    poll(Duration::from_secs(20), "the second job to succeed", || {
+        job(&env, &next).0 == "succeeded"
+    });
+    let waited = job(&env, &next).1.unwrap();
     assert!(
         waited < 500,
         "an idle worker took {waited} ms to start a job"
     );
-    drop(worker);
+    refusal
+}
+
+#[test]
+fn the_worker_reaches_redis_over_tls_and_checks_its_certificate() {
+    let redis = TlsRedis::start();
+    let refusal =
+        enqueue_and_run_over_tls(format!("rediss://localhost:{}/0", redis.tls), &redis.certs);
+    assert!(refusal.to_lowercase().contains("certificate"), "{refusal}");
+}
+
+#[test]
+fn the_worker_runs_jobs_on_a_redis_cluster_over_tls() {
+    let cluster = TlsCluster::start();
+    let seed = format!("rediss+cluster://127.0.0.1:{}", cluster.ports[0]);
+    enqueue_and_run_over_tls(seed, &cluster.certs);
 }
