@@ -172,29 +172,18 @@ fn humantime_duration(raw: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::collections::HashMap;
+    use paqueteria_testkit::env::{lookup, undocumented};
 
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<SchedulerSettings, SettingsError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        SchedulerSettings::from_lookup(|k| map.get(k).cloned())
+        SchedulerSettings::from_lookup(lookup(vars))
     }
 
     #[test]
     fn env_example_documents_every_variable() {
-        let example = include_str!("../../.env.example");
-        for var in VARIABLES {
-            assert!(
-                example.lines().any(|l| l
-                    .trim_start_matches(['#', ' '])
-                    .starts_with(&format!("{var}="))),
-                ".env.example lacks {var}"
-            );
-        }
+        let missing = undocumented(include_str!("../../.env.example"), VARIABLES);
+        assert!(missing.is_empty(), ".env.example lacks {missing:?}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod env;
 pub mod liwa;
 
 use paqueteria_core::domain::{Grams, Money, Phone, Role};
